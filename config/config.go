@@ -1,0 +1,319 @@
+// Package config reads siembridge's YAML configuration.
+//
+// Every struct's zero value means "use the default"; ApplyDefaults fills the
+// defaults in and Validate checks the result, naming the full field path of
+// the first problem (routes[0].sink.urls: at least one URL is required).
+// Load does both, after expanding ${ENV_VAR} references in scalar values and
+// rejecting unknown keys.
+package config
+
+import "time"
+
+// Config is the whole configuration file.
+type Config struct {
+	Kafka   Kafka   `yaml:"kafka"`
+	Routes  []Route `yaml:"routes"`
+	Metrics Metrics `yaml:"metrics"`
+	Log     Log     `yaml:"log"`
+	// ShutdownTimeout bounds how long SIGINT/SIGTERM waits for in-flight
+	// batches before committing and exiting. Default 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Kafka is how siembridge reaches the cluster.
+type Kafka struct {
+	// Brokers: host:port seed brokers. Required.
+	Brokers []string `yaml:"brokers"`
+	// ClientID sent to the brokers. Default "siembridge".
+	ClientID string `yaml:"client_id"`
+	// Version is the Kafka protocol version to speak, e.g. "3.6.0".
+	// Default "2.8.0" (every broker since 2021 understands it).
+	Version string `yaml:"version"`
+	TLS     TLS    `yaml:"tls"`
+	SASL    SASL   `yaml:"sasl"`
+	// SessionTimeout of the consumer groups. Default 30s.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// HeartbeatInterval of the consumer groups. Default 3s.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// RebalanceTimeout: how long a member may take to leave its partitions
+	// during a rebalance. Default 60s.
+	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
+	// FetchMaxBytes caps one fetch response. Default 8MiB.
+	FetchMaxBytes ByteSize `yaml:"fetch_max_bytes"`
+}
+
+// TLS for a client connection (Kafka, or a sink's ca_file and friends).
+type TLS struct {
+	// Enabled turns TLS on. Setting any file below implies it.
+	Enabled  bool   `yaml:"enabled"`
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName overrides the name checked in the server certificate.
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify disables certificate checks; logged loudly.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// SASL authentication to Kafka.
+type SASL struct {
+	// Mechanism: "" (none), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism string `yaml:"mechanism"`
+	Username  string `yaml:"username"`
+	Password  Secret `yaml:"password"`
+	// PasswordFile is read instead of Password when set.
+	PasswordFile string `yaml:"password_file"`
+}
+
+// Route is one consumer group feeding one sink.
+type Route struct {
+	// Name identifies the route in logs, metrics and commands. Required,
+	// unique, [a-zA-Z0-9_-]+.
+	Name string `yaml:"name"`
+	// Topics to consume. Required.
+	Topics []string `yaml:"topics"`
+	// Group is the consumer group. Default "siembridge-<name>".
+	Group string `yaml:"group"`
+	// Start: "oldest" or "newest", for a group with no committed offset.
+	// Default "oldest".
+	Start string `yaml:"start"`
+	Sink  Sink   `yaml:"sink"`
+	Batch Batch  `yaml:"batch"`
+	// DeadLetter is where rejected events go. Optional; without it a
+	// rejected event is retried forever (it is never dropped).
+	DeadLetter DeadLetter `yaml:"dead_letter"`
+	Rate       Rate       `yaml:"rate"`
+	Buffer     Buffer     `yaml:"buffer"`
+	Retry      Retry      `yaml:"retry"`
+	Breaker    Breaker    `yaml:"breaker"`
+	// CommitInterval between periodic offset commits. Default 1s.
+	CommitInterval time.Duration `yaml:"commit_interval"`
+	// Workers is the number of batches a route may have in flight at once
+	// (each partition still delivers in order, one batch at a time).
+	// Default 4.
+	Workers int `yaml:"workers"`
+}
+
+// Batch bounds one request to the sink.
+type Batch struct {
+	// MaxEvents per batch. Default 1000.
+	MaxEvents int `yaml:"max_events"`
+	// MaxBytes per batch (documents, before encoding). Default 5MiB.
+	MaxBytes ByteSize `yaml:"max_bytes"`
+	// MaxWait before a partial batch is sent. Default 1s.
+	MaxWait time.Duration `yaml:"max_wait"`
+}
+
+// DeadLetter topic settings.
+type DeadLetter struct {
+	// Topic receives rejected events with headers naming the original
+	// topic, partition, offset, sink, status and reason. Empty = none.
+	Topic string `yaml:"topic"`
+}
+
+// Rate limits, applied at the sink. Zero means unlimited.
+type Rate struct {
+	EventsPerSecond float64  `yaml:"events_per_second"`
+	BytesPerSecond  ByteSize `yaml:"bytes_per_second"`
+	// Burst in events. Default: max(batch.max_events, events_per_second/10).
+	// A batch larger than the burst is a config error.
+	Burst int `yaml:"burst"`
+	// CatchupLag: above this many events behind the log end the route
+	// runs at the catch-up rates. Default 10000.
+	CatchupLag int64 `yaml:"catchup_lag"`
+	// CatchupEventsPerSecond while catching up. Default: events_per_second.
+	CatchupEventsPerSecond float64 `yaml:"catchup_events_per_second"`
+	// CatchupBytesPerSecond while catching up. Default: bytes_per_second.
+	CatchupBytesPerSecond ByteSize `yaml:"catchup_bytes_per_second"`
+	// Adaptive turns AIMD on: the rate drops on 429/503/slow answers and
+	// grows back while the sink is healthy. Default true (a pointer so that
+	// "false" can be told from unset).
+	Adaptive *bool `yaml:"adaptive"`
+	// AdaptiveFloor is the lowest rate AIMD goes to, events/s. Default 10.
+	AdaptiveFloor float64 `yaml:"adaptive_floor"`
+}
+
+// Buffer bounds what a route holds in memory; at either bound it pauses its
+// partitions.
+type Buffer struct {
+	// MaxEvents consumed but not yet delivered. Default 20000.
+	MaxEvents int `yaml:"max_events"`
+	// MaxBytes consumed but not yet delivered. Default 64MiB.
+	MaxBytes ByteSize `yaml:"max_bytes"`
+}
+
+// Retry of failed deliveries (per batch, jittered exponential backoff).
+type Retry struct {
+	// InitialInterval. Default 200ms.
+	InitialInterval time.Duration `yaml:"initial_interval"`
+	// MaxInterval caps the backoff. Default 30s.
+	MaxInterval time.Duration `yaml:"max_interval"`
+}
+
+// Breaker detects a sink outage.
+type Breaker struct {
+	// Failures: consecutive failed requests that mark the sink down.
+	// Default 5.
+	Failures int `yaml:"failures"`
+	// MaxProbeInterval caps the backoff between probes while down.
+	// Default 30s.
+	MaxProbeInterval time.Duration `yaml:"max_probe_interval"`
+}
+
+// Metrics endpoint (Prometheus, health, status page).
+type Metrics struct {
+	// Listen address. Empty disables the listener. Binds to loopback
+	// unless an address says otherwise.
+	Listen string `yaml:"listen"`
+}
+
+// Log output.
+type Log struct {
+	// Level: debug, info, warn, error. Default info.
+	Level string `yaml:"level"`
+	// Format: text or json. Default text.
+	Format string `yaml:"format"`
+}
+
+// Sink is a route's destination. Type selects which of the blocks below
+// applies; keys of another type's block are rejected.
+type Sink struct {
+	// Type: elasticsearch, splunk_hec, syslog, webhook, file or null.
+	Type string `yaml:"type"`
+
+	Elasticsearch *Elasticsearch `yaml:"-"`
+	SplunkHEC     *SplunkHEC     `yaml:"-"`
+	Syslog        *Syslog        `yaml:"-"`
+	Webhook       *Webhook       `yaml:"-"`
+	File          *File          `yaml:"-"`
+}
+
+// Elasticsearch sink (type: elasticsearch), for Elasticsearch 8.x and
+// Elastic Cloud.
+type Elasticsearch struct {
+	// URLs of the cluster nodes. Required.
+	URLs []string `yaml:"urls"`
+	// Index name template. %{+yyyy.MM.dd} style date patterns take the
+	// event time. Default "siembridge-%{+yyyy.MM.dd}".
+	Index string `yaml:"index"`
+	// Action: create (default; required for data streams) or index.
+	Action     string `yaml:"action"`
+	APIKey     Secret `yaml:"api_key"`
+	APIKeyFile string `yaml:"api_key_file"`
+	Username   string `yaml:"username"`
+	Password   Secret `yaml:"password"`
+	// PasswordFile is read instead of Password when set.
+	PasswordFile string `yaml:"password_file"`
+	CAFile       string `yaml:"ca_file"`
+	// InsecureSkipVerify disables certificate checks; logged loudly.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Timeout of each HTTP request. Default 30s.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxEventBytes: larger documents go to the dead-letter topic.
+	// Default 10MiB.
+	MaxEventBytes ByteSize `yaml:"max_event_bytes"`
+	// Gzip compresses request bodies. Default false.
+	Gzip bool `yaml:"gzip"`
+	// Pipeline is an ingest pipeline name, optional.
+	Pipeline string `yaml:"pipeline"`
+}
+
+// SplunkHEC sink (type: splunk_hec).
+type SplunkHEC struct {
+	// URL of the HEC endpoint base, e.g. https://splunk:8088. Required.
+	URL       string `yaml:"url"`
+	Token     Secret `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+	Index     string `yaml:"index"`
+	// Sourcetype. Default "_json".
+	Sourcetype string `yaml:"sourcetype"`
+	Source     string `yaml:"source"`
+	// Host is a static host value; HostField (e.g. host.name) takes it
+	// from the event and falls back to Host.
+	Host      string `yaml:"host"`
+	HostField string `yaml:"host_field"`
+	Gzip      bool   `yaml:"gzip"`
+	CAFile    string `yaml:"ca_file"`
+	// InsecureSkipVerify disables certificate checks; logged loudly.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Ack turns on indexer acknowledgement.
+	Ack bool `yaml:"ack"`
+	// AckTimeout before an unacknowledged batch is sent again. Default 60s.
+	AckTimeout time.Duration `yaml:"ack_timeout"`
+	// AckPollInterval. Default 1s.
+	AckPollInterval time.Duration `yaml:"ack_poll_interval"`
+	// Timeout of each HTTP request. Default 30s.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxEventBytes: larger events go to the dead-letter topic. Default 1MiB.
+	MaxEventBytes ByteSize `yaml:"max_event_bytes"`
+}
+
+// Syslog sink (type: syslog): RFC 5424 over TCP with octet counting
+// (RFC 6587) or TLS (RFC 5425). Syslog has no acknowledgement.
+type Syslog struct {
+	// Address host:port. Required.
+	Address string `yaml:"address"`
+	// Network: tcp (default) or tls.
+	Network string `yaml:"network"`
+	// Format of the message body: json (default) or cef.
+	Format string `yaml:"format"`
+	// Facility (0-23). Default 1 (user).
+	Facility *int `yaml:"facility"`
+	// AppName in the header. Default "siembridge".
+	AppName string `yaml:"app_name"`
+	// HostField (e.g. host.name) gives the HOSTNAME; default this host.
+	HostField string `yaml:"host_field"`
+	// CEF header fields (format: cef).
+	CEFVendor  string `yaml:"cef_vendor"`
+	CEFProduct string `yaml:"cef_product"`
+	CEFVersion string `yaml:"cef_version"`
+	CAFile     string `yaml:"ca_file"`
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	// InsecureSkipVerify disables certificate checks; logged loudly.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Timeout of a connect or write. Default 10s.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxMessageBytes: larger messages go to the dead-letter topic.
+	// Default 64KiB.
+	MaxMessageBytes ByteSize `yaml:"max_message_bytes"`
+}
+
+// Webhook sink (type: webhook) for SOAR platforms.
+type Webhook struct {
+	// URL to send to. Required.
+	URL string `yaml:"url"`
+	// Method: POST (default) or PUT.
+	Method string `yaml:"method"`
+	// Headers added to each request; values may hold ${ENV} secrets.
+	Headers map[string]Secret `yaml:"headers"`
+	// Mode: single (one event per request, default) or batch (a JSON
+	// array per request).
+	Mode   string  `yaml:"mode"`
+	Filter *Filter `yaml:"filter"`
+	CAFile string  `yaml:"ca_file"`
+	// InsecureSkipVerify disables certificate checks; logged loudly.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Timeout of each HTTP request. Default 30s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Filter selects the events a webhook sends; others count as done.
+type Filter struct {
+	// Field is a dotted path into the event, e.g. event.kind. Required.
+	Field string `yaml:"field"`
+	// Equals: the field's value must equal one of these (as text).
+	// Empty means the field only has to exist.
+	Equals []string `yaml:"equals"`
+}
+
+// File sink (type: file): NDJSON with size-based rotation, fsync before
+// acknowledging.
+type File struct {
+	// Path of the current file. Required.
+	Path string `yaml:"path"`
+	// MaxSize before rotation. Default 100MiB.
+	MaxSize ByteSize `yaml:"max_size"`
+	// MaxFiles rotated files kept. Default 5.
+	MaxFiles int `yaml:"max_files"`
+}

@@ -1,0 +1,65 @@
+// Package event turns Kafka records into the JSON documents siembridge
+// delivers, and derives from them what every sink needs: a deterministic ID,
+// the event time and the target index name.
+package event
+
+import (
+	"strconv"
+	"time"
+)
+
+// Event is one Kafka record on its way to a sink. It is created once by the
+// bridge when the record is consumed and is read-only after that, so sinks
+// may read it from several goroutines.
+type Event struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	// Timestamp is the Kafka record timestamp.
+	Timestamp time.Time
+	Key       []byte
+	// Value is the record value exactly as consumed.
+	Value []byte
+
+	// Doc is the event as one JSON object in valid UTF-8: Value itself
+	// (not copied) when it already is one, otherwise a wrapping document
+	// (see Wrap).
+	Doc []byte
+	// Wrapped reports that Doc is a wrapping of a value that was not a JSON
+	// object.
+	Wrapped bool
+	// Time is the event's own time: the top-level "@timestamp" of Doc when
+	// present and parseable, otherwise Timestamp.
+	Time time.Time
+}
+
+// New builds an Event from a consumed record and decodes its value (see
+// Decode). It never fails: a value that is not a JSON object is wrapped.
+func New(topic string, partition int32, offset int64, ts time.Time, key, value []byte) *Event {
+	e := &Event{Topic: topic, Partition: partition, Offset: offset, Timestamp: ts, Key: key, Value: value}
+	e.Doc, e.Wrapped, e.Time = Decode(topic, partition, offset, ts, value)
+	return e
+}
+
+// ID returns the deterministic document ID of the event:
+// "<topic>+<partition>+<offset>". Kafka topic names are limited to
+// [a-zA-Z0-9._-], so the ID is unambiguous and well within Elasticsearch's
+// 512-byte limit. Retries and replays of the same record produce the same ID.
+func (e *Event) ID() string {
+	return ID(e.Topic, e.Partition, e.Offset)
+}
+
+// ID is Event.ID for a topic, partition and offset.
+func ID(topic string, partition int32, offset int64) string {
+	b := make([]byte, 0, len(topic)+24)
+	b = append(b, topic...)
+	b = append(b, '+')
+	b = strconv.AppendInt(b, int64(partition), 10)
+	b = append(b, '+')
+	b = strconv.AppendInt(b, offset, 10)
+	return string(b)
+}
+
+// Size is the number of bytes the event costs in buffers and rate limits:
+// the length of its document.
+func (e *Event) Size() int { return len(e.Doc) }
