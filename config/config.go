@@ -3,8 +3,8 @@
 // Every struct's zero value means "use the default"; ApplyDefaults fills the
 // defaults in and Validate checks the result, naming the full field path of
 // the first problem (routes[0].sink.urls: at least one URL is required).
-// Load does both, after expanding ${ENV_VAR} references in scalar values and
-// rejecting unknown keys.
+// Load and Parse do both, after expanding ${ENV_VAR} references in scalar
+// values, rejecting unknown keys and reading the *_file secrets.
 package config
 
 import "time"
@@ -115,8 +115,10 @@ type DeadLetter struct {
 type Rate struct {
 	EventsPerSecond float64  `yaml:"events_per_second"`
 	BytesPerSecond  ByteSize `yaml:"bytes_per_second"`
-	// Burst in events. Default: max(batch.max_events, events_per_second/10).
-	// A batch larger than the burst is a config error.
+	// Burst in events. Default, when a rate is set: max(batch.max_events,
+	// ceil(r/10)) where r is the larger of events_per_second and
+	// catchup_events_per_second. A batch larger than the burst is a config
+	// error.
 	Burst int `yaml:"burst"`
 	// CatchupLag: above this many events behind the log end the route
 	// runs at the catch-up rates. Default 10000.

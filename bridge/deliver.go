@@ -1,0 +1,272 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/sinks"
+)
+
+// rejected is an event the sink refused for good, with why.
+type rejected struct {
+	ev     *event.Event
+	status int
+	reason string
+}
+
+// deliver blocks until every event of b was delivered or written to the
+// dead-letter topic. It returns an error only when ctx ends; the events are
+// then neither delivered nor released, so their offsets stay uncommitted.
+func (r *route) deliver(ctx context.Context, b *batch) error {
+	pending := b.events
+	bo := r.newBackOff()
+	for len(pending) > 0 {
+		if err := r.brk.WaitUp(ctx, r.sink.Probe); err != nil {
+			return err
+		}
+		bytes := 0
+		for _, ev := range pending {
+			bytes += ev.Size()
+		}
+		waitStart := time.Now()
+		if err := r.lim.Wait(ctx, len(pending), bytes); err != nil {
+			return err
+		}
+		if w := time.Since(waitStart); w > time.Millisecond {
+			r.b.hooks.OnRateWait(r.cfg.Name, w)
+		}
+		select {
+		case r.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		start := time.Now()
+		err := r.sink.Send(ctx, pending)
+		<-r.sem
+		now := time.Now()
+		latency := now.Sub(start)
+		r.stats.requests.Add(1)
+		r.b.hooks.OnRequest(r.cfg.Name, len(pending), bytes, latency, err)
+		if ctx.Err() != nil {
+			return ctx.Err() // the outcome is unknown: deliver again later
+		}
+
+		retry, rejects := r.classify(pending, err, now, latency)
+		if n := len(pending) - len(retry) - len(rejects); n > 0 {
+			nb := bytes - sizeOf(retry) - sizeOfRejects(rejects)
+			r.stats.delivered.Add(int64(n))
+			r.stats.deliveredBytes.Add(int64(nb))
+			r.b.hooks.OnDelivered(r.cfg.Name, n, nb)
+			r.lim.Delivered(now, n)
+		}
+		if len(rejects) > 0 {
+			if err := r.deadLetter(ctx, rejects); err != nil {
+				return err
+			}
+		}
+		pending = retry
+		if len(pending) == 0 {
+			break
+		}
+		r.stats.retried.Add(int64(len(pending)))
+		r.b.hooks.OnRetried(r.cfg.Name, len(pending), sizeOf(pending))
+		wait := bo.NextBackOff()
+		if ra := sinks.RetryAfter(err); ra > wait {
+			wait = min(ra, r.cfg.Retry.MaxInterval)
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// classify splits pending by the outcome of Send and informs the breaker
+// and the adaptive rate.
+func (r *route) classify(pending []*event.Event, err error, now time.Time, latency time.Duration) (retry []*event.Event, rejects []rejected) {
+	var be *sinks.BatchError
+	switch {
+	case err == nil:
+		r.brk.Success()
+		r.lim.Success(now, latency)
+		return nil, nil
+	case errors.As(err, &be):
+		r.brk.Success() // the sink answered; some items failed
+		if be.Throttled {
+			r.lim.Throttled(now)
+		} else {
+			r.lim.Success(now, latency)
+		}
+		for _, it := range be.Items {
+			if it.Index < 0 || it.Index >= len(pending) {
+				continue
+			}
+			if it.Outcome == sinks.Reject {
+				rejects = append(rejects, rejected{ev: pending[it.Index], status: it.Status, reason: it.Reason})
+			} else {
+				retry = append(retry, pending[it.Index])
+			}
+		}
+		return retry, rejects
+	case sinks.IsFatal(err):
+		r.stats.failedRequests.Add(1)
+		r.brk.Trip(err)
+		return pending, nil
+	case sinks.Classify(err) == sinks.Reject:
+		r.brk.Success()
+		var re *sinks.RequestError
+		errors.As(err, &re)
+		for _, ev := range pending {
+			rejects = append(rejects, rejected{ev: ev, status: re.Status, reason: err.Error()})
+		}
+		return nil, rejects
+	default:
+		r.stats.failedRequests.Add(1)
+		r.brk.Failure(err)
+		if sinks.IsThrottled(err) {
+			r.lim.Throttled(now)
+		}
+		return pending, nil
+	}
+}
+
+func sizeOf(evs []*event.Event) int {
+	n := 0
+	for _, ev := range evs {
+		n += ev.Size()
+	}
+	return n
+}
+
+func sizeOfRejects(rs []rejected) int {
+	n := 0
+	for _, rj := range rs {
+		n += rj.ev.Size()
+	}
+	return n
+}
+
+// newBackOff returns a fresh jittered exponential backoff for one retry
+// loop; it never gives up on its own (the event must not be lost).
+func (r *route) newBackOff() backoff.BackOff {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = r.cfg.Retry.InitialInterval
+	bo.MaxInterval = r.cfg.Retry.MaxInterval
+	bo.RandomizationFactor = 0.5
+	bo.MaxElapsedTime = 0
+	bo.Reset()
+	return bo
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Dead-letter record headers.
+const (
+	HeaderTopic     = "siembridge.original.topic"
+	HeaderPartition = "siembridge.original.partition"
+	HeaderOffset    = "siembridge.original.offset"
+	HeaderTimestamp = "siembridge.original.timestamp"
+	HeaderRoute     = "siembridge.route"
+	HeaderSink      = "siembridge.sink"
+	HeaderStatus    = "siembridge.status"
+	HeaderReason    = "siembridge.reason"
+	// HeaderValueOmitted is set when the value was too large for the
+	// dead-letter topic and was left out.
+	HeaderValueOmitted = "siembridge.value_omitted"
+)
+
+// deadLetter writes rejects to the route's dead-letter topic, retrying until
+// every one is acknowledged by Kafka or ctx ends: a reject is never dropped.
+func (r *route) deadLetter(ctx context.Context, rejects []rejected) error {
+	msgs := make([]*sarama.ProducerMessage, len(rejects))
+	bytes := 0
+	for i, rj := range rejects {
+		ev := rj.ev
+		bytes += ev.Size()
+		msgs[i] = &sarama.ProducerMessage{
+			Topic:     r.dlq,
+			Key:       byteEncoder(ev.Key),
+			Value:     byteEncoder(ev.Value),
+			Timestamp: ev.Timestamp,
+			Headers: []sarama.RecordHeader{
+				{Key: []byte(HeaderTopic), Value: []byte(ev.Topic)},
+				{Key: []byte(HeaderPartition), Value: strconv.AppendInt(nil, int64(ev.Partition), 10)},
+				{Key: []byte(HeaderOffset), Value: strconv.AppendInt(nil, ev.Offset, 10)},
+				{Key: []byte(HeaderTimestamp), Value: []byte(ev.Timestamp.UTC().Format(time.RFC3339Nano))},
+				{Key: []byte(HeaderRoute), Value: []byte(r.cfg.Name)},
+				{Key: []byte(HeaderSink), Value: []byte(r.cfg.Sink.Type)},
+				{Key: []byte(HeaderStatus), Value: strconv.AppendInt(nil, int64(rj.status), 10)},
+				{Key: []byte(HeaderReason), Value: []byte(truncate(rj.reason, 1024))},
+			},
+		}
+	}
+	bo := r.newBackOff()
+	failing := false
+	for {
+		err := r.b.producer.SendMessages(msgs)
+		if err == nil {
+			break
+		}
+		var perrs sarama.ProducerErrors
+		if errors.As(err, &perrs) {
+			retry := make([]*sarama.ProducerMessage, 0, len(perrs))
+			for _, pe := range perrs {
+				if errors.Is(pe.Err, sarama.ErrMessageSizeTooLarge) && pe.Msg.Value != nil {
+					// The broker will never take this value; the record
+					// still points at the original, which Kafka keeps.
+					pe.Msg.Value = nil
+					pe.Msg.Headers = append(pe.Msg.Headers, sarama.RecordHeader{
+						Key: []byte(HeaderValueOmitted), Value: []byte("value larger than the dead-letter topic accepts; read it at the original topic/partition/offset"),
+					})
+				}
+				retry = append(retry, pe.Msg)
+			}
+			msgs = retry
+		}
+		if !failing {
+			r.log.Error("dead-letter topic not writable; partition waits", "topic", r.dlq, "events", len(msgs), "err", err)
+			failing = true
+		}
+		if err := sleep(ctx, bo.NextBackOff()); err != nil {
+			return err
+		}
+	}
+	if failing {
+		r.log.Info("dead-letter topic writable again", "topic", r.dlq)
+	}
+	r.stats.deadLettered.Add(int64(len(rejects)))
+	r.b.hooks.OnDeadLettered(r.cfg.Name, len(rejects), bytes)
+	return nil
+}
+
+// byteEncoder keeps a nil key nil (sarama.ByteEncoder(nil) would send an
+// empty key rather than a null one).
+func byteEncoder(b []byte) sarama.Encoder {
+	if b == nil {
+		return nil
+	}
+	return sarama.ByteEncoder(b)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

@@ -1,0 +1,130 @@
+package bridge
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/siembridge/siembridge/config"
+)
+
+// SaramaConfig translates the kafka section into a sarama configuration
+// shared by consumers, the dead-letter producer and admin calls. Auto-commit
+// is always off: siembridge commits only what was delivered.
+func SaramaConfig(k config.Kafka) (*sarama.Config, error) {
+	sc := sarama.NewConfig()
+	sc.ClientID = k.ClientID
+	if k.Version != "" {
+		v, err := sarama.ParseKafkaVersion(k.Version)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.version: %w", err)
+		}
+		sc.Version = v
+	}
+	sc.Consumer.Offsets.AutoCommit.Enable = false
+	sc.Consumer.Return.Errors = true
+	if k.SessionTimeout > 0 {
+		sc.Consumer.Group.Session.Timeout = k.SessionTimeout
+	}
+	if k.HeartbeatInterval > 0 {
+		sc.Consumer.Group.Heartbeat.Interval = k.HeartbeatInterval
+	}
+	if k.RebalanceTimeout > 0 {
+		sc.Consumer.Group.Rebalance.Timeout = k.RebalanceTimeout
+	}
+	if k.FetchMaxBytes > 0 {
+		sc.Consumer.Fetch.Max = int32(min(int64(k.FetchMaxBytes), 1<<30))
+		sc.Consumer.Fetch.Default = min(sc.Consumer.Fetch.Default*16, sc.Consumer.Fetch.Max)
+	}
+	sc.Consumer.MaxProcessingTime = time.Second
+	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRoundRobin()}
+
+	// The dead-letter producer: a write counts only once all in-sync
+	// replicas have it.
+	sc.Producer.RequiredAcks = sarama.WaitForAll
+	sc.Producer.Return.Successes = true
+	sc.Producer.Return.Errors = true
+	sc.Producer.Retry.Max = 5
+	sc.Producer.MaxMessageBytes = 16 << 20
+
+	if err := applyTLS(sc, k.TLS); err != nil {
+		return nil, err
+	}
+	if err := applySASL(sc, k.SASL); err != nil {
+		return nil, err
+	}
+	if err := sc.Validate(); err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	return sc, nil
+}
+
+func applyTLS(sc *sarama.Config, t config.TLS) error {
+	if !t.Enabled && t.CAFile == "" && t.CertFile == "" && !t.InsecureSkipVerify {
+		return nil
+	}
+	tc, err := TLSConfig(t, "kafka.tls")
+	if err != nil {
+		return err
+	}
+	sc.Net.TLS.Enable = true
+	sc.Net.TLS.Config = tc
+	return nil
+}
+
+// TLSConfig builds a client TLS configuration from files. field names the
+// config section in errors.
+func TLSConfig(t config.TLS, field string) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s.ca_file: %w", field, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s.ca_file: no PEM certificate found in %s", field, t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s.cert_file: %w", field, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+func applySASL(sc *sarama.Config, s config.SASL) error {
+	if s.Mechanism == "" {
+		return nil
+	}
+	sc.Net.SASL.Enable = true
+	sc.Net.SASL.Handshake = true
+	sc.Net.SASL.User = s.Username
+	sc.Net.SASL.Password = s.Password.Value()
+	switch s.Mechanism {
+	case "PLAIN":
+		sc.Net.SASL.Mechanism = sarama.SASLTypePlaintext
+	case "SCRAM-SHA-256":
+		sc.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA256
+		sc.Net.SASL.SCRAMClientGeneratorFunc = scramClientFunc(sarama.SASLTypeSCRAMSHA256)
+	case "SCRAM-SHA-512":
+		sc.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
+		sc.Net.SASL.SCRAMClientGeneratorFunc = scramClientFunc(sarama.SASLTypeSCRAMSHA512)
+	default:
+		return fmt.Errorf("kafka.sasl.mechanism: unknown mechanism %q", s.Mechanism)
+	}
+	return nil
+}
+
+// scramClientFunc is replaced when SCRAM support lands (issue: operations).
+var scramClientFunc = func(mech sarama.SASLMechanism) func() sarama.SCRAMClient {
+	return nil
+}

@@ -1,0 +1,242 @@
+package bridge
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/siembridge/siembridge/checkpoint"
+	"github.com/siembridge/siembridge/event"
+)
+
+// handler implements sarama.ConsumerGroupHandler for a route.
+type handler struct {
+	r        *route
+	stopTick context.CancelFunc
+	tickDone chan struct{}
+}
+
+// Setup starts the periodic commit of the new session.
+func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
+	h.r.joined.Store(true)
+	h.r.log.Info("joined group", "group", h.r.groupID(), "generation", sess.GenerationID(), "claims", sess.Claims())
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stopTick, h.tickDone = cancel, make(chan struct{})
+	go func() {
+		defer close(h.tickDone)
+		t := time.NewTicker(h.r.cfg.CommitInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				sess.Commit()
+			}
+		}
+	}()
+	return nil
+}
+
+// Cleanup runs after every ConsumeClaim of the session returned: it commits
+// what was delivered before the partitions go to another member.
+func (h *handler) Cleanup(sess sarama.ConsumerGroupSession) error {
+	h.stopTick()
+	<-h.tickDone
+	sess.Commit()
+	h.r.log.Info("left generation", "generation", sess.GenerationID())
+	return nil
+}
+
+// partition is the state of one claimed partition. It outlives claims so
+// that stats stay continuous across rebalances; the tracker is renewed with
+// each claim.
+type partition struct {
+	topic     string
+	partition int32
+	active    atomic.Bool
+	tracker   atomic.Pointer[checkpoint.Tracker]
+	// next is the next offset to deliver (committable), logEnd the log-end
+	// offset last seen.
+	next   atomic.Int64
+	logEnd atomic.Int64
+	// oldest holds the record timestamp (unix ms) of the oldest event not
+	// yet delivered, 0 when none is pending.
+	oldest atomic.Int64
+}
+
+func (p *partition) lag() int64 {
+	next, end := p.next.Load(), p.logEnd.Load()
+	if next < 0 || end <= next {
+		return 0
+	}
+	return end - next
+}
+
+func (r *route) partition(topic string, part int32) *partition {
+	r.partsMu.Lock()
+	defer r.partsMu.Unlock()
+	k := topicPartition{topic, part}
+	p := r.parts[k]
+	if p == nil {
+		p = &partition{topic: topic, partition: part}
+		p.next.Store(-1)
+		r.parts[k] = p
+	}
+	return p
+}
+
+// batch is a run of consecutive events of one partition.
+type batch struct {
+	events []*event.Event
+	bytes  int
+}
+
+// ConsumeClaim runs one partition's pipeline: this goroutine reads records
+// and cuts batches; a sender goroutine delivers them one after the other,
+// so the partition's order is kept while the next batch fills.
+func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	r := h.r
+	p := r.partition(claim.Topic(), claim.Partition())
+	p.active.Store(true)
+	defer p.active.Store(false)
+	if off := claim.InitialOffset(); off >= 0 {
+		p.next.Store(off)
+	}
+	var tracker *checkpoint.Tracker // created at the first record
+	p.tracker.Store(nil)
+	if r.paused.Load() {
+		r.group.Pause(map[string][]int32{p.topic: {p.partition}})
+	}
+
+	// Deliveries stop on revoke, except while draining for shutdown, when
+	// only the shutdown timeout cuts them off.
+	dctx, cancel := context.WithCancel(r.hardCtx)
+	defer cancel()
+	stop := context.AfterFunc(sess.Context(), func() {
+		if !r.draining.Load() {
+			cancel()
+		}
+	})
+	defer stop()
+
+	batches := make(chan *batch, 1)
+	var held struct {
+		sync.Mutex
+		events, bytes int64
+	}
+	var senderWG sync.WaitGroup
+	senderWG.Add(1)
+	go func() {
+		defer senderWG.Done()
+		for b := range batches {
+			if dctx.Err() != nil {
+				continue // revoked: the next owner reads these again
+			}
+			// Everything before this batch is delivered: its first
+			// event is the oldest one the sink does not have yet.
+			p.oldest.Store(b.events[0].Timestamp.UnixMilli())
+			if err := r.deliver(dctx, b); err != nil {
+				continue
+			}
+			p.oldest.Store(0)
+			tracker.ReleaseRange(b.events[0].Offset, b.events[len(b.events)-1].Offset)
+			next := tracker.Committable()
+			p.next.Store(next)
+			sess.MarkOffset(p.topic, p.partition, next, "")
+			r.b.hooks.OnCommitted(r.cfg.Name, p.topic, p.partition, next)
+			held.Lock()
+			held.events -= int64(len(b.events))
+			held.bytes -= int64(b.bytes)
+			held.Unlock()
+			r.releaseBuffer(int64(len(b.events)), int64(b.bytes))
+		}
+	}()
+
+	cur := &batch{}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	flush := func() bool {
+		if len(cur.events) == 0 {
+			return true
+		}
+		select {
+		case batches <- cur:
+			cur = &batch{events: make([]*event.Event, 0, len(cur.events))}
+			timer.Stop()
+			return true
+		case <-dctx.Done():
+			return false
+		}
+	}
+
+	maxEvents, maxBytes := r.cfg.Batch.MaxEvents, int(r.cfg.Batch.MaxBytes)
+loop:
+	for {
+		select {
+		case msg, ok := <-claim.Messages():
+			if !ok {
+				break loop
+			}
+			if tracker == nil {
+				tracker = checkpoint.NewTracker(msg.Offset)
+				p.tracker.Store(tracker)
+				if p.next.Load() < 0 {
+					p.next.Store(msg.Offset)
+				}
+			}
+			if err := tracker.Track(msg.Offset); err != nil {
+				r.log.Warn("record out of order, skipped", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
+				continue
+			}
+			ev := event.New(msg.Topic, msg.Partition, msg.Offset, msg.Timestamp, msg.Key, msg.Value)
+			size := ev.Size()
+			r.stats.consumed.Add(1)
+			r.stats.consumedBytes.Add(int64(size))
+			r.b.hooks.OnConsumed(r.cfg.Name, msg.Topic, msg.Partition, 1, size)
+			held.Lock()
+			held.events++
+			held.bytes += int64(size)
+			held.Unlock()
+			r.addBuffer(1, int64(size))
+			if len(cur.events) > 0 && cur.bytes+size > maxBytes {
+				if !flush() {
+					break loop
+				}
+			}
+			if len(cur.events) == 0 {
+				timer.Reset(r.cfg.Batch.MaxWait)
+			}
+			cur.events = append(cur.events, ev)
+			cur.bytes += size
+			if len(cur.events) >= maxEvents {
+				if !flush() {
+					break loop
+				}
+			}
+		case <-timer.C:
+			if !flush() {
+				break loop
+			}
+		case <-sess.Context().Done():
+			break loop
+		}
+	}
+	timer.Stop()
+	if r.draining.Load() {
+		flush()
+	}
+	close(batches)
+	senderWG.Wait()
+	// Whatever was not delivered stays uncommitted and leaves memory.
+	held.Lock()
+	r.releaseBuffer(held.events, held.bytes)
+	held.Unlock()
+	if tracker != nil {
+		sess.MarkOffset(p.topic, p.partition, tracker.Committable(), "")
+	}
+	return nil
+}

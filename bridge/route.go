@@ -1,0 +1,297 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/internal/breaker"
+	"github.com/siembridge/siembridge/ratelimit"
+	"github.com/siembridge/siembridge/sinks"
+)
+
+// route is one consumer group feeding one sink.
+type route struct {
+	b    *Bridge
+	cfg  config.Route
+	log  *slog.Logger
+	sink sinks.Sink
+	lim  *ratelimit.Limiter
+	brk  *breaker.Breaker
+	dlq  string
+
+	group sarama.ConsumerGroup
+
+	// sem bounds the Send calls in flight across the route's partitions.
+	sem chan struct{}
+
+	// Bounded memory: events and bytes consumed but not yet released.
+	bufEvents, bufBytes atomic.Int64
+	pauseMu             sync.Mutex
+	paused              atomic.Bool
+	pauseReason         string
+
+	joined   atomic.Bool
+	draining atomic.Bool
+	// hardCtx ends in-flight deliveries; cancelled when the shutdown
+	// timeout expires.
+	hardCtx    context.Context
+	hardCancel context.CancelFunc
+
+	partsMu sync.Mutex
+	parts   map[topicPartition]*partition
+
+	stats routeCounters
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+func (r *route) init() error {
+	r.log = r.b.log.With("route", r.cfg.Name)
+	r.parts = make(map[topicPartition]*partition)
+	r.sem = make(chan struct{}, max(1, r.cfg.Workers))
+	r.dlq = r.cfg.DeadLetter.Topic
+	if r.dlq == "" {
+		r.dlq = "siembridge-" + r.cfg.Name + "-dlq"
+	}
+	if r.sink == nil {
+		s, err := NewSink(r.cfg.Sink, r.log)
+		if err != nil {
+			return fmt.Errorf("sink: %w", err)
+		}
+		r.sink = s
+	}
+	lim, err := ratelimit.New(limiterConfig(r.cfg), ratelimit.WithLogger(r.log))
+	if err != nil {
+		return fmt.Errorf("rate: %w", err)
+	}
+	r.lim = lim
+	r.brk = breaker.New(breaker.Config{
+		Failures: r.cfg.Breaker.Failures,
+		MaxProbe: r.cfg.Breaker.MaxProbeInterval,
+	}, breaker.WithLogger(r.log.With("sink", r.cfg.Sink.Type)), breaker.OnChange(func(breaker.State) { r.updatePause() }))
+	return nil
+}
+
+func limiterConfig(rc config.Route) ratelimit.Config {
+	adaptive := rc.Rate.Adaptive == nil || *rc.Rate.Adaptive
+	return ratelimit.Config{
+		EventsPerSecond:        rc.Rate.EventsPerSecond,
+		BytesPerSecond:         float64(rc.Rate.BytesPerSecond),
+		Burst:                  rc.Rate.Burst,
+		BatchEvents:            rc.Batch.MaxEvents,
+		BatchBytes:             int(rc.Batch.MaxBytes),
+		CatchupLag:             rc.Rate.CatchupLag,
+		CatchupEventsPerSecond: rc.Rate.CatchupEventsPerSecond,
+		CatchupBytesPerSecond:  float64(rc.Rate.CatchupBytesPerSecond),
+		Adaptive:               adaptive,
+		Floor:                  rc.Rate.AdaptiveFloor,
+	}
+}
+
+func (r *route) sinkDown() bool { return r.brk.State() == breaker.Down }
+
+// run consumes until ctx ends, then drains and leaves the group.
+func (r *route) run(ctx context.Context) error {
+	group, err := sarama.NewConsumerGroup(r.b.cfg.Kafka.Brokers, r.groupID(), r.saramaConfig())
+	if err != nil {
+		return err
+	}
+	r.group = group
+	r.hardCtx, r.hardCancel = context.WithCancel(context.Background())
+	defer r.hardCancel()
+
+	consumeCtx, stopConsume := context.WithCancel(context.Background())
+	defer stopConsume()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); r.logGroupErrors() }()
+	go func() { defer wg.Done(); r.monitor(consumeCtx) }()
+
+	// Shutdown: stop fetching, let in-flight batches finish within the
+	// timeout, then cut them off. The handler commits in Cleanup.
+	stopDrain := context.AfterFunc(ctx, func() {
+		r.draining.Store(true)
+		r.log.Info("draining", "timeout", r.b.cfg.ShutdownTimeout)
+		r.group.PauseAll()
+		stopConsume()
+		time.AfterFunc(r.b.cfg.ShutdownTimeout, r.hardCancel)
+	})
+	defer stopDrain()
+
+	h := &handler{r: r}
+	bo := backoff.NewExponentialBackOff()
+	bo.MaxElapsedTime = 0
+	bo.MaxInterval = 10 * time.Second
+	for consumeCtx.Err() == nil {
+		err := group.Consume(consumeCtx, r.cfg.Topics, h)
+		if consumeCtx.Err() != nil {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, sarama.ErrClosedConsumerGroup) {
+				break
+			}
+			r.log.Warn("consume failed, rejoining", "err", err)
+			select {
+			case <-time.After(bo.NextBackOff()):
+			case <-consumeCtx.Done():
+			}
+			continue
+		}
+		bo.Reset()
+	}
+	err = group.Close()
+	wg.Wait()
+	r.joined.Store(false)
+	r.log.Info("stopped", "delivered", r.stats.delivered.Load(), "dead_lettered", r.stats.deadLettered.Load())
+	if err != nil && !errors.Is(err, sarama.ErrClosedConsumerGroup) {
+		return err
+	}
+	return nil
+}
+
+func (r *route) groupID() string {
+	if r.cfg.Group != "" {
+		return r.cfg.Group
+	}
+	return "siembridge-" + r.cfg.Name
+}
+
+func (r *route) saramaConfig() *sarama.Config {
+	sc := *r.b.sc // shallow copy; only scalar fields change below
+	if r.cfg.Start == "newest" {
+		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
+	} else {
+		sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	}
+	// Keep the fetch pipeline small: the route's own buffer is the bound.
+	sc.ChannelBufferSize = max(64, min(r.cfg.Batch.MaxEvents, 1024))
+	return &sc
+}
+
+func (r *route) logGroupErrors() {
+	var last string
+	for err := range r.group.Errors() {
+		if msg := err.Error(); msg != last {
+			r.log.Warn("consumer group error", "err", err)
+			last = msg
+		}
+	}
+}
+
+// addBuffer accounts for consumed events and pauses the partitions at the
+// bound.
+func (r *route) addBuffer(events, bytes int64) {
+	e, b := r.bufEvents.Add(events), r.bufBytes.Add(bytes)
+	if !r.paused.Load() && (e >= int64(r.cfg.Buffer.MaxEvents) || b >= int64(r.cfg.Buffer.MaxBytes)) {
+		r.updatePause()
+	}
+}
+
+// releaseBuffer accounts for events that left memory (delivered,
+// dead-lettered or dropped on revoke) and resumes below the low-water mark.
+func (r *route) releaseBuffer(events, bytes int64) {
+	r.bufEvents.Add(-events)
+	r.bufBytes.Add(-bytes)
+	if r.paused.Load() {
+		r.updatePause()
+	}
+}
+
+// updatePause pauses the route's partitions while the buffer is above its
+// bound (until it falls below half of it) or the sink is down, and resumes
+// them otherwise. It logs one line per change.
+func (r *route) updatePause() {
+	r.pauseMu.Lock()
+	defer r.pauseMu.Unlock()
+	e, b := r.bufEvents.Load(), r.bufBytes.Load()
+	maxE, maxB := int64(r.cfg.Buffer.MaxEvents), int64(r.cfg.Buffer.MaxBytes)
+	var reason string
+	switch {
+	case r.sinkDown():
+		reason = "sink down"
+	case e >= maxE || b >= maxB:
+		reason = "buffer full"
+	case r.paused.Load() && r.pauseReason == "buffer full" && (e > maxE/2 || b > maxB/2):
+		reason = "buffer full"
+	}
+	if (reason != "") == r.paused.Load() && reason == r.pauseReason {
+		return
+	}
+	if r.group == nil {
+		return
+	}
+	if reason != "" {
+		if !r.paused.Load() {
+			r.group.PauseAll()
+		}
+		r.log.Info("paused", "reason", reason, "buffered_events", e, "buffered_bytes", b)
+	} else {
+		r.group.ResumeAll()
+		r.log.Info("resumed", "buffered_events", e, "buffered_bytes", b)
+	}
+	r.pauseReason = reason
+	r.paused.Store(reason != "")
+}
+
+// monitor refreshes log-end offsets once a second: lag drives the rate
+// limiter's catch-up mode and the stats.
+func (r *route) monitor(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var total int64
+		for _, p := range r.partitions() {
+			end, err := r.b.client.GetOffset(p.topic, p.partition, sarama.OffsetNewest)
+			if err != nil {
+				continue
+			}
+			p.logEnd.Store(end)
+			total += p.lag()
+		}
+		r.stats.lag.Store(total)
+		if total > r.stats.maxLag.Load() {
+			r.stats.maxLag.Store(total)
+		}
+		r.lim.ObserveLag(total)
+	}
+}
+
+func (r *route) partitions() []*partition {
+	r.partsMu.Lock()
+	defer r.partsMu.Unlock()
+	out := make([]*partition, 0, len(r.parts))
+	for _, p := range r.parts {
+		if p.active.Load() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// routeCounters are the route's totals since start.
+type routeCounters struct {
+	consumed, consumedBytes   atomic.Int64
+	delivered, deliveredBytes atomic.Int64
+	retried                   atomic.Int64
+	deadLettered              atomic.Int64
+	requests, failedRequests  atomic.Int64
+	lag, maxLag               atomic.Int64
+}

@@ -1,0 +1,123 @@
+package bridge
+
+import (
+	"sort"
+	"time"
+)
+
+// Stats is a snapshot of the bridge, shared by the CLI, the status page and
+// metrics.
+type Stats struct {
+	Ready  bool         `json:"ready"`
+	Routes []RouteStats `json:"routes"`
+}
+
+// RouteStats is one route's snapshot. Counters are totals since start.
+type RouteStats struct {
+	Name      string `json:"name"`
+	Group     string `json:"group"`
+	Sink      string `json:"sink"`
+	SinkState string `json:"sink_state"` // up or down
+	Joined    bool   `json:"joined"`
+	Paused    bool   `json:"paused"`
+	// PauseReason: "buffer full" or "sink down" while paused.
+	PauseReason string `json:"pause_reason,omitempty"`
+	// Mode of the rate limiter: live or catch-up.
+	Mode string `json:"mode"`
+	// EffectiveRate in events/s, 0 when unlimited.
+	EffectiveRate float64 `json:"effective_rate"`
+	// ConfiguredRate in events/s for the current mode, 0 when unlimited.
+	ConfiguredRate float64 `json:"configured_rate"`
+	// Adaptive reports whether AIMD currently holds the rate below the
+	// configured one.
+	Adaptive bool `json:"adaptive"`
+
+	Consumed        int64 `json:"consumed"`
+	ConsumedBytes   int64 `json:"consumed_bytes"`
+	Delivered       int64 `json:"delivered"`
+	DeliveredBytes  int64 `json:"delivered_bytes"`
+	Retried         int64 `json:"retried"`
+	DeadLettered    int64 `json:"dead_lettered"`
+	Requests        int64 `json:"requests"`
+	FailedRequests  int64 `json:"failed_requests"`
+	BufferedEvents  int64 `json:"buffered_events"`
+	BufferedBytes   int64 `json:"buffered_bytes"`
+	BufferMaxEvents int64 `json:"buffer_max_events"`
+	BufferMaxBytes  int64 `json:"buffer_max_bytes"`
+	Lag             int64 `json:"lag"`
+	MaxLag          int64 `json:"max_lag"`
+
+	Partitions []PartitionStats `json:"partitions"`
+}
+
+// PartitionStats is one claimed partition.
+type PartitionStats struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	// Next is the offset that will be committed: everything below it was
+	// delivered or dead-lettered.
+	Next   int64 `json:"next"`
+	LogEnd int64 `json:"log_end"`
+	Lag    int64 `json:"lag"`
+	// OldestPending is the record time of the oldest event not yet
+	// delivered, zero when none.
+	OldestPending time.Time `json:"oldest_pending,omitzero"`
+}
+
+// Stats returns a snapshot. It is safe for concurrent use.
+func (b *Bridge) Stats() Stats {
+	s := Stats{Ready: b.Ready()}
+	for _, r := range b.routes {
+		s.Routes = append(s.Routes, r.snapshot())
+	}
+	return s
+}
+
+func (r *route) snapshot() RouteStats {
+	ls := r.lim.Stats()
+	r.pauseMu.Lock()
+	reason := r.pauseReason
+	r.pauseMu.Unlock()
+	rs := RouteStats{
+		Name:            r.cfg.Name,
+		Group:           r.groupID(),
+		Sink:            r.cfg.Sink.Type,
+		SinkState:       r.brk.State().String(),
+		Joined:          r.joined.Load(),
+		Paused:          r.paused.Load(),
+		PauseReason:     reason,
+		Mode:            ls.Mode.String(),
+		EffectiveRate:   ls.EventsPerSecond,
+		ConfiguredRate:  ls.ConfiguredEventsPerSecond,
+		Adaptive:        ls.AdaptiveCap > 0 && (ls.ConfiguredEventsPerSecond == 0 || ls.AdaptiveCap < ls.ConfiguredEventsPerSecond),
+		Consumed:        r.stats.consumed.Load(),
+		ConsumedBytes:   r.stats.consumedBytes.Load(),
+		Delivered:       r.stats.delivered.Load(),
+		DeliveredBytes:  r.stats.deliveredBytes.Load(),
+		Retried:         r.stats.retried.Load(),
+		DeadLettered:    r.stats.deadLettered.Load(),
+		Requests:        r.stats.requests.Load(),
+		FailedRequests:  r.stats.failedRequests.Load(),
+		BufferedEvents:  r.bufEvents.Load(),
+		BufferedBytes:   r.bufBytes.Load(),
+		BufferMaxEvents: int64(r.cfg.Buffer.MaxEvents),
+		BufferMaxBytes:  int64(r.cfg.Buffer.MaxBytes),
+		Lag:             r.stats.lag.Load(),
+		MaxLag:          r.stats.maxLag.Load(),
+	}
+	for _, p := range r.partitions() {
+		ps := PartitionStats{Topic: p.topic, Partition: p.partition, Next: p.next.Load(), LogEnd: p.logEnd.Load(), Lag: p.lag()}
+		if ms := p.oldest.Load(); ms > 0 {
+			ps.OldestPending = time.UnixMilli(ms).UTC()
+		}
+		rs.Partitions = append(rs.Partitions, ps)
+	}
+	sort.Slice(rs.Partitions, func(i, j int) bool {
+		a, b := rs.Partitions[i], rs.Partitions[j]
+		if a.Topic != b.Topic {
+			return a.Topic < b.Topic
+		}
+		return a.Partition < b.Partition
+	})
+	return rs
+}

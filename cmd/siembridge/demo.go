@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/siembridge/siembridge/internal/demo"
+)
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o demo.Options
+	fs.DurationVar(&o.Duration, "duration", 60e9, "how long the demo runs at most")
+	fs.IntVar(&o.Rate, "rate", 1500, "events per second produced")
+	fs.Float64Var(&o.Capacity, "capacity", 2500, "SIEM capacity in events per second (above it: HTTP 429 per item)")
+	fs.Float64Var(&o.Limit, "limit", 2000, "the route's live rate limit, events per second")
+	fs.Float64Var(&o.Catchup, "catchup", 4000, "the route's catch-up rate, events per second")
+	fs.DurationVar(&o.Outage, "outage", 0, "SIEM outage in the middle of the run (default duration/6; negative: none)")
+	verbose := fs.Bool("v", false, "print the bridge's log to stderr")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if *verbose {
+		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	_, err := demo.Run(ctx, o, stdout)
+	return err
+}

@@ -1,0 +1,164 @@
+package config
+
+import (
+	"math"
+	"strings"
+	"time"
+)
+
+// Defaults. Each field's doc comment in config.go names its default too.
+const (
+	DefaultClientID          = "siembridge"
+	DefaultKafkaVersion      = "2.8.0"
+	DefaultSessionTimeout    = 30 * time.Second
+	DefaultHeartbeatInterval = 3 * time.Second
+	DefaultRebalanceTimeout  = 60 * time.Second
+	DefaultFetchMaxBytes     = 8 * MiB
+	DefaultShutdownTimeout   = 30 * time.Second
+
+	DefaultStart            = "oldest"
+	DefaultBatchMaxEvents   = 1000
+	DefaultBatchMaxBytes    = 5 * MiB
+	DefaultBatchMaxWait     = time.Second
+	DefaultBufferMaxEvents  = 20000
+	DefaultBufferMaxBytes   = 64 * MiB
+	DefaultCatchupLag       = 10000
+	DefaultAdaptiveFloor    = 10.0
+	DefaultRetryInitial     = 200 * time.Millisecond
+	DefaultRetryMax         = 30 * time.Second
+	DefaultBreakerFailures  = 5
+	DefaultMaxProbeInterval = 30 * time.Second
+	DefaultCommitInterval   = time.Second
+	DefaultWorkers          = 4
+
+	DefaultIndex = "siembridge-%{+yyyy.MM.dd}"
+)
+
+// GroupPrefix is prepended to a route's name to form its default group.
+const GroupPrefix = "siembridge-"
+
+// ApplyDefaults fills in every zero field that has a default, allocates the
+// sink block for the sink's type when it is missing, and normalizes the case
+// of the few case-insensitive words (SASL mechanism, HTTP method, log level
+// and format). It never fails, may be called more than once, and does not
+// validate: Validate expects it to have run (Parse and Load call both).
+func (c *Config) ApplyDefaults() {
+	if c == nil {
+		return
+	}
+	k := &c.Kafka
+	setDefault(&k.ClientID, DefaultClientID)
+	setDefault(&k.Version, DefaultKafkaVersion)
+	setDefault(&k.SessionTimeout, DefaultSessionTimeout)
+	setDefault(&k.HeartbeatInterval, DefaultHeartbeatInterval)
+	setDefault(&k.RebalanceTimeout, DefaultRebalanceTimeout)
+	setDefault(&k.FetchMaxBytes, DefaultFetchMaxBytes)
+	if k.TLS.CAFile != "" || k.TLS.CertFile != "" || k.TLS.KeyFile != "" {
+		k.TLS.Enabled = true
+	}
+	k.SASL.Mechanism = strings.ToUpper(k.SASL.Mechanism)
+
+	for i := range c.Routes {
+		c.Routes[i].applyDefaults()
+	}
+
+	c.Log.Level = strings.ToLower(c.Log.Level)
+	c.Log.Format = strings.ToLower(c.Log.Format)
+	setDefault(&c.Log.Level, "info")
+	setDefault(&c.Log.Format, "text")
+	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
+}
+
+func (r *Route) applyDefaults() {
+	if r.Name != "" {
+		setDefault(&r.Group, GroupPrefix+r.Name)
+	}
+	setDefault(&r.Start, DefaultStart)
+	setDefault(&r.Batch.MaxEvents, DefaultBatchMaxEvents)
+	setDefault(&r.Batch.MaxBytes, DefaultBatchMaxBytes)
+	setDefault(&r.Batch.MaxWait, DefaultBatchMaxWait)
+	setDefault(&r.Buffer.MaxEvents, DefaultBufferMaxEvents)
+	setDefault(&r.Buffer.MaxBytes, DefaultBufferMaxBytes)
+
+	rt := &r.Rate
+	setDefault(&rt.CatchupLag, DefaultCatchupLag)
+	setDefault(&rt.CatchupEventsPerSecond, rt.EventsPerSecond)
+	setDefault(&rt.CatchupBytesPerSecond, rt.BytesPerSecond)
+	if rt.Adaptive == nil {
+		on := true
+		rt.Adaptive = &on
+	}
+	setDefault(&rt.AdaptiveFloor, DefaultAdaptiveFloor)
+	// The burst must hold a whole batch (Validate rejects a smaller one) and
+	// a tenth of a second at the highest configured rate. The catch-up rate
+	// counts too: it is the one that runs while a backlog drains.
+	if rate := max(rt.EventsPerSecond, rt.CatchupEventsPerSecond); rt.Burst == 0 && rate > 0 {
+		rt.Burst = max(r.Batch.MaxEvents, ceilInt(rate/10))
+	}
+
+	setDefault(&r.Retry.InitialInterval, DefaultRetryInitial)
+	setDefault(&r.Retry.MaxInterval, DefaultRetryMax)
+	setDefault(&r.Breaker.Failures, DefaultBreakerFailures)
+	setDefault(&r.Breaker.MaxProbeInterval, DefaultMaxProbeInterval)
+	setDefault(&r.CommitInterval, DefaultCommitInterval)
+	setDefault(&r.Workers, DefaultWorkers)
+	r.Sink.applyDefaults()
+}
+
+func (s *Sink) applyDefaults() {
+	s.block(true)
+	if es := s.Elasticsearch; es != nil {
+		setDefault(&es.Index, DefaultIndex)
+		setDefault(&es.Action, "create")
+		setDefault(&es.Timeout, 30*time.Second)
+		setDefault(&es.MaxEventBytes, 10*MiB)
+	}
+	if h := s.SplunkHEC; h != nil {
+		setDefault(&h.Sourcetype, "_json")
+		setDefault(&h.AckTimeout, 60*time.Second)
+		setDefault(&h.AckPollInterval, time.Second)
+		setDefault(&h.Timeout, 30*time.Second)
+		setDefault(&h.MaxEventBytes, 1*MiB)
+	}
+	if sl := s.Syslog; sl != nil {
+		setDefault(&sl.Network, "tcp")
+		setDefault(&sl.Format, "json")
+		if sl.Facility == nil {
+			user := 1
+			sl.Facility = &user
+		}
+		setDefault(&sl.AppName, "siembridge")
+		setDefault(&sl.CEFVendor, "siembridge")
+		setDefault(&sl.CEFProduct, "siembridge")
+		setDefault(&sl.CEFVersion, "1.0")
+		setDefault(&sl.Timeout, 10*time.Second)
+		setDefault(&sl.MaxMessageBytes, 64*KiB)
+	}
+	if w := s.Webhook; w != nil {
+		w.Method = strings.ToUpper(w.Method)
+		setDefault(&w.Method, "POST")
+		setDefault(&w.Mode, "single")
+		setDefault(&w.Timeout, 30*time.Second)
+	}
+	if f := s.File; f != nil {
+		setDefault(&f.MaxSize, 100*MiB)
+		setDefault(&f.MaxFiles, 5)
+	}
+}
+
+// setDefault sets *p to def when *p is the zero value.
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+// ceilInt rounds x up, saturating at math.MaxInt.
+func ceilInt(x float64) int {
+	x = math.Ceil(x)
+	if x >= math.MaxInt {
+		return math.MaxInt
+	}
+	return int(x)
+}

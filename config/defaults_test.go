@@ -1,0 +1,115 @@
+package config
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte(kafkaOK + `
+routes:
+  - {name: es, topics: [t], sink: {type: elasticsearch, urls: ["http://e:9200"]}}
+  - {name: hec, topics: [t], sink: {type: splunk_hec, url: "https://s:8088", token: x}}
+  - {name: sys, topics: [t], sink: {type: syslog, address: "q:514"}}
+  - {name: hook, topics: [t], sink: {type: webhook, url: "https://w", method: put}}
+  - {name: file, topics: [t], sink: {type: file, path: /x}}
+  - {name: fast, topics: [t], sink: {type: "null"}, rate: {events_per_second: 50000, bytes_per_second: 1MiB}}
+  - {name: slow, topics: [t], sink: {type: "null"}, rate: {events_per_second: 2000, adaptive: false}, batch: {max_events: 100}}
+  - {name: catchup, topics: [t], sink: {type: "null"}, rate: {catchup_events_per_second: 30000}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Routes
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"kafka.client_id", c.Kafka.ClientID, "siembridge"},
+		{"kafka.version", c.Kafka.Version, "2.8.0"},
+		{"kafka.session_timeout", c.Kafka.SessionTimeout, 30 * time.Second},
+		{"kafka.heartbeat_interval", c.Kafka.HeartbeatInterval, 3 * time.Second},
+		{"kafka.rebalance_timeout", c.Kafka.RebalanceTimeout, 60 * time.Second},
+		{"kafka.fetch_max_bytes", c.Kafka.FetchMaxBytes, 8 * MiB},
+		{"kafka.tls.enabled", c.Kafka.TLS.Enabled, false},
+		{"log.level", c.Log.Level, "info"},
+		{"log.format", c.Log.Format, "text"},
+		{"metrics.listen", c.Metrics.Listen, ""},
+		{"shutdown_timeout", c.ShutdownTimeout, 30 * time.Second},
+		{"group", r[0].Group, "siembridge-es"},
+		{"start", r[0].Start, "oldest"},
+		{"batch.max_events", r[0].Batch.MaxEvents, 1000},
+		{"batch.max_bytes", r[0].Batch.MaxBytes, 5 * MiB},
+		{"batch.max_wait", r[0].Batch.MaxWait, time.Second},
+		{"buffer.max_events", r[0].Buffer.MaxEvents, 20000},
+		{"buffer.max_bytes", r[0].Buffer.MaxBytes, 64 * MiB},
+		{"rate.events_per_second", r[0].Rate.EventsPerSecond, 0.0},
+		{"rate.burst unlimited", r[0].Rate.Burst, 0},
+		{"rate.catchup_lag", r[0].Rate.CatchupLag, int64(10000)},
+		{"rate.adaptive", *r[0].Rate.Adaptive, true},
+		{"rate.adaptive_floor", r[0].Rate.AdaptiveFloor, 10.0},
+		{"retry.initial_interval", r[0].Retry.InitialInterval, 200 * time.Millisecond},
+		{"retry.max_interval", r[0].Retry.MaxInterval, 30 * time.Second},
+		{"breaker.failures", r[0].Breaker.Failures, 5},
+		{"breaker.max_probe_interval", r[0].Breaker.MaxProbeInterval, 30 * time.Second},
+		{"commit_interval", r[0].CommitInterval, time.Second},
+		{"workers", r[0].Workers, 4},
+		{"dead_letter.topic", r[0].DeadLetter.Topic, ""},
+		{"es.index", r[0].Sink.Elasticsearch.Index, "siembridge-%{+yyyy.MM.dd}"},
+		{"es.action", r[0].Sink.Elasticsearch.Action, "create"},
+		{"es.timeout", r[0].Sink.Elasticsearch.Timeout, 30 * time.Second},
+		{"es.max_event_bytes", r[0].Sink.Elasticsearch.MaxEventBytes, 10 * MiB},
+		{"es.gzip", r[0].Sink.Elasticsearch.Gzip, false},
+		{"hec.sourcetype", r[1].Sink.SplunkHEC.Sourcetype, "_json"},
+		{"hec.ack_timeout", r[1].Sink.SplunkHEC.AckTimeout, 60 * time.Second},
+		{"hec.ack_poll_interval", r[1].Sink.SplunkHEC.AckPollInterval, time.Second},
+		{"hec.timeout", r[1].Sink.SplunkHEC.Timeout, 30 * time.Second},
+		{"hec.max_event_bytes", r[1].Sink.SplunkHEC.MaxEventBytes, MiB},
+		{"syslog.network", r[2].Sink.Syslog.Network, "tcp"},
+		{"syslog.format", r[2].Sink.Syslog.Format, "json"},
+		{"syslog.facility", *r[2].Sink.Syslog.Facility, 1},
+		{"syslog.app_name", r[2].Sink.Syslog.AppName, "siembridge"},
+		{"syslog.cef_vendor", r[2].Sink.Syslog.CEFVendor, "siembridge"},
+		{"syslog.cef_product", r[2].Sink.Syslog.CEFProduct, "siembridge"},
+		{"syslog.cef_version", r[2].Sink.Syslog.CEFVersion, "1.0"},
+		{"syslog.timeout", r[2].Sink.Syslog.Timeout, 10 * time.Second},
+		{"syslog.max_message_bytes", r[2].Sink.Syslog.MaxMessageBytes, 64 * KiB},
+		{"webhook.method normalized", r[3].Sink.Webhook.Method, "PUT"},
+		{"webhook.mode", r[3].Sink.Webhook.Mode, "single"},
+		{"webhook.timeout", r[3].Sink.Webhook.Timeout, 30 * time.Second},
+		{"file.max_size", r[4].Sink.File.MaxSize, 100 * MiB},
+		{"file.max_files", r[4].Sink.File.MaxFiles, 5},
+		{"null sink has no block", r[5].Sink, Sink{Type: "null"}},
+		{"burst from rate", r[5].Rate.Burst, 5000},
+		{"catchup eps from eps", r[5].Rate.CatchupEventsPerSecond, 50000.0},
+		{"catchup bps from bps", r[5].Rate.CatchupBytesPerSecond, MiB},
+		{"burst from batch", r[6].Rate.Burst, 200},
+		{"adaptive false kept", *r[6].Rate.Adaptive, false},
+		{"burst from catch-up rate", r[7].Rate.Burst, 3000},
+		{"catch-up alone leaves eps unlimited", r[7].Rate.EventsPerSecond, 0.0},
+	}
+	for _, tt := range tests {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s = %#v, want %#v", tt.name, tt.got, tt.want)
+		}
+	}
+
+	// ApplyDefaults is idempotent.
+	before := *c
+	before.Routes = append([]Route(nil), c.Routes...)
+	c.ApplyDefaults()
+	if !reflect.DeepEqual(before, *c) {
+		t.Error("a second ApplyDefaults changed the config")
+	}
+}
+
+func TestDefaultsTLSImplied(t *testing.T) {
+	t.Parallel()
+	c := Config{Kafka: Kafka{TLS: TLS{CAFile: "ca.pem"}}}
+	c.ApplyDefaults()
+	if !c.Kafka.TLS.Enabled {
+		t.Error("tls.ca_file did not imply tls.enabled")
+	}
+}

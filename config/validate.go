@@ -1,0 +1,565 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/siembridge/siembridge/event"
+)
+
+// Limits checked by Validate.
+const (
+	MaxWorkers        = 64
+	maxTopicNameBytes = 249
+	maxAppNameBytes   = 48 // RFC 5424 APP-NAME
+)
+
+// Validate checks the whole configuration and returns a *FieldError naming
+// the full path of the first problem, or nil. It expects ApplyDefaults to
+// have run: a zero value that has a default is reported as invalid. It reads
+// nothing but the existence of the TLS files it names.
+func (c *Config) Validate() error {
+	if c == nil {
+		return fieldErr("(root)", "no configuration")
+	}
+	if len(c.Routes) == 0 {
+		return fieldErr("routes", "at least one route is required")
+	}
+	if err := c.Kafka.validate("kafka"); err != nil {
+		return err
+	}
+	names := make(map[string]int, len(c.Routes))
+	groups := make(map[string]int, len(c.Routes))
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		path := fmt.Sprintf("routes[%d]", i)
+		if err := r.validate(path); err != nil {
+			return err
+		}
+		if j, dup := names[r.Name]; dup {
+			return fieldErr(path+".name", fmt.Sprintf("duplicate route name %q (also routes[%d])", r.Name, j))
+		}
+		names[r.Name] = i
+		if j, dup := groups[r.Group]; dup {
+			return fieldErr(path+".group", fmt.Sprintf("consumer group %q is also used by routes[%d]; each route needs its own group", r.Group, j))
+		}
+		groups[r.Group] = i
+	}
+	if c.Metrics.Listen != "" {
+		if err := checkHostPort(c.Metrics.Listen, true); err != nil {
+			return fieldErr("metrics.listen", err.Error())
+		}
+	}
+	if err := oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error"); err != nil {
+		return err
+	}
+	if err := oneOf("log.format", c.Log.Format, "text", "json"); err != nil {
+		return err
+	}
+	return positive("shutdown_timeout", c.ShutdownTimeout)
+}
+
+func (k *Kafka) validate(path string) error {
+	if len(k.Brokers) == 0 {
+		return fieldErr(path+".brokers", "at least one broker is required")
+	}
+	for i, b := range k.Brokers {
+		if err := checkHostPort(b, false); err != nil {
+			return fieldErr(fmt.Sprintf("%s.brokers[%d]", path, i), err.Error())
+		}
+	}
+	if k.ClientID == "" {
+		return fieldErr(path+".client_id", "required")
+	}
+	v, err := sarama.ParseKafkaVersion(k.Version)
+	if err != nil {
+		return fieldErr(path+".version", fmt.Sprintf("invalid Kafka version %q (want e.g. \"3.6.0\")", k.Version))
+	}
+	if !v.IsAtLeast(sarama.V0_10_2_0) {
+		return fieldErr(path+".version", fmt.Sprintf("%s is too old; consumer groups need 0.10.2.0 or later", k.Version))
+	}
+	if err := k.TLS.validate(path + ".tls"); err != nil {
+		return err
+	}
+	if err := k.SASL.validate(path + ".sasl"); err != nil {
+		return err
+	}
+	if err := positive(path+".session_timeout", k.SessionTimeout); err != nil {
+		return err
+	}
+	if err := positive(path+".heartbeat_interval", k.HeartbeatInterval); err != nil {
+		return err
+	}
+	if k.HeartbeatInterval >= k.SessionTimeout {
+		return fieldErr(path+".heartbeat_interval", fmt.Sprintf("%s must be less than session_timeout %s", k.HeartbeatInterval, k.SessionTimeout))
+	}
+	if err := positive(path+".rebalance_timeout", k.RebalanceTimeout); err != nil {
+		return err
+	}
+	if k.FetchMaxBytes <= 0 || k.FetchMaxBytes > math.MaxInt32 {
+		// sarama's Consumer.Fetch.Max is an int32.
+		return fieldErr(path+".fetch_max_bytes", fmt.Sprintf("%s must be between 1B and 2GiB", k.FetchMaxBytes))
+	}
+	return nil
+}
+
+func (t *TLS) validate(path string) error {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return fieldErr(path+".cert_file", "cert_file and key_file must be set together")
+	}
+	return checkFiles(path, map[string]string{"ca_file": t.CAFile, "cert_file": t.CertFile, "key_file": t.KeyFile})
+}
+
+func (s *SASL) validate(path string) error {
+	switch s.Mechanism {
+	case "":
+		if s.Username != "" || s.Password != "" {
+			return fieldErr(path+".mechanism", "required when username or password is set (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)")
+		}
+		return nil
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	default:
+		return fieldErr(path+".mechanism", fmt.Sprintf("unknown mechanism %q (want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", s.Mechanism))
+	}
+	if s.Username == "" {
+		return fieldErr(path+".username", "required with mechanism "+s.Mechanism)
+	}
+	if s.Password == "" {
+		return fieldErr(path+".password", "required with mechanism "+s.Mechanism+" (or password_file)")
+	}
+	return nil
+}
+
+func (r *Route) validate(path string) error {
+	if r.Name == "" {
+		return fieldErr(path+".name", "required")
+	}
+	if !validName(r.Name) {
+		return fieldErr(path+".name", fmt.Sprintf("%q may only hold letters, digits, _ and -", r.Name))
+	}
+	if len(r.Topics) == 0 {
+		return fieldErr(path+".topics", "at least one topic is required")
+	}
+	for i, t := range r.Topics {
+		p := fmt.Sprintf("%s.topics[%d]", path, i)
+		if err := checkTopic(t); err != nil {
+			return fieldErr(p, err.Error())
+		}
+		if slices.Contains(r.Topics[:i], t) {
+			return fieldErr(p, fmt.Sprintf("duplicate topic %q", t))
+		}
+	}
+	if r.Group == "" {
+		return fieldErr(path+".group", "required")
+	}
+	if err := oneOf(path+".start", r.Start, "oldest", "newest"); err != nil {
+		return err
+	}
+	if err := r.validateFlow(path); err != nil {
+		return err
+	}
+	if t := r.DeadLetter.Topic; t != "" {
+		if err := checkTopic(t); err != nil {
+			return fieldErr(path+".dead_letter.topic", err.Error())
+		}
+		if slices.Contains(r.Topics, t) {
+			return fieldErr(path+".dead_letter.topic", fmt.Sprintf("%q is one of the route's own topics; rejected events would be consumed again", t))
+		}
+	}
+	return r.Sink.validate(path + ".sink")
+}
+
+// validateFlow checks batch, rate, buffer, retry, breaker, commits and
+// workers.
+func (r *Route) validateFlow(path string) error {
+	b, rt := &r.Batch, &r.Rate
+	if b.MaxEvents <= 0 {
+		return fieldErr(path+".batch.max_events", fmt.Sprintf("%d must be > 0", b.MaxEvents))
+	}
+	if err := positiveSize(path+".batch.max_bytes", b.MaxBytes); err != nil {
+		return err
+	}
+	if err := positive(path+".batch.max_wait", b.MaxWait); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		key string
+		v   float64
+	}{
+		{"events_per_second", rt.EventsPerSecond},
+		{"bytes_per_second", float64(rt.BytesPerSecond)},
+		{"burst", float64(rt.Burst)},
+		{"catchup_lag", float64(rt.CatchupLag)},
+		{"catchup_events_per_second", rt.CatchupEventsPerSecond},
+		{"catchup_bytes_per_second", float64(rt.CatchupBytesPerSecond)},
+		{"adaptive_floor", rt.AdaptiveFloor},
+	} {
+		if !(f.v >= 0) || math.IsInf(f.v, 0) {
+			return fieldErr(path+".rate."+f.key, fmt.Sprintf("%v must be a number >= 0", f.v))
+		}
+	}
+	if rt.EventsPerSecond > 0 || rt.CatchupEventsPerSecond > 0 {
+		if rt.Burst <= 0 {
+			return fieldErr(path+".rate.burst", "must be > 0 when events_per_second is set")
+		}
+		if b.MaxEvents > rt.Burst {
+			return fieldErr(path+".batch.max_events", fmt.Sprintf("%d is larger than rate.burst %d; a batch must fit in the burst", b.MaxEvents, rt.Burst))
+		}
+	}
+	if r.Buffer.MaxEvents < b.MaxEvents {
+		return fieldErr(path+".buffer.max_events", fmt.Sprintf("%d is smaller than batch.max_events %d", r.Buffer.MaxEvents, b.MaxEvents))
+	}
+	if r.Buffer.MaxBytes < b.MaxBytes {
+		return fieldErr(path+".buffer.max_bytes", fmt.Sprintf("%s is smaller than batch.max_bytes %s", r.Buffer.MaxBytes, b.MaxBytes))
+	}
+	if r.Workers < 1 || r.Workers > MaxWorkers {
+		return fieldErr(path+".workers", fmt.Sprintf("%d must be between 1 and %d", r.Workers, MaxWorkers))
+	}
+	if err := positive(path+".retry.initial_interval", r.Retry.InitialInterval); err != nil {
+		return err
+	}
+	if err := positive(path+".retry.max_interval", r.Retry.MaxInterval); err != nil {
+		return err
+	}
+	if r.Retry.InitialInterval > r.Retry.MaxInterval {
+		return fieldErr(path+".retry.initial_interval", fmt.Sprintf("%s is larger than max_interval %s", r.Retry.InitialInterval, r.Retry.MaxInterval))
+	}
+	if r.Breaker.Failures < 1 {
+		return fieldErr(path+".breaker.failures", fmt.Sprintf("%d must be >= 1", r.Breaker.Failures))
+	}
+	if err := positive(path+".breaker.max_probe_interval", r.Breaker.MaxProbeInterval); err != nil {
+		return err
+	}
+	return positive(path+".commit_interval", r.CommitInterval)
+}
+
+func (s *Sink) validate(path string) error {
+	if s.Type == "" {
+		return fieldErr(path+".type", "required (one of "+strings.Join(sinkTypes, ", ")+")")
+	}
+	block, ok := s.block(false)
+	if !ok {
+		return fieldErr(path+".type", unknownSinkTypeMsg(s.Type))
+	}
+	// A block of another type is a programming error in whoever built the
+	// Config (the YAML decoder never sets one), but it would be ignored
+	// silently, so it is reported.
+	for _, b := range []struct {
+		name string
+		set  bool
+	}{
+		{"elasticsearch", s.Elasticsearch != nil}, {"splunk_hec", s.SplunkHEC != nil},
+		{"syslog", s.Syslog != nil}, {"webhook", s.Webhook != nil}, {"file", s.File != nil},
+	} {
+		if b.set && b.name != s.Type {
+			return fieldErr(path, fmt.Sprintf("has a %s block but type %s", b.name, s.Type))
+		}
+	}
+	if s.Type != "null" && !block.IsValid() {
+		return fieldErr(path, "no "+s.Type+" settings (ApplyDefaults was not called?)")
+	}
+	switch {
+	case s.Elasticsearch != nil:
+		return s.Elasticsearch.validate(path)
+	case s.SplunkHEC != nil:
+		return s.SplunkHEC.validate(path)
+	case s.Syslog != nil:
+		return s.Syslog.validate(path)
+	case s.Webhook != nil:
+		return s.Webhook.validate(path)
+	case s.File != nil:
+		return s.File.validate(path)
+	}
+	return nil
+}
+
+func (e *Elasticsearch) validate(path string) error {
+	if len(e.URLs) == 0 {
+		return fieldErr(path+".urls", "at least one URL is required")
+	}
+	for i, u := range e.URLs {
+		if err := checkHTTPURL(u); err != nil {
+			return fieldErr(fmt.Sprintf("%s.urls[%d]", path, i), err.Error())
+		}
+	}
+	if e.Index == "" {
+		return fieldErr(path+".index", "required")
+	}
+	if _, err := event.ParseIndexTemplate(e.Index); err != nil {
+		return fieldErr(path+".index", err.Error())
+	}
+	if err := oneOf(path+".action", e.Action, "create", "index"); err != nil {
+		return err
+	}
+	if e.APIKey != "" && (e.Username != "" || e.Password != "") {
+		return fieldErr(path+".api_key", "set either api_key or username and password, not both")
+	}
+	if e.Password != "" && e.Username == "" {
+		return fieldErr(path+".username", "required with password")
+	}
+	if e.Username != "" && e.Password == "" {
+		return fieldErr(path+".password", "required with username (or password_file)")
+	}
+	if err := checkFiles(path, map[string]string{"ca_file": e.CAFile}); err != nil {
+		return err
+	}
+	if err := positive(path+".timeout", e.Timeout); err != nil {
+		return err
+	}
+	return positiveSize(path+".max_event_bytes", e.MaxEventBytes)
+}
+
+func (h *SplunkHEC) validate(path string) error {
+	if h.URL == "" {
+		return fieldErr(path+".url", "required")
+	}
+	if err := checkHTTPURL(h.URL); err != nil {
+		return fieldErr(path+".url", err.Error())
+	}
+	if h.Token == "" {
+		return fieldErr(path+".token", "required (or token_file)")
+	}
+	if h.Sourcetype == "" {
+		return fieldErr(path+".sourcetype", "required")
+	}
+	if err := checkFiles(path, map[string]string{"ca_file": h.CAFile}); err != nil {
+		return err
+	}
+	if h.Ack {
+		if err := positive(path+".ack_timeout", h.AckTimeout); err != nil {
+			return err
+		}
+		if err := positive(path+".ack_poll_interval", h.AckPollInterval); err != nil {
+			return err
+		}
+	}
+	if err := positive(path+".timeout", h.Timeout); err != nil {
+		return err
+	}
+	return positiveSize(path+".max_event_bytes", h.MaxEventBytes)
+}
+
+func (s *Syslog) validate(path string) error {
+	if s.Address == "" {
+		return fieldErr(path+".address", "required")
+	}
+	if err := checkHostPort(s.Address, false); err != nil {
+		return fieldErr(path+".address", err.Error())
+	}
+	if err := oneOf(path+".network", s.Network, "tcp", "tls"); err != nil {
+		return err
+	}
+	if err := oneOf(path+".format", s.Format, "json", "cef"); err != nil {
+		return err
+	}
+	if s.Facility == nil || *s.Facility < 0 || *s.Facility > 23 {
+		f := "unset"
+		if s.Facility != nil {
+			f = strconv.Itoa(*s.Facility)
+		}
+		return fieldErr(path+".facility", f+" must be between 0 and 23")
+	}
+	if !validAppName(s.AppName) {
+		return fieldErr(path+".app_name", fmt.Sprintf("%q must be 1 to %d printable ASCII characters without spaces (RFC 5424)", s.AppName, maxAppNameBytes))
+	}
+	if s.Network != "tls" {
+		for _, f := range [][2]string{{"ca_file", s.CAFile}, {"cert_file", s.CertFile}, {"key_file", s.KeyFile}} {
+			if f[1] != "" {
+				return fieldErr(path+"."+f[0], "needs network: tls")
+			}
+		}
+	}
+	if (s.CertFile == "") != (s.KeyFile == "") {
+		return fieldErr(path+".cert_file", "cert_file and key_file must be set together")
+	}
+	if err := checkFiles(path, map[string]string{"ca_file": s.CAFile, "cert_file": s.CertFile, "key_file": s.KeyFile}); err != nil {
+		return err
+	}
+	if err := positive(path+".timeout", s.Timeout); err != nil {
+		return err
+	}
+	return positiveSize(path+".max_message_bytes", s.MaxMessageBytes)
+}
+
+func (w *Webhook) validate(path string) error {
+	if w.URL == "" {
+		return fieldErr(path+".url", "required")
+	}
+	if err := checkHTTPURL(w.URL); err != nil {
+		return fieldErr(path+".url", err.Error())
+	}
+	if err := oneOf(path+".method", w.Method, "POST", "PUT"); err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(w.Headers)) {
+		if !validHeaderName(name) {
+			return fieldErr(path+".headers", fmt.Sprintf("%q is not a valid header name", name))
+		}
+		// Never echo the value: it is usually a credential.
+		if strings.ContainsAny(w.Headers[name].Value(), "\r\n\x00") {
+			return fieldErr(path+".headers."+name, "value holds a line break or NUL")
+		}
+	}
+	if err := oneOf(path+".mode", w.Mode, "single", "batch"); err != nil {
+		return err
+	}
+	if w.Filter != nil && w.Filter.Field == "" {
+		return fieldErr(path+".filter.field", "required when filter is set")
+	}
+	if err := checkFiles(path, map[string]string{"ca_file": w.CAFile}); err != nil {
+		return err
+	}
+	return positive(path+".timeout", w.Timeout)
+}
+
+func (f *File) validate(path string) error {
+	if f.Path == "" {
+		return fieldErr(path+".path", "required")
+	}
+	if err := positiveSize(path+".max_size", f.MaxSize); err != nil {
+		return err
+	}
+	if f.MaxFiles < 1 {
+		return fieldErr(path+".max_files", fmt.Sprintf("%d must be >= 1", f.MaxFiles))
+	}
+	return nil
+}
+
+// SinkName is the route's sink type, e.g. "elasticsearch", for logs and
+// metric labels.
+func (r *Route) SinkName() string { return r.Sink.Type }
+
+func positive(path string, d time.Duration) error {
+	if d <= 0 {
+		return fieldErr(path, fmt.Sprintf("%s must be > 0", d))
+	}
+	return nil
+}
+
+func positiveSize(path string, b ByteSize) error {
+	if b <= 0 {
+		return fieldErr(path, fmt.Sprintf("%s must be > 0", b))
+	}
+	return nil
+}
+
+func oneOf(path, v string, allowed ...string) error {
+	if slices.Contains(allowed, v) {
+		return nil
+	}
+	return fieldErr(path, fmt.Sprintf("%q is not one of %s", v, strings.Join(allowed, ", ")))
+}
+
+// checkFiles reports the first of the named files that is set but cannot be
+// found, in key order.
+func checkFiles(path string, files map[string]string) error {
+	for _, key := range slices.Sorted(maps.Keys(files)) {
+		name := files[key]
+		if name == "" {
+			continue
+		}
+		if _, err := os.Stat(name); err != nil {
+			return &FieldError{Path: path + "." + key, Msg: err.Error(), Err: err}
+		}
+	}
+	return nil
+}
+
+// checkHostPort accepts host:port with a numeric port in 1..65535. With
+// emptyHost the host may be empty (":9090", every interface).
+func checkHostPort(s string, emptyHost bool) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", s)
+	}
+	if host == "" && !emptyHost {
+		return fmt.Errorf("%q has no host", s)
+	}
+	if strings.ContainsAny(host, " /\t") {
+		return fmt.Errorf("%q has an invalid host", s)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q needs a port between 1 and 65535", s)
+	}
+	return nil
+}
+
+// checkHTTPURL accepts an absolute http or https URL with a host.
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", s)
+	}
+	return nil
+}
+
+// checkTopic applies Kafka's topic name rules.
+func checkTopic(t string) error {
+	switch {
+	case t == "":
+		return fmt.Errorf("empty topic name")
+	case t == "." || t == "..":
+		return fmt.Errorf("%q is not a valid topic name", t)
+	case len(t) > maxTopicNameBytes:
+		return fmt.Errorf("topic name is %d characters long, more than %d", len(t), maxTopicNameBytes)
+	}
+	for _, r := range t {
+		if !isAlnum(r) && r != '.' && r != '_' && r != '-' {
+			return fmt.Errorf("%q is not a valid topic name (letters, digits, ., _ and - only)", t)
+		}
+	}
+	return nil
+}
+
+// validName matches [A-Za-z0-9_-]+.
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !isAlnum(r) && r != '_' && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderName checks an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !isAlnum(r) && !strings.ContainsRune("!#$%&'*+-.^_`|~", r) {
+			return false
+		}
+	}
+	return true
+}
+
+func validAppName(s string) bool {
+	if s == "" || len(s) > maxAppNameBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 33 || s[i] > 126 {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+}

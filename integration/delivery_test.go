@@ -1,0 +1,146 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/siembridge/siembridge/bridge"
+	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/internal/esfake"
+	"github.com/siembridge/siembridge/internal/gen"
+	"github.com/siembridge/siembridge/internal/kafkatest"
+)
+
+const badField = "bad_mapping"
+
+// TestEveryEventOnce produces 100000 events with sequence numbers, some of
+// them raw text and some rejected by the SIEM's mapping, into a sink that
+// answers 2 % of items with 429. Every event must end up exactly once in
+// the sink (by _id) or in the dead-letter topic, with headers naming where
+// it came from, and the group must have committed the log end.
+func TestEveryEventOnce(t *testing.T) {
+	const (
+		topic      = "events"
+		dlq        = "events-dlq"
+		partitions = 4
+		n          = 100000
+	)
+	cluster := startCluster(t, partitions, topic, dlq)
+	es := startES(t, esfake.Options{
+		Item429Rate: 0.02,
+		Seed:        3,
+		RejectIf: func(doc []byte) (int, string, string) {
+			if _, ok := event.Field(doc, badField); ok {
+				return 400, "document_parsing_exception", "failed to parse field [" + badField + "] of type [long]"
+			}
+			return 0, "", ""
+		},
+	})
+	isBad := func(seq int64) bool { return seq%997 == 0 }
+	isRaw := func(seq int64) bool { return seq%1009 == 0 }
+	produceSeq(t, cluster.Brokers(), topic, partitions, 1, n, func(seq int64, doc []byte) []byte {
+		switch {
+		case isBad(seq):
+			return append(append(doc[:len(doc)-1:len(doc)-1], `,"`+badField+`":"x"`...), '}')
+		case isRaw(seq):
+			return fmt.Appendf(nil, "CEF:0|Vendor|FW|1.0|100|deny|5|src=10.0.0.1 dst=10.0.0.2 seq=%d", seq)
+		}
+		return doc
+	})
+
+	cfg := parseConfig(t, routeYAML(cluster.Brokers(), topic, es.URL(), dlq, ""))
+	b, stop := runBridge(t, cfg)
+	var bad int64
+	for s := int64(1); s <= n; s++ {
+		if isBad(s) {
+			bad++
+		}
+	}
+	waitFor(t, 120*time.Second, "every event delivered or dead-lettered", func() bool {
+		rs := b.Stats().Routes[0]
+		return rs.Delivered+rs.DeadLettered >= n
+	})
+	rs := b.Stats().Routes[0]
+	stop()
+
+	if rs.DeadLettered != bad {
+		t.Errorf("dead-lettered %d, want %d", rs.DeadLettered, bad)
+	}
+	if rs.Retried == 0 {
+		t.Errorf("no retries counted although 2%% of items got 429")
+	}
+	got := seqs(t, es)
+	for s := int64(1); s <= n; s++ {
+		c := got[s]
+		switch {
+		case isBad(s) && c != 0:
+			t.Errorf("seq %d was rejected by the mapping but is in the sink", s)
+		case !isBad(s) && c != 1:
+			t.Errorf("seq %d is in the sink %d times, want once", s, c)
+		}
+	}
+	if want := n - int(bad); es.Count() != want {
+		t.Errorf("sink holds %d documents, want %d", es.Count(), want)
+	}
+	// Raw values arrive wrapped, with their Kafka coordinates.
+	for id, doc := range es.All() {
+		if msg, _ := event.Field(doc, "message"); msg != "" {
+			if off, ok := event.Field(doc, "kafka.offset"); !ok || id != topic+"+"+mustField(t, doc, "kafka.partition")+"+"+off {
+				t.Errorf("wrapped document %s has kafka fields %q/%q", id, mustField(t, doc, "kafka.partition"), off)
+			}
+			if orig, _ := event.Field(doc, "event.original"); orig != msg {
+				t.Errorf("wrapped document %s: event.original %q != message %q", id, orig, msg)
+			}
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	recs, err := kafkatest.ReadAll(ctx, cluster.Brokers(), dlq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(recs)) != bad {
+		t.Fatalf("dead-letter topic holds %d records, want %d", len(recs), bad)
+	}
+	inDLQ := map[int64]bool{}
+	for _, m := range recs {
+		if s, ok := gen.Seq(m.Value); ok {
+			inDLQ[s] = true
+		}
+		h := map[string]string{}
+		for _, rh := range m.Headers {
+			h[string(rh.Key)] = string(rh.Value)
+		}
+		if h[bridge.HeaderTopic] != topic || h[bridge.HeaderSink] != "elasticsearch" || h[bridge.HeaderStatus] != "400" || h[bridge.HeaderRoute] != "elastic" {
+			t.Errorf("dead-letter headers %v", h)
+		}
+		if h[bridge.HeaderReason] == "" {
+			t.Errorf("dead-letter record without a reason: %v", h)
+		}
+		p, _ := strconv.Atoi(h[bridge.HeaderPartition])
+		off, _ := strconv.ParseInt(h[bridge.HeaderOffset], 10, 64)
+		// The record's value is the original one, found at the named offset.
+		if _, ok := event.Field(m.Value, badField); !ok {
+			t.Errorf("dead-letter value is not the rejected event (partition %d offset %d)", p, off)
+		}
+	}
+	for s := int64(1); s <= n; s++ {
+		if isBad(s) != inDLQ[s] {
+			t.Errorf("seq %d: rejected=%v but in the dead-letter topic=%v", s, isBad(s), inDLQ[s])
+		}
+	}
+	assertCommittedAtEnd(t, cluster.Brokers(), "siembridge-elastic", topic)
+}
+
+func mustField(t testing.TB, doc []byte, path string) string {
+	t.Helper()
+	v, ok := event.Field(doc, path)
+	if !ok {
+		t.Fatalf("document has no %s: %.200s", path, doc)
+	}
+	return v
+}

@@ -1,0 +1,362 @@
+// Package demo runs siembridge end to end on one machine with nothing
+// installed: an embedded Kafka-protocol broker, a producer of synthetic
+// security events, the real bridge (the same code path as "siembridge
+// run", built from a YAML configuration) and an in-process Elasticsearch
+// that behaves like a SIEM with limited capacity and a maintenance outage.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/siembridge/siembridge/bridge"
+	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/internal/esfake"
+	"github.com/siembridge/siembridge/internal/gen"
+	"github.com/siembridge/siembridge/internal/kafkatest"
+)
+
+// Options shape a demo run. Zero fields take the defaults in brackets.
+type Options struct {
+	Duration   time.Duration // whole run, at most [60s]
+	Rate       int           // events/s produced [1500]
+	Partitions int32         // of the topic [3]
+	// Capacity of the SIEM in events/s; above it items get 429 [2500].
+	Capacity float64
+	// Limit is the route's live rate limit, events/s [2000]; Catchup its
+	// catch-up rate [4000].
+	Limit, Catchup float64
+	// Outage is how long the SIEM refuses connections in the middle of the
+	// run [Duration/6]; negative disables it.
+	Outage time.Duration
+	// BadEvery: every n-th event is a syslog line (wrapped, delivered) and
+	// every 2n-th one has a field the SIEM's mapping rejects (dead-letter
+	// topic) [500]; negative disables.
+	BadEvery int
+	Seed     int64
+	// Log receives the bridge's structured log; nil discards it.
+	Log *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Duration <= 0 {
+		o.Duration = 60 * time.Second
+	}
+	if o.Rate <= 0 {
+		o.Rate = 1500
+	}
+	if o.Partitions <= 0 {
+		o.Partitions = 3
+	}
+	if o.Capacity <= 0 {
+		o.Capacity = 2500
+	}
+	if o.Limit <= 0 {
+		o.Limit = 2000
+	}
+	if o.Catchup <= 0 {
+		o.Catchup = 4000
+	}
+	if o.Outage == 0 {
+		o.Outage = o.Duration / 6
+	}
+	if o.BadEvery == 0 {
+		o.BadEvery = 500
+	}
+	if o.Seed == 0 {
+		o.Seed = 42
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Summary is what a run proved.
+type Summary struct {
+	Produced     int64
+	Delivered    int64 // distinct events in the SIEM
+	DeadLettered int64 // distinct events in the dead-letter topic
+	Lost         int64 // produced, in neither
+	// Duplicates are events stored more than once under different IDs
+	// (must be 0); Absorbed counts re-sent events the SIEM recognised by
+	// their deterministic ID (409 on create).
+	Duplicates int64
+	Absorbed   int64
+	MaxLag     int64
+	Elapsed    time.Duration
+}
+
+const (
+	topic     = "security-events"
+	dlqTopic  = "security-events-dlq"
+	rejectKey = "siembridge_demo_bad_mapping"
+)
+
+// Run runs the demo, writing one live line per second and the summary to
+// out. It returns an error when setting up failed or an event was lost.
+func Run(ctx context.Context, opts Options, out io.Writer) (Summary, error) {
+	opts.defaults()
+	start := time.Now()
+	cluster, err := kafkatest.Start(opts.Partitions, []string{topic, dlqTopic})
+	if err != nil {
+		return Summary{}, fmt.Errorf("starting the embedded broker: %w", err)
+	}
+	defer cluster.Close()
+
+	siem := esfake.New(esfake.Options{
+		Capacity: opts.Capacity,
+		RejectIf: func(doc []byte) (int, string, string) {
+			if _, ok := event.Field(doc, rejectKey); ok {
+				return 400, "document_parsing_exception", "[1:2] failed to parse field [" + rejectKey + "] of type [long]"
+			}
+			return 0, "", ""
+		},
+		DiscardSources: false,
+	})
+	if err := siem.Start(); err != nil {
+		return Summary{}, fmt.Errorf("starting the SIEM: %w", err)
+	}
+	defer siem.Close()
+
+	cfg, err := config.Parse([]byte(fmt.Sprintf(configTemplate,
+		quote(cluster.Brokers()[0]), topic, quote(siem.URL()), dlqTopic,
+		opts.Limit, opts.Catchup)))
+	if err != nil {
+		return Summary{}, fmt.Errorf("demo configuration: %w", err)
+	}
+	b, err := bridge.New(cfg, bridge.WithLogger(opts.Log))
+	if err != nil {
+		return Summary{}, err
+	}
+
+	runCtx, cancel := context.WithTimeout(ctx, opts.Duration)
+	defer cancel()
+	bridgeCtx, stopBridge := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var bridgeErr error
+	wg.Add(1)
+	go func() { defer wg.Done(); bridgeErr = b.Run(bridgeCtx) }()
+
+	var produced atomic.Int64
+	produceFor := opts.Duration * 3 / 4
+	prodErr := make(chan error, 1)
+	go func() { prodErr <- produce(runCtx, cluster.Brokers(), opts, produceFor, &produced) }()
+
+	// The SIEM's maintenance window.
+	outageAt := opts.Duration * 3 / 10
+	var outageTimer *time.Timer
+	if opts.Outage > 0 {
+		outageTimer = time.AfterFunc(outageAt, func() {
+			fmt.Fprintf(out, "  -- SIEM down for maintenance (%s): connections refused --\n", opts.Outage)
+			_ = siem.SetMode(esfake.Refuse)
+			time.AfterFunc(opts.Outage, func() {
+				fmt.Fprintln(out, "  -- SIEM back --")
+				_ = siem.SetMode(esfake.Healthy)
+			})
+		})
+		defer outageTimer.Stop()
+	}
+
+	fmt.Fprintf(out, "siembridge demo: %d events/s into %q (%d partitions) → SIEM with capacity %.0f events/s; route limit %.0f/s, catch-up %.0f/s\n",
+		opts.Rate, topic, opts.Partitions, opts.Capacity, opts.Limit, opts.Catchup)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var prevDelivered int64
+	producerDone := false
+loop:
+	for {
+		select {
+		case <-runCtx.Done():
+			break loop
+		case err := <-prodErr:
+			if err != nil && runCtx.Err() == nil {
+				stopBridge()
+				wg.Wait()
+				return Summary{}, fmt.Errorf("producer: %w", err)
+			}
+			producerDone = true
+		case <-tick.C:
+			st := b.Stats()
+			if len(st.Routes) == 0 {
+				continue
+			}
+			rs := st.Routes[0]
+			done := rs.Delivered + rs.DeadLettered
+			fmt.Fprintln(out, liveLine(time.Since(start), produced.Load(), rs, done-prevDelivered))
+			prevDelivered = done
+			if producerDone && siem.Mode() == esfake.Healthy && done >= produced.Load() && rs.Lag == 0 {
+				break loop
+			}
+		}
+	}
+	st := b.Stats()
+	stopBridge()
+	wg.Wait()
+	if bridgeErr != nil {
+		return Summary{}, bridgeErr
+	}
+
+	sum, err := verify(ctx, cluster.Brokers(), siem, produced.Load())
+	if err != nil {
+		return sum, err
+	}
+	if len(st.Routes) > 0 {
+		sum.MaxLag = st.Routes[0].MaxLag
+	}
+	sum.Elapsed = time.Since(start)
+	fmt.Fprintf(out, "\nsummary: produced %d, delivered %d, dead-lettered %d (rejected by the SIEM's mapping), lost %d, duplicates %d (%d re-sends absorbed by deterministic IDs), max lag %d, %s\n",
+		sum.Produced, sum.Delivered, sum.DeadLettered, sum.Lost, sum.Duplicates, sum.Absorbed, sum.MaxLag, sum.Elapsed.Round(time.Second))
+	if sum.Lost > 0 || sum.Duplicates > 0 {
+		return sum, fmt.Errorf("%d events lost, %d duplicated", sum.Lost, sum.Duplicates)
+	}
+	return sum, nil
+}
+
+const configTemplate = `
+kafka:
+  brokers: [%s]
+routes:
+  - name: elastic
+    topics: [%q]
+    start: oldest
+    sink:
+      type: elasticsearch
+      urls: [%s]
+      index: "security-%%{+yyyy.MM.dd}"
+      timeout: 5s
+    batch: {max_events: 500, max_bytes: 2MiB, max_wait: 200ms}
+    dead_letter: {topic: %q}
+    rate:
+      events_per_second: %g
+      catchup_events_per_second: %g
+      catchup_lag: 3000
+    buffer: {max_events: 5000, max_bytes: 8MiB}
+    retry: {initial_interval: 100ms, max_interval: 2s}
+    breaker: {failures: 3, max_probe_interval: 2s}
+shutdown_timeout: 10s
+`
+
+func quote(s string) string { return strconv.Quote(s) }
+
+func liveLine(elapsed time.Duration, produced int64, rs bridge.RouteStats, rate int64) string {
+	state := rs.SinkState
+	if rs.Paused {
+		state += ", paused (" + rs.PauseReason + ")"
+	}
+	limit := "unlimited"
+	if rs.EffectiveRate > 0 {
+		limit = fmt.Sprintf("%.0f/s", rs.EffectiveRate)
+	}
+	if rs.Adaptive {
+		limit += " adaptive"
+	}
+	return fmt.Sprintf("[%3ds] produced %7d | delivered %7d (%5d/s) | lag %6d | sink %-24s | mode %-8s | limit %s",
+		int(elapsed.Seconds()), produced, rs.Delivered+rs.DeadLettered, rate, rs.Lag, state, rs.Mode, limit)
+}
+
+// produce writes the event stream at opts.Rate for d, in 100 ms slices.
+func produce(ctx context.Context, brokers []string, opts Options, d time.Duration, n *atomic.Int64) error {
+	p, err := kafkatest.NewProducer(brokers)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	g := gen.New(opts.Seed)
+	perSlice := max(1, opts.Rate/10)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	end := time.Now().Add(d)
+	var seq int64
+	for time.Now().Before(end) {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		recs := make([]kafkatest.Record, perSlice)
+		now := time.Now()
+		for i := range recs {
+			seq++
+			recs[i] = kafkatest.Record{Topic: topic, Partition: int32(seq % int64(opts.Partitions)), Value: value(g, seq, now, opts.BadEvery), Timestamp: now}
+		}
+		if err := p.Send(recs...); err != nil {
+			return err
+		}
+		n.Add(int64(len(recs)))
+	}
+	return nil
+}
+
+// value is the seq-th event: mostly ECS JSON, sometimes a raw syslog line
+// or a document the SIEM's mapping rejects.
+func value(g *gen.Generator, seq int64, t time.Time, badEvery int) []byte {
+	doc := g.Next(seq, t)
+	switch {
+	case badEvery > 0 && seq%int64(2*badEvery) == 0:
+		// Same document with a field of the wrong type for the mapping.
+		return append(append(doc[:len(doc)-1:len(doc)-1], `,"`+rejectKey+`":"not-a-number"`...), '}')
+	case badEvery > 0 && seq%int64(badEvery) == 0:
+		return fmt.Appendf(nil, "<34>1 %s fw01.corp.example.com sshd 4121 - - Failed password for root from 203.0.113.9 port 52114 ssh2 seq=%d",
+			t.UTC().Format(time.RFC3339), seq)
+	}
+	return doc
+}
+
+var seqInText = regexp.MustCompile(`seq=(\d+)`)
+
+// seqOf recovers the sequence number from a stored document or a raw value.
+func seqOf(b []byte) (int64, bool) {
+	if s, ok := gen.Seq(b); ok {
+		return s, true
+	}
+	if m := seqInText.FindSubmatch(b); m != nil {
+		s, err := strconv.ParseInt(string(m[1]), 10, 64)
+		return s, err == nil
+	}
+	return 0, false
+}
+
+// verify counts, by sequence number, what reached the SIEM and the
+// dead-letter topic.
+func verify(ctx context.Context, brokers []string, siem *esfake.Server, produced int64) (Summary, error) {
+	sum := Summary{Produced: produced, Absorbed: siem.Duplicates()}
+	seen := make(map[int64]int, produced)
+	for _, doc := range siem.All() {
+		if s, ok := seqOf(doc); ok {
+			seen[s]++
+		}
+	}
+	for _, c := range seen {
+		sum.Delivered++
+		if c > 1 {
+			sum.Duplicates += int64(c - 1)
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	dlq, err := kafkatest.ReadAll(rctx, brokers, dlqTopic)
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return sum, fmt.Errorf("reading the dead-letter topic: %w", err)
+	}
+	for _, m := range dlq {
+		if s, ok := seqOf(m.Value); ok && seen[s] == 0 {
+			seen[s] = 1
+			sum.DeadLettered++
+		}
+	}
+	for s := int64(1); s <= produced; s++ {
+		if seen[s] == 0 {
+			sum.Lost++
+		}
+	}
+	return sum, nil
+}

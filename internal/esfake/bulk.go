@@ -1,0 +1,464 @@
+package esfake
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// op is one parsed action of a bulk request.
+type op struct {
+	action   string // create, index, update, delete
+	index    string
+	id       string
+	source   []byte // nil for delete; aliases the request body
+	lineNo   int    // 1-based line of the action, for error messages
+	badIndex string // reason the index name is invalid, "" if valid
+}
+
+type meta struct {
+	Index string `json:"_index"`
+	ID    string `json:"_id"`
+}
+
+// bulkRequestError is a whole-request 400.
+type bulkRequestError struct{ errType, reason string }
+
+func (e *bulkRequestError) Error() string { return e.errType + ": " + e.reason }
+
+func (s *Server) serveBulk(w http.ResponseWriter, r *http.Request, pathIndex string) {
+	started := time.Now()
+	body, status, err := s.readBody(r)
+	if err != nil {
+		if status == http.StatusRequestEntityTooLarge {
+			writeError(w, status, "content_too_long_exception", err.Error())
+		} else {
+			writeError(w, status, "parse_exception", err.Error())
+		}
+		return
+	}
+	ops, err := parseBulk(body, pathIndex)
+	if err != nil {
+		var re *bulkRequestError
+		if errors.As(err, &re) {
+			writeError(w, http.StatusBadRequest, re.errType, re.reason)
+		} else {
+			writeError(w, http.StatusBadRequest, "illegal_argument_exception", err.Error())
+		}
+		return
+	}
+	if ctxDone(r.Context()) {
+		return // the client gave up before we applied anything
+	}
+
+	items := make([]item, len(ops))
+	hasErrors := false
+	s.mu.Lock()
+	now := s.now()
+	for i := range ops {
+		items[i] = s.apply(&ops[i], now)
+		if items[i].errType != "" { // like ES: a delete of a missing doc (404 not_found) is no error
+			hasErrors = true
+		}
+	}
+	s.mu.Unlock()
+
+	out := make([]byte, 0, 64+len(items)*200)
+	out = append(out, `{"took":`...)
+	out = strconv.AppendInt(out, time.Since(started).Milliseconds(), 10)
+	out = append(out, `,"errors":`...)
+	out = strconv.AppendBool(out, hasErrors)
+	out = append(out, `,"items":[`...)
+	for i := range items {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = items[i].appendJSON(out)
+	}
+	out = append(out, "]}"...)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// readBody reads the request body, gunzipping it when the request says so,
+// and enforces MaxContentLength. On error it returns the HTTP status.
+func (s *Server) readBody(r *http.Request) ([]byte, int, error) {
+	limit := s.opts.MaxContentLength
+	if r.ContentLength > limit {
+		drain(r.Body)
+		return nil, http.StatusRequestEntityTooLarge, tooLong(r.ContentLength, limit)
+	}
+	var src io.Reader = r.Body
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			drain(r.Body)
+			return nil, http.StatusBadRequest, fmt.Errorf("bad gzip body: %w", err)
+		}
+		defer zr.Close()
+		src = zr
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(src, limit+1))
+	if err != nil {
+		drain(r.Body)
+		return nil, http.StatusBadRequest, fmt.Errorf("reading body: %w", err)
+	}
+	if n > limit {
+		drain(r.Body)
+		return nil, http.StatusRequestEntityTooLarge, tooLong(n, limit)
+	}
+	return buf.Bytes(), 0, nil
+}
+
+func tooLong(n, limit int64) error {
+	return fmt.Errorf("request content length [%d] exceeds http.max_content_length [%d]", n, limit)
+}
+
+// parseBulk splits an NDJSON bulk body into operations. Like Elasticsearch
+// it requires the body to end with a newline, rejects malformed action
+// lines for the whole request and leaves source validation to each item.
+func parseBulk(body []byte, pathIndex string) ([]op, error) {
+	if len(body) == 0 {
+		return nil, &bulkRequestError{"action_request_validation_exception", "Validation Failed: 1: no requests added;"}
+	}
+	if body[len(body)-1] != '\n' {
+		return nil, &bulkRequestError{"illegal_argument_exception", "The bulk request must be terminated by a newline [\\n]"}
+	}
+	var ops []op
+	line := 0
+	next := func() ([]byte, bool) {
+		for len(body) > 0 {
+			i := bytes.IndexByte(body, '\n')
+			l := body[:i]
+			body = body[i+1:]
+			line++
+			if len(bytes.TrimSpace(l)) > 0 {
+				return l, true
+			}
+		}
+		return nil, false
+	}
+	for {
+		l, ok := next()
+		if !ok {
+			break
+		}
+		o, err := parseAction(l, line, pathIndex)
+		if err != nil {
+			return nil, err
+		}
+		if o.action != "delete" {
+			src, ok := next()
+			if !ok {
+				return nil, &bulkRequestError{"illegal_argument_exception",
+					fmt.Sprintf("Malformed action/metadata line [%d], expected a source line after it", o.lineNo)}
+			}
+			o.source = src
+		}
+		ops = append(ops, o)
+	}
+	if len(ops) == 0 {
+		return nil, &bulkRequestError{"action_request_validation_exception", "Validation Failed: 1: no requests added;"}
+	}
+	return ops, nil
+}
+
+func parseAction(l []byte, line int, pathIndex string) (op, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(l, &m); err != nil || len(m) != 1 {
+		return op{}, &bulkRequestError{"x_content_parse_exception",
+			fmt.Sprintf("[%d:1] Malformed action/metadata line [%d], expected a simple value for field [_index] but found [START_OBJECT]", line, line)}
+	}
+	o := op{lineNo: line}
+	var raw json.RawMessage
+	for k, v := range m {
+		o.action, raw = k, v
+	}
+	switch o.action {
+	case "create", "index", "update", "delete":
+	default:
+		return op{}, &bulkRequestError{"illegal_argument_exception",
+			fmt.Sprintf("Malformed action/metadata line [%d], expected field [create], [delete], [index] or [update] but found [%s]", line, o.action)}
+	}
+	var md meta
+	if err := json.Unmarshal(raw, &md); err != nil {
+		return op{}, &bulkRequestError{"x_content_parse_exception",
+			fmt.Sprintf("[%d:1] Malformed action/metadata line [%d]: %v", line, line, err)}
+	}
+	o.index, o.id = md.Index, md.ID
+	if o.index == "" {
+		o.index = pathIndex
+	}
+	if o.index == "" {
+		return op{}, &bulkRequestError{"action_request_validation_exception", "Validation Failed: 1: index is missing;"}
+	}
+	if o.id == "" && (o.action == "update" || o.action == "delete") {
+		return op{}, &bulkRequestError{"action_request_validation_exception", "Validation Failed: 1: id is missing;"}
+	}
+	o.badIndex = validateIndexName(o.index)
+	return o, nil
+}
+
+// validateIndexName applies Elasticsearch's index name rules and returns
+// why name is invalid, or "".
+func validateIndexName(name string) string {
+	switch {
+	case strings.ToLower(name) != name:
+		return "must be lowercase"
+	case strings.ContainsAny(name, `\/*?"<>| ,#:`):
+		return `must not contain the following characters [ , ", *, \, <, |, ,, >, /, ?, #, :]`
+	case strings.HasPrefix(name, "_") || strings.HasPrefix(name, "-") || strings.HasPrefix(name, "+"):
+		return "must not start with '_', '-', or '+'"
+	case name == "." || name == "..":
+		return "must not be '.' or '..'"
+	case len(name) > 255:
+		return "index name is too long"
+	}
+	return ""
+}
+
+// item is one entry of a bulk response.
+type item struct {
+	action      string
+	index       string
+	indexUUID   string
+	id          string
+	version     int64
+	result      string
+	seqNo       int64
+	status      int
+	errType     string
+	errReason   string
+	withShard   bool // error carries index_uuid/shard/index like engine errors
+	hasMetadata bool // successful write: _version, _shards, _seq_no...
+}
+
+// apply executes one operation against the store. s.mu must be held.
+func (s *Server) apply(o *op, now time.Time) item {
+	it := item{action: o.action, index: o.index, id: o.id}
+	if o.action != "delete" && o.id == "" {
+		s.nextAutoID++
+		it.id = fmt.Sprintf("esfake%014d", s.nextAutoID)
+		o.id = it.id
+	}
+	fail := func(status int, errType, reason string) item {
+		it.status, it.errType, it.errReason = status, errType, reason
+		s.rejected[status]++
+		return it
+	}
+
+	if o.badIndex != "" {
+		return fail(http.StatusBadRequest, "invalid_index_name_exception", "Invalid index name ["+o.index+"], "+o.badIndex)
+	}
+	if s.opts.Item429Rate > 0 && s.rng.Float64() < s.opts.Item429Rate {
+		return fail(http.StatusTooManyRequests, "es_rejected_execution_exception", rejectedExecution("injected"))
+	}
+	if !s.takeToken(now) {
+		return fail(http.StatusTooManyRequests, "es_rejected_execution_exception", rejectedExecution("capacity"))
+	}
+
+	ix := s.indices[o.index]
+	var existing doc
+	var exists bool
+	if ix != nil {
+		existing, exists = ix.docs[it.id]
+	}
+	if ix != nil {
+		it.indexUUID = ix.uuid
+	} else {
+		it.indexUUID = fakeUUID(o.index)
+	}
+
+	var src []byte
+	switch o.action {
+	case "create", "index":
+		if reason := checkSource(o.source); reason != "" {
+			return fail(http.StatusBadRequest, "document_parsing_exception", reason)
+		}
+		if s.opts.RejectIf != nil {
+			if st, t, r := s.opts.RejectIf(o.source); st != 0 {
+				return fail(st, t, r)
+			}
+		}
+		if o.action == "create" && exists {
+			s.dups++
+			it.withShard = true
+			return fail(http.StatusConflict, "version_conflict_engine_exception",
+				fmt.Sprintf("[%s]: version conflict, document already exists (current version [%d])", it.id, existing.version))
+		}
+		src = o.source
+	case "update":
+		var u struct {
+			Doc         json.RawMessage `json:"doc"`
+			DocAsUpsert bool            `json:"doc_as_upsert"`
+			Upsert      json.RawMessage `json:"upsert"`
+		}
+		if err := json.Unmarshal(o.source, &u); err != nil {
+			return fail(http.StatusBadRequest, "x_content_parse_exception", "[1:1] failed to parse update request: "+err.Error())
+		}
+		switch {
+		case exists && len(u.Doc) > 0:
+			merged, err := mergeDoc(existing.src, u.Doc, s.opts.DiscardSources)
+			if err != nil {
+				return fail(http.StatusBadRequest, "document_parsing_exception", "[1:1] failed to parse: "+err.Error())
+			}
+			src = merged
+		case exists:
+			return fail(http.StatusBadRequest, "action_request_validation_exception", "Validation Failed: 1: script or doc is missing;")
+		case u.DocAsUpsert && len(u.Doc) > 0:
+			src = u.Doc
+		case len(u.Upsert) > 0:
+			src = u.Upsert
+		default:
+			it.withShard = true
+			return fail(http.StatusNotFound, "document_missing_exception", "["+it.id+"]: document missing")
+		}
+		if reason := checkSource(src); reason != "" {
+			return fail(http.StatusBadRequest, "document_parsing_exception", reason)
+		}
+	case "delete":
+		if !exists {
+			it.status, it.result, it.hasMetadata = http.StatusNotFound, "not_found", true
+			it.version = 1
+			if ix != nil {
+				it.seqNo = ix.seqNo
+				ix.seqNo++
+			}
+			return it
+		}
+		delete(ix.docs, it.id)
+		it.status, it.result, it.hasMetadata, it.version = http.StatusOK, "deleted", true, existing.version+1
+		it.seqNo = ix.seqNo
+		ix.seqNo++
+		s.countAccepted(now)
+		return it
+	}
+
+	if ix == nil {
+		ix = &index{uuid: it.indexUUID, docs: make(map[string]doc)}
+		s.indices[o.index] = ix
+	}
+	var stored []byte
+	if !s.opts.DiscardSources {
+		stored = bytes.Clone(src) // never keep the request body alive
+	}
+	d := doc{src: stored, version: 1}
+	it.status, it.result = http.StatusCreated, "created"
+	if exists {
+		d.version = existing.version + 1
+		it.status, it.result = http.StatusOK, "updated"
+		if o.action == "index" {
+			s.dups++
+		}
+	}
+	ix.docs[it.id] = d
+	it.version = d.version
+	it.hasMetadata = true
+	it.seqNo = ix.seqNo
+	ix.seqNo++
+	s.countAccepted(now)
+	return it
+}
+
+func rejectedExecution(why string) string {
+	return "rejected execution of coordinating operation [coordinating_and_primary_bytes=0, replica_bytes=0, " +
+		"all_bytes=0, coordinating_operation_bytes=0, max_coordinating_and_primary_bytes=0] (esfake: " + why + ")"
+}
+
+// checkSource returns why src is not an indexable document, or "".
+func checkSource(src []byte) string {
+	t := bytes.TrimSpace(src)
+	if !json.Valid(t) {
+		var v any
+		err := json.Unmarshal(t, &v)
+		msg := "unexpected end of input"
+		if err != nil {
+			msg = err.Error()
+		}
+		return "[1:1] failed to parse: " + msg
+	}
+	if len(t) == 0 || t[0] != '{' {
+		return "[1:1] failed to parse: root value of a document must be an object"
+	}
+	return ""
+}
+
+// mergeDoc applies a partial update (top-level keys of patch) to src.
+func mergeDoc(src, patch []byte, discard bool) ([]byte, error) {
+	var p map[string]json.RawMessage
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return nil, err
+	}
+	if discard {
+		return patch, nil
+	}
+	m := map[string]json.RawMessage{}
+	if len(src) > 0 {
+		if err := json.Unmarshal(src, &m); err != nil {
+			return nil, err
+		}
+	}
+	for k, v := range p {
+		m[k] = v
+	}
+	return json.Marshal(m)
+}
+
+// appendJSON writes the item in Elasticsearch 8's bulk response shape.
+func (it *item) appendJSON(b []byte) []byte {
+	b = append(b, `{"`...)
+	b = append(b, it.action...)
+	b = append(b, `":{"_index":`...)
+	b = appendString(b, it.index)
+	b = append(b, `,"_id":`...)
+	b = appendString(b, it.id)
+	if it.hasMetadata {
+		b = append(b, `,"_version":`...)
+		b = strconv.AppendInt(b, it.version, 10)
+		b = append(b, `,"result":`...)
+		b = appendString(b, it.result)
+		b = append(b, `,"_shards":{"total":2,"successful":1,"failed":0},"_seq_no":`...)
+		b = strconv.AppendInt(b, it.seqNo, 10)
+		b = append(b, `,"_primary_term":1`...)
+	}
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(it.status), 10)
+	if it.errType != "" {
+		b = append(b, `,"error":{"type":`...)
+		b = appendString(b, it.errType)
+		b = append(b, `,"reason":`...)
+		b = appendString(b, it.errReason)
+		if it.withShard {
+			b = append(b, `,"index_uuid":`...)
+			b = appendString(b, it.indexUUID)
+			b = append(b, `,"shard":"0","index":`...)
+			b = appendString(b, it.index)
+		}
+		b = append(b, '}')
+	}
+	return append(b, "}}"...)
+}
+
+func appendString(b []byte, s string) []byte {
+	q, err := json.Marshal(s)
+	if err != nil { // a string always marshals
+		return append(b, `""`...)
+	}
+	return append(b, q...)
+}
+
+// jsonEscape returns s escaped for use inside a JSON string literal.
+func jsonEscape(s string) string {
+	q := appendString(nil, s)
+	return string(q[1 : len(q)-1])
+}

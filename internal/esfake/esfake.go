@@ -1,0 +1,607 @@
+// Package esfake is an in-process Elasticsearch for tests, the demo and
+// benchmarks. It speaks the parts of the REST API that siembridge uses,
+// GET / and the _bulk API, in Elasticsearch 8's wire shape, and it can be
+// told to misbehave: per-item mapping errors and 429s, a capacity limit in
+// events per second (the demo's "slow SIEM"), and whole-server outages.
+//
+// The server owns its listener instead of wrapping httptest.Server so that
+// the Refuse mode can really stop listening (clients get "connection
+// refused") and Healthy can listen again on the same address.
+//
+// Every response carries "X-Elastic-Product: Elasticsearch", as real
+// Elasticsearch does and as the official Go client checks.
+//
+// A Server is safe for concurrent use. Bulk requests are applied one at a
+// time under one lock, like a single-shard index, which keeps the oracle
+// simple and its counters exact.
+package esfake
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Version is the Elasticsearch version the fake reports on GET /.
+const Version = "8.15.0"
+
+// Options configure a Server. The zero value is a healthy, unlimited,
+// unauthenticated cluster.
+type Options struct {
+	// APIKey, when set, is accepted as "Authorization: ApiKey <APIKey>"
+	// (the scheme in any case, as Elasticsearch does).
+	APIKey string
+	// Username and Password, when Username is set, are accepted as HTTP
+	// basic authentication. When neither APIKey nor Username is set no
+	// authentication is required; when one is set, a request without
+	// accepted credentials gets 401 security_exception.
+	Username string
+	Password string
+
+	// RejectIf, when set, is called with each document source that is
+	// valid JSON; a non-zero status rejects the item with that status and
+	// error. Use it to inject mapping errors.
+	RejectIf func(doc []byte) (status int, errType, reason string)
+
+	// Item429Rate is the fraction (0..1) of items answered 429
+	// es_rejected_execution_exception, chosen by a PRNG seeded with Seed,
+	// so a run is deterministic for one sequence of requests.
+	Item429Rate float64
+	Seed        uint64
+
+	// Capacity in items per second; 0 means unlimited. Items beyond it get
+	// an item-level 429, as a real cluster's full write thread pool does.
+	// It is a token bucket holding Burst items (default: one second of
+	// Capacity, at least 1).
+	Capacity float64
+	Burst    int
+
+	// RetryAfter, when positive, is sent as a Retry-After header (whole
+	// seconds, rounded up) with whole-request 429 and 503 answers.
+	RetryAfter time.Duration
+
+	// MaxContentLength is the largest accepted request body (after gzip
+	// decoding); larger bodies get 413. Default 100MiB, as
+	// http.max_content_length.
+	MaxContentLength int64
+
+	// DiscardSources keeps only IDs and versions, not documents, so that a
+	// benchmark can index millions of events. Docs and All then return nil
+	// sources and update merges are not applied.
+	DiscardSources bool
+
+	// OmitProductHeader drops X-Elastic-Product to test clients' product
+	// check. Default false.
+	OmitProductHeader bool
+
+	// Now is the clock for the capacity bucket and PerSecond. Default
+	// time.Now.
+	Now func() time.Time
+}
+
+// Mode is the server's behaviour at the HTTP level. The zero Mode is
+// Healthy.
+type Mode struct {
+	kind  modeKind
+	delay time.Duration
+}
+
+type modeKind uint8
+
+const (
+	modeHealthy modeKind = iota
+	modeRefuse
+	modeFail503
+	modeFail429
+	modeReset
+	modeSlow
+)
+
+var (
+	// Healthy serves every request.
+	Healthy = Mode{kind: modeHealthy}
+	// Refuse closes the listener and every open connection: connections
+	// are refused until the mode changes.
+	Refuse = Mode{kind: modeRefuse}
+	// Fail503 answers every request with HTTP 503.
+	Fail503 = Mode{kind: modeFail503}
+	// Fail429 answers every request with HTTP 429.
+	Fail429 = Mode{kind: modeFail429}
+	// Reset reads the request, then resets the connection (TCP RST)
+	// without answering.
+	Reset = Mode{kind: modeReset}
+)
+
+// Slow serves every request normally after a delay of d.
+func Slow(d time.Duration) Mode { return Mode{kind: modeSlow, delay: d} }
+
+func (m Mode) String() string {
+	switch m.kind {
+	case modeHealthy:
+		return "healthy"
+	case modeRefuse:
+		return "refuse"
+	case modeFail503:
+		return "fail503"
+	case modeFail429:
+		return "fail429"
+	case modeReset:
+		return "reset"
+	case modeSlow:
+		return "slow(" + m.delay.String() + ")"
+	}
+	return "mode(" + strconv.Itoa(int(m.kind)) + ")"
+}
+
+// Server is a fake Elasticsearch cluster. Create it with New, then Start
+// it; Close must be called to release the listener.
+type Server struct {
+	opts  Options
+	now   func() time.Time
+	start time.Time
+	mode  atomic.Pointer[Mode]
+
+	// lifeMu serialises Start, SetMode and Close.
+	lifeMu    sync.Mutex
+	addr      string
+	srv       *http.Server
+	serveDone chan struct{}
+	closed    bool
+	closing   chan struct{} // closed by Close; ends Slow delays
+
+	requests atomic.Int64
+
+	mu         sync.Mutex // guards everything below
+	indices    map[string]*index
+	rng        *rand.Rand
+	tokens     float64
+	lastRefill time.Time
+	nextAutoID int64
+	accepted   int64
+	dups       int64
+	rejected   map[int]int64
+	perSecond  []int
+}
+
+type index struct {
+	uuid  string
+	seqNo int64
+	docs  map[string]doc
+}
+
+type doc struct {
+	src     []byte // nil with DiscardSources
+	version int64
+}
+
+// New returns a server configured by opts; call Start to listen.
+func New(opts Options) *Server {
+	if opts.MaxContentLength <= 0 {
+		opts.MaxContentLength = 100 << 20
+	}
+	if opts.Burst <= 0 {
+		opts.Burst = max(1, int(opts.Capacity))
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{
+		opts:     opts,
+		now:      now,
+		closing:  make(chan struct{}),
+		indices:  make(map[string]*index),
+		rng:      rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
+		tokens:   float64(opts.Burst),
+		rejected: make(map[int]int64),
+	}
+	s.mode.Store(&Healthy)
+	return s
+}
+
+// Start listens on a free loopback port and serves in the background. It
+// does not block.
+func (s *Server) Start() error {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.closed {
+		return errors.New("esfake: server closed")
+	}
+	if s.addr != "" {
+		return errors.New("esfake: already started")
+	}
+	s.start = s.now()
+	s.mu.Lock()
+	s.lastRefill = s.start
+	s.mu.Unlock()
+	return s.listen("127.0.0.1:0")
+}
+
+// listen starts serving on addr. lifeMu must be held.
+func (s *Server) listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("esfake: listen: %w", err)
+	}
+	s.addr = ln.Addr().String()
+	srv := &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	s.srv, s.serveDone = srv, done
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln) // always returns ErrServerClosed or a listener error after Close
+	}()
+	return nil
+}
+
+// stop closes the listener and every connection and waits for the serve
+// goroutine. lifeMu must be held.
+func (s *Server) stop() error {
+	if s.srv == nil {
+		return nil
+	}
+	err := s.srv.Close()
+	<-s.serveDone
+	s.srv, s.serveDone = nil, nil
+	return err
+}
+
+// URL is the server's base URL, e.g. "http://127.0.0.1:41234". It stays the
+// same across Refuse and back.
+func (s *Server) URL() string {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	return "http://" + s.addr
+}
+
+// SetMode switches the server's behaviour; it takes effect for requests
+// that arrive after it returns (a Slow request already waiting keeps its
+// delay). Switching to Refuse stops listening and closes open connections;
+// switching away from Refuse listens again on the same address, which
+// fails only if another process took the port meanwhile.
+func (s *Server) SetMode(m Mode) error {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.closed {
+		return errors.New("esfake: server closed")
+	}
+	old := *s.mode.Load()
+	s.mode.Store(&m)
+	if s.addr == "" { // not started yet
+		return nil
+	}
+	switch {
+	case m.kind == modeRefuse && old.kind != modeRefuse:
+		return s.stop()
+	case m.kind != modeRefuse && old.kind == modeRefuse:
+		return s.listen(s.addr)
+	}
+	return nil
+}
+
+// Mode returns the current mode.
+func (s *Server) Mode() Mode { return *s.mode.Load() }
+
+// Close stops the server and closes every connection. It is safe to call
+// more than once.
+func (s *Server) Close() error {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	close(s.closing)
+	return s.stop()
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.opts.OmitProductHeader {
+		w.Header().Set("X-Elastic-Product", "Elasticsearch")
+	}
+	isBulk := r.URL.Path == "/_bulk" || strings.HasSuffix(r.URL.Path, "/_bulk")
+	if isBulk {
+		s.requests.Add(1)
+	}
+
+	m := *s.mode.Load()
+	switch m.kind {
+	case modeSlow:
+		t := time.NewTimer(m.delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		case <-s.closing:
+			t.Stop()
+			return
+		}
+	case modeReset:
+		drain(r.Body)
+		resetConn(w)
+		return
+	case modeFail503:
+		drain(r.Body)
+		s.retryAfter(w)
+		writeError(w, http.StatusServiceUnavailable, "unavailable_shards_exception", "esfake: cluster unavailable (mode fail503)")
+		return
+	case modeFail429:
+		drain(r.Body)
+		s.retryAfter(w)
+		writeError(w, http.StatusTooManyRequests, "es_rejected_execution_exception", "esfake: rejected execution (mode fail429)")
+		return
+	}
+
+	if !s.authorized(r) {
+		drain(r.Body)
+		w.Header().Set("WWW-Authenticate", `Basic realm="security", charset="UTF-8"`)
+		w.Header().Add("WWW-Authenticate", "ApiKey")
+		writeError(w, http.StatusUnauthorized, "security_exception",
+			"missing authentication credentials for REST request ["+r.URL.RequestURI()+"]")
+		return
+	}
+
+	switch {
+	case r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		s.serveInfo(w)
+	case isBulk && (r.Method == http.MethodPost || r.Method == http.MethodPut):
+		idx := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/_bulk")
+		if r.URL.Path == "/_bulk" {
+			idx = ""
+		}
+		s.serveBulk(w, r, idx)
+	default:
+		drain(r.Body)
+		writeJSON(w, http.StatusBadRequest, []byte(`{"error":"no handler found for uri [`+
+			jsonEscape(r.URL.Path)+`] and method [`+jsonEscape(r.Method)+`]"}`))
+	}
+}
+
+func (s *Server) retryAfter(w http.ResponseWriter) {
+	if s.opts.RetryAfter > 0 {
+		secs := int64((s.opts.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	if s.opts.APIKey == "" && s.opts.Username == "" {
+		return true
+	}
+	// Authentication schemes are case-insensitive (RFC 9110 11.1);
+	// go-elasticsearch sends "APIKey <key>".
+	scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if s.opts.APIKey != "" && strings.EqualFold(scheme, "ApiKey") && strings.TrimSpace(cred) == s.opts.APIKey {
+		return true
+	}
+	if s.opts.Username != "" {
+		if u, p, ok := r.BasicAuth(); ok && u == s.opts.Username && p == s.opts.Password {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) serveInfo(w http.ResponseWriter) {
+	writeJSON(w, http.StatusOK, []byte(`{"name":"esfake","cluster_name":"esfake","cluster_uuid":"`+
+		fakeUUID("cluster")+`","version":{"number":"`+Version+`","build_flavor":"default",`+
+		`"build_type":"docker","build_hash":"0000000000000000000000000000000000000000",`+
+		`"build_date":"2024-08-05T10:05:34.233336849Z","build_snapshot":false,"lucene_version":"9.11.1",`+
+		`"minimum_wire_compatibility_version":"7.17.0","minimum_index_compatibility_version":"7.0.0"},`+
+		`"tagline":"You Know, for Search"}`))
+}
+
+// writeError writes an Elasticsearch-style whole-request error.
+func writeError(w http.ResponseWriter, status int, errType, reason string) {
+	t, r := jsonEscape(errType), jsonEscape(reason)
+	writeJSON(w, status, []byte(`{"error":{"root_cause":[{"type":"`+t+`","reason":"`+r+`"}],"type":"`+
+		t+`","reason":"`+r+`"},"status":`+strconv.Itoa(status)+`}`))
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // the client went away; nothing to do
+}
+
+func drain(r io.Reader) { _, _ = io.Copy(io.Discard, r) }
+
+// resetConn hijacks the connection and closes it with SO_LINGER 0, so the
+// client sees a TCP reset rather than an orderly close.
+func resetConn(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler) // net/http closes the connection
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// fakeUUID is a stable, ES-looking (22 chars of URL-safe base64) UUID.
+func fakeUUID(seed string) string {
+	var b [16]byte
+	copy(b[:], seed)
+	for i := range b {
+		b[i] ^= byte(i*37 + len(seed))
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Count returns the number of documents stored across all indices.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, ix := range s.indices {
+		n += len(ix.docs)
+	}
+	return n
+}
+
+// Indices returns the names of the indices that exist, sorted.
+func (s *Server) Indices() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.indices))
+	for name := range s.indices {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Docs returns a copy of the documents of index, by _id. Sources are nil
+// with Options.DiscardSources.
+func (s *Server) Docs(indexName string) map[string][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]byte)
+	if ix := s.indices[indexName]; ix != nil {
+		for id, d := range ix.docs {
+			out[id] = d.src
+		}
+	}
+	return out
+}
+
+// All returns the documents of every index by _id (an _id present in two
+// indices appears once, from either). Sources are nil with
+// Options.DiscardSources.
+func (s *Server) All() map[string][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]byte)
+	for _, ix := range s.indices {
+		for id, d := range ix.docs {
+			out[id] = d.src
+		}
+	}
+	return out
+}
+
+// IDs returns the _id of every stored document, sorted.
+func (s *Server) IDs() []string {
+	all := s.All()
+	ids := make([]string, 0, len(all))
+	for id := range all {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Version returns the stored version of a document, 0 if absent.
+func (s *Server) Version(indexName, id string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ix := s.indices[indexName]; ix != nil {
+		return ix.docs[id].version
+	}
+	return 0
+}
+
+// Duplicates counts writes of an _id that already existed: create attempts
+// answered 409 and index overwrites.
+func (s *Server) Duplicates() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dups
+}
+
+// Requests counts _bulk requests received, whatever their answer.
+func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// Accepted counts items answered with a 2xx status (created, updated,
+// deleted).
+func (s *Server) Accepted() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted
+}
+
+// Rejected counts items answered with a non-2xx status, by status (409
+// duplicates included).
+func (s *Server) Rejected() map[int]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int]int64, len(s.rejected))
+	for k, v := range s.rejected {
+		out[k] = v
+	}
+	return out
+}
+
+// PerSecond returns the number of accepted items in each second since
+// Start: element i counts second [i, i+1).
+func (s *Server) PerSecond() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.perSecond...)
+}
+
+// Reset forgets every document and counter, keeping options and mode.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.indices = make(map[string]*index)
+	s.accepted, s.dups, s.nextAutoID = 0, 0, 0
+	s.rejected = make(map[int]int64)
+	s.perSecond = nil
+	s.requests.Store(0)
+}
+
+// takeToken consumes one capacity token at t. s.mu must be held.
+func (s *Server) takeToken(t time.Time) bool {
+	if s.opts.Capacity <= 0 {
+		return true
+	}
+	if el := t.Sub(s.lastRefill); el > 0 {
+		s.tokens = min(float64(s.opts.Burst), s.tokens+el.Seconds()*s.opts.Capacity)
+		s.lastRefill = t
+	}
+	if s.tokens < 1 {
+		return false
+	}
+	s.tokens--
+	return true
+}
+
+// countAccepted records one accepted item at t. s.mu must be held.
+func (s *Server) countAccepted(t time.Time) {
+	s.accepted++
+	sec := max(0, int(t.Sub(s.start)/time.Second))
+	for len(s.perSecond) <= sec {
+		s.perSecond = append(s.perSecond, 0)
+	}
+	s.perSecond[sec]++
+}
+
+// ctxDone is a tiny helper so serveBulk can abandon work for a client that
+// went away.
+func ctxDone(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,719 @@
+// Package hecfake is an in-process Splunk HTTP Event Collector for tests.
+// It speaks the parts of HEC that siembridge uses, in Splunk's wire shape:
+//
+//   - POST /services/collector/event (and /services/collector): token
+//     authentication ("Authorization: Splunk <token>"), a body of
+//     concatenated JSON envelopes, optionally gzip-encoded, each validated
+//     as HEC does; answers {"text":"Success","code":0} or a HEC error
+//     ({"text":..,"code":N[,"invalid-event-number":i]}) with Splunk's HTTP
+//     status for that code.
+//   - Indexer acknowledgement (Options.Ack): the channel header is required
+//     (code 10 without it), the answer carries an "ackId" numbered per
+//     channel from 0, and POST /services/collector/ack answers
+//     {"acks":{"<id>":true|false}} — true after Options.AckDelay, never
+//     with Options.AckNever. As in Splunk, an ack reported true is
+//     forgotten.
+//   - GET /services/collector/health: 200 code 17, or 503 code 18 while
+//     Busy.
+//
+// Fault modes (SetMode): Busy (503 code 9), Down (500 code 8), Refuse (the
+// listener is closed: connection refused). Options.InvalidAt makes chosen
+// events invalid (400 code 6 with invalid-event-number).
+//
+// The server owns its listener (rather than wrapping httptest.Server) so
+// that Refuse really stops listening and Healthy listens again on the same
+// address. Handler serves the same API for a caller's own server (TLS).
+//
+// Events are stored in arrival order when a request is accepted; the
+// oracle (Events, Count) is what Splunk would hold once indexed. A Server is
+// safe for concurrent use.
+package hecfake
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// HEC status codes and their texts, as Splunk answers them.
+const (
+	CodeSuccess         = 0
+	CodeTokenDisabled   = 1
+	CodeTokenRequired   = 2
+	CodeInvalidAuth     = 3
+	CodeInvalidToken    = 4
+	CodeNoData          = 5
+	CodeInvalidFormat   = 6
+	CodeIncorrectIndex  = 7
+	CodeInternalError   = 8
+	CodeServerBusy      = 9
+	CodeChannelMissing  = 10
+	CodeInvalidChannel  = 11
+	CodeEventRequired   = 12
+	CodeEventBlank      = 13
+	CodeAckDisabled     = 14
+	CodeIndexedFields   = 15
+	CodeQueryStringAuth = 16
+	CodeHealthy         = 17
+	CodeUnhealthy       = 18
+)
+
+var codeInfo = map[int]struct {
+	status int
+	text   string
+}{
+	CodeSuccess:         {200, "Success"},
+	CodeTokenDisabled:   {403, "Token disabled"},
+	CodeTokenRequired:   {401, "Token is required"},
+	CodeInvalidAuth:     {401, "Invalid authorization"},
+	CodeInvalidToken:    {403, "Invalid token"},
+	CodeNoData:          {400, "No data"},
+	CodeInvalidFormat:   {400, "Invalid data format"},
+	CodeIncorrectIndex:  {400, "Incorrect index"},
+	CodeInternalError:   {500, "Internal server error"},
+	CodeServerBusy:      {503, "Server is busy"},
+	CodeChannelMissing:  {400, "Data channel is missing"},
+	CodeInvalidChannel:  {400, "Invalid data channel"},
+	CodeEventRequired:   {400, "Event field is required"},
+	CodeEventBlank:      {400, "Event field cannot be blank"},
+	CodeAckDisabled:     {400, "ACK is disabled"},
+	CodeIndexedFields:   {400, "Error in handling indexed fields"},
+	CodeQueryStringAuth: {400, "Query string authorization is not enabled"},
+	CodeHealthy:         {200, "HEC is healthy"},
+	CodeUnhealthy:       {503, "HEC is unhealthy, queues are full"},
+}
+
+// Token is the default accepted token.
+const Token = "00000000-0000-0000-0000-000000000000"
+
+// Options configure a Server. The zero value is a healthy HEC accepting
+// Token, without indexer acknowledgement.
+type Options struct {
+	// Token accepted as "Authorization: Splunk <Token>". Default Token.
+	Token string
+	// DisabledTokens are known but disabled: 403 code 1.
+	DisabledTokens []string
+
+	// Ack enables indexer acknowledgement for the token.
+	Ack bool
+	// AckDelay: an ack reads true this long after its request was
+	// accepted. Default 0 (at the next poll).
+	AckDelay time.Duration
+	// AckNever: acks never read true (the events are stored all the same:
+	// a lost acknowledgement).
+	AckNever bool
+
+	// Indexes allowed for the token; empty allows any. An event naming
+	// another index is refused with 400 code 7.
+	Indexes []string
+
+	// InvalidAt, when set, is called with each envelope that is otherwise
+	// valid; true makes it invalid: 400 code 6 with its invalid-event-number.
+	InvalidAt func(Event) bool
+	// IndexBeforeInvalid stores the events of a request that come before
+	// an invalid one. Whether Splunk does is not documented (it parses the
+	// stream as it reads it); the default false refuses the request as a
+	// whole. Set it to test the worst case for duplicates.
+	IndexBeforeInvalid bool
+
+	// MaxContentLength is the largest accepted body after decoding; larger
+	// gets 413. Default 100MiB.
+	MaxContentLength int64
+
+	// Now is the clock for acks. Default time.Now.
+	Now func() time.Time
+}
+
+// Event is one stored event.
+type Event struct {
+	// Time is the envelope's "time" as sent (epoch seconds text), "" if none.
+	Time       string
+	Host       string
+	Source     string
+	Sourcetype string
+	Index      string
+	// Event is the raw JSON of the envelope's "event".
+	Event json.RawMessage
+	// Fields are the indexed fields; an array value is joined with ",".
+	Fields map[string]string
+	// Channel it arrived on, "" without ack.
+	Channel string
+}
+
+// Mode is the server's behaviour at the HTTP level.
+type Mode uint8
+
+const (
+	// Healthy serves every request.
+	Healthy Mode = iota
+	// Busy answers event requests 503 code 9 and health 503 code 18.
+	Busy
+	// Down answers every request 500 code 8.
+	Down
+	// Refuse closes the listener and every connection: connections are
+	// refused until the mode changes.
+	Refuse
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Healthy:
+		return "healthy"
+	case Busy:
+		return "busy"
+	case Down:
+		return "down"
+	case Refuse:
+		return "refuse"
+	}
+	return "mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// Key is the Kafka coordinates carried in an event's indexed fields.
+type Key struct {
+	Topic     string
+	Partition string
+	Offset    string
+}
+
+// Server is a fake HEC. Create it with New, then Start it (or mount
+// Handler); Close must be called to release the listener.
+type Server struct {
+	opts Options
+	now  func() time.Time
+	mode atomic.Uint32
+
+	lifeMu    sync.Mutex // serialises Start, SetMode and Close
+	addr      string
+	srv       *http.Server
+	serveDone chan struct{}
+	closed    bool
+
+	requests    atomic.Int64
+	ackRequests atomic.Int64
+
+	mu       sync.Mutex // guards everything below
+	events   []Event
+	byKey    map[Key]int
+	channels map[string]*channel
+}
+
+type channel struct {
+	next int64
+	// pending ack ID → when it reads true
+	pending map[int64]time.Time
+}
+
+// New returns a server configured by opts; call Start to listen.
+func New(opts Options) *Server {
+	if opts.Token == "" {
+		opts.Token = Token
+	}
+	if opts.MaxContentLength <= 0 {
+		opts.MaxContentLength = 100 << 20
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Server{opts: opts, now: now, byKey: make(map[Key]int), channels: make(map[string]*channel)}
+}
+
+// Start listens on a free loopback port and serves in the background.
+func (s *Server) Start() error {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.closed {
+		return errors.New("hecfake: server closed")
+	}
+	if s.addr != "" {
+		return errors.New("hecfake: already started")
+	}
+	return s.listen("127.0.0.1:0")
+}
+
+// listen starts serving on addr. lifeMu must be held.
+func (s *Server) listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("hecfake: listen: %w", err)
+	}
+	s.addr = ln.Addr().String()
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	s.srv, s.serveDone = srv, done
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln) // returns ErrServerClosed (or a listener error) after Close
+	}()
+	return nil
+}
+
+// stop closes the listener and every connection and waits for the serve
+// goroutine. lifeMu must be held.
+func (s *Server) stop() error {
+	if s.srv == nil {
+		return nil
+	}
+	err := s.srv.Close()
+	<-s.serveDone
+	s.srv, s.serveDone = nil, nil
+	return err
+}
+
+// URL is the base URL, e.g. "http://127.0.0.1:41234"; it stays the same
+// across Refuse and back.
+func (s *Server) URL() string {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	return "http://" + s.addr
+}
+
+// SetMode switches the behaviour for requests that arrive after it
+// returns. Switching to Refuse stops listening and closes open connections;
+// switching away listens again on the same address.
+func (s *Server) SetMode(m Mode) error {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.closed {
+		return errors.New("hecfake: server closed")
+	}
+	old := Mode(s.mode.Swap(uint32(m)))
+	if s.addr == "" {
+		return nil
+	}
+	switch {
+	case m == Refuse && old != Refuse:
+		return s.stop()
+	case m != Refuse && old == Refuse:
+		return s.listen(s.addr)
+	}
+	return nil
+}
+
+// Mode returns the current mode.
+func (s *Server) Mode() Mode { return Mode(s.mode.Load()) }
+
+// Close stops the server; it is safe to call more than once.
+func (s *Server) Close() error {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.stop()
+}
+
+// Events returns a copy of the stored events in arrival order.
+func (s *Server) Events() []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Event, len(s.events))
+	copy(out, s.events)
+	return out
+}
+
+// Len is the number of stored events.
+func (s *Server) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.events)
+}
+
+// Count is the number of stored events whose indexed fields kafka_topic,
+// kafka_partition and kafka_offset are topic, partition and offset: 1 for
+// an event delivered once, more for duplicates.
+func (s *Server) Count(topic string, partition int32, offset int64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byKey[Key{topic, strconv.Itoa(int(partition)), strconv.FormatInt(offset, 10)}]
+}
+
+// Counts returns the number of stored events per kafka_* indexed fields.
+func (s *Server) Counts() map[Key]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[Key]int, len(s.byKey))
+	for k, v := range s.byKey {
+		out[k] = v
+	}
+	return out
+}
+
+// Requests is the number of event requests received (any answer).
+func (s *Server) Requests() int64 { return s.requests.Load() }
+
+// AckRequests is the number of ack polls received.
+func (s *Server) AckRequests() int64 { return s.ackRequests.Load() }
+
+// Handler serves the HEC API; Start uses it, and a test can mount it on
+// its own (TLS) server.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	switch s.Mode() {
+	case Down:
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxContentLength))
+		answer(w, CodeInternalError, nil)
+		return
+	case Busy:
+		if r.URL.Path == "/services/collector/health" {
+			answer(w, CodeUnhealthy, nil)
+			return
+		}
+		if r.URL.Path != "/services/collector/ack" {
+			_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxContentLength))
+			answer(w, CodeServerBusy, nil)
+			return
+		}
+	}
+	switch r.URL.Path {
+	case "/services/collector/health", "/services/collector/health/1.0":
+		if r.Method != http.MethodGet {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		answer(w, CodeHealthy, nil)
+	case "/services/collector/event", "/services/collector/event/1.0", "/services/collector":
+		s.requests.Add(1)
+		if r.Method != http.MethodPost {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		s.serveEvent(w, r)
+	case "/services/collector/ack":
+		s.ackRequests.Add(1)
+		if r.Method != http.MethodPost {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		s.serveAck(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// answer writes a HEC answer with the HTTP status Splunk uses for code.
+// extra members (ackId, invalid-event-number) are added when given.
+func answer(w http.ResponseWriter, code int, extra map[string]any) {
+	info := codeInfo[code]
+	body := map[string]any{"text": info.text, "code": code}
+	for k, v := range extra {
+		body[k] = v
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(info.status)
+	_, _ = w.Write(b) // the client may be gone; nothing to do
+}
+
+// authorize checks the token as HEC does; it answers and returns false when
+// the request is refused.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		if r.URL.Query().Get("token") != "" {
+			answer(w, CodeQueryStringAuth, nil)
+			return false
+		}
+		answer(w, CodeTokenRequired, nil)
+		return false
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Splunk") || tok == "" {
+		answer(w, CodeInvalidAuth, nil)
+		return false
+	}
+	for _, d := range s.opts.DisabledTokens {
+		if tok == d {
+			answer(w, CodeTokenDisabled, nil)
+			return false
+		}
+	}
+	if tok != s.opts.Token {
+		answer(w, CodeInvalidToken, nil)
+		return false
+	}
+	return true
+}
+
+// channelOf returns the request's data channel and whether it is usable;
+// with ack on it answers the error itself.
+func (s *Server) channelOf(w http.ResponseWriter, r *http.Request) (string, bool) {
+	ch := r.Header.Get("X-Splunk-Request-Channel")
+	if ch == "" {
+		ch = r.URL.Query().Get("channel")
+	}
+	if !s.opts.Ack {
+		return "", true // HEC ignores the channel when ack is off
+	}
+	if ch == "" {
+		answer(w, CodeChannelMissing, nil)
+		return "", false
+	}
+	if !isGUID(ch) {
+		answer(w, CodeInvalidChannel, nil)
+		return "", false
+	}
+	return ch, true
+}
+
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// readBody reads the request body, gzip-decoded when so marked, up to
+// MaxContentLength; it answers and returns false on failure.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	var rd io.Reader = r.Body
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, true
+			}
+			answer(w, CodeInvalidFormat, nil)
+			return nil, false
+		}
+		defer zr.Close()
+		rd = zr
+	}
+	body, err := io.ReadAll(io.LimitReader(rd, s.opts.MaxContentLength+1))
+	if err != nil {
+		answer(w, CodeInvalidFormat, nil)
+		return nil, false
+	}
+	if int64(len(body)) > s.opts.MaxContentLength {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	return body, true
+}
+
+func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
+	if !s.authorize(w, r) {
+		return
+	}
+	ch, ok := s.channelOf(w, r)
+	if !ok {
+		return
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		answer(w, CodeNoData, nil)
+		return
+	}
+	evs, code, bad := s.parse(body, ch)
+	if code != CodeSuccess {
+		if s.opts.IndexBeforeInvalid {
+			s.store(evs)
+		}
+		answer(w, code, map[string]any{"invalid-event-number": bad})
+		return
+	}
+	s.store(evs)
+	if !s.opts.Ack {
+		answer(w, CodeSuccess, nil)
+		return
+	}
+	s.mu.Lock()
+	c := s.channels[ch]
+	if c == nil {
+		c = &channel{pending: make(map[int64]time.Time)}
+		s.channels[ch] = c
+	}
+	id := c.next
+	c.next++
+	ready := s.now().Add(s.opts.AckDelay)
+	if s.opts.AckNever {
+		ready = time.Time{}
+	}
+	c.pending[id] = ready
+	s.mu.Unlock()
+	answer(w, CodeSuccess, map[string]any{"ackId": id})
+}
+
+// envelope is what HEC reads from each JSON object of the body.
+type envelope struct {
+	Time       json.RawMessage            `json:"time"`
+	Host       *string                    `json:"host"`
+	Source     *string                    `json:"source"`
+	Sourcetype *string                    `json:"sourcetype"`
+	Index      *string                    `json:"index"`
+	Event      json.RawMessage            `json:"event"`
+	Fields     map[string]json.RawMessage `json:"fields"`
+}
+
+// parse reads the concatenated envelopes of body. It returns the events
+// before the first invalid one, and for that one the HEC code and its
+// position; code is CodeSuccess when all are valid.
+func (s *Server) parse(body []byte, ch string) (evs []Event, code, bad int) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for i := 0; ; i++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			if errors.Is(err, io.EOF) {
+				return evs, CodeSuccess, 0
+			}
+			return evs, CodeInvalidFormat, i
+		}
+		ev, c := s.validate(raw, ch)
+		if c != CodeSuccess {
+			return evs, c, i
+		}
+		evs = append(evs, ev)
+	}
+}
+
+func (s *Server) validate(raw json.RawMessage, ch string) (Event, int) {
+	var env envelope
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+		return Event{}, CodeInvalidFormat
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return Event{}, CodeInvalidFormat
+	}
+	ev := Event{Channel: ch, Host: deref(env.Host), Source: deref(env.Source), Sourcetype: deref(env.Sourcetype), Index: deref(env.Index)}
+	ev.Event = env.Event
+	t := bytes.TrimSpace(env.Event)
+	switch {
+	case len(t) == 0 || string(t) == "null":
+		return Event{}, CodeEventRequired
+	case string(t) == `""`:
+		return Event{}, CodeEventBlank
+	}
+	if len(env.Time) > 0 {
+		tt := strings.Trim(string(env.Time), `"`)
+		if _, err := strconv.ParseFloat(tt, 64); err != nil {
+			return Event{}, CodeInvalidFormat
+		}
+		ev.Time = tt
+	}
+	if env.Fields != nil {
+		ev.Fields = make(map[string]string, len(env.Fields))
+		for k, v := range env.Fields {
+			var str string
+			if err := json.Unmarshal(v, &str); err == nil {
+				ev.Fields[k] = str
+				continue
+			}
+			var arr []string
+			if err := json.Unmarshal(v, &arr); err != nil {
+				return Event{}, CodeIndexedFields
+			}
+			ev.Fields[k] = strings.Join(arr, ",")
+		}
+	}
+	if ev.Index != "" && len(s.opts.Indexes) > 0 {
+		allowed := false
+		for _, ix := range s.opts.Indexes {
+			allowed = allowed || ix == ev.Index
+		}
+		if !allowed {
+			return Event{}, CodeIncorrectIndex
+		}
+	}
+	if s.opts.InvalidAt != nil && s.opts.InvalidAt(ev) {
+		return Event{}, CodeInvalidFormat
+	}
+	return ev, CodeSuccess
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func (s *Server) store(evs []Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ev := range evs {
+		s.events = append(s.events, ev)
+		if ev.Fields != nil {
+			s.byKey[Key{ev.Fields["kafka_topic"], ev.Fields["kafka_partition"], ev.Fields["kafka_offset"]}]++
+		}
+	}
+}
+
+func (s *Server) serveAck(w http.ResponseWriter, r *http.Request) {
+	if !s.authorize(w, r) {
+		return
+	}
+	if !s.opts.Ack {
+		answer(w, CodeAckDisabled, nil)
+		return
+	}
+	ch, ok := s.channelOf(w, r)
+	if !ok {
+		return
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Acks []int64 `json:"acks"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.Acks == nil {
+		answer(w, CodeInvalidFormat, nil)
+		return
+	}
+	now := s.now()
+	res := make(map[string]bool, len(req.Acks))
+	s.mu.Lock()
+	c := s.channels[ch]
+	for _, id := range req.Acks {
+		done := false
+		if c != nil {
+			if ready, ok := c.pending[id]; ok && !ready.IsZero() && !now.Before(ready) {
+				done = true
+				delete(c.pending, id) // Splunk forgets an ack once reported
+			}
+		}
+		res[strconv.FormatInt(id, 10)] = done
+	}
+	s.mu.Unlock()
+	b, err := json.Marshal(map[string]any{"acks": res})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	_, _ = w.Write(b) // the client may be gone; nothing to do
+}

@@ -1,0 +1,185 @@
+package ratelimit
+
+import "time"
+
+// AIMD tuning. The numbers are the documented behaviour of Throttled,
+// Success and Delivered; they are constants, not options, until a sink
+// shows a need to tune them.
+const (
+	// decreaseFactor multiplies the rate on a throttle signal.
+	decreaseFactor = 0.5
+	// minDecreaseInterval: at most one decrease per this interval (or per
+	// normal latency, when that is longer), so that the 429s of the
+	// batches already in flight count as one signal.
+	minDecreaseInterval = time.Second
+	// stepFraction and minStep: the cap grows by max(1 % of the reference
+	// rate, 10 events/s) per second of healthy answers.
+	stepFraction = 0.01
+	minStep      = 10
+	// maxIncreaseSpan: one success adds at most one second's worth of
+	// growth, however long ago the previous one was.
+	maxIncreaseSpan = time.Second
+	// liftFactor: with an unlimited configured rate the cap is removed
+	// once it is this many times the delivered rate.
+	liftFactor = 2
+
+	// A latency above slowFactor × normal and above slowMin counts as a
+	// throttle signal, once latencyWarmup answers made "normal" known.
+	slowFactor    = 3
+	slowMin       = 250 * time.Millisecond
+	latencyWarmup = 5
+	latencyAlpha  = 0.1
+
+	// The delivered rate is sampled over windows of deliveredWindow and
+	// smoothed with deliveredAlpha.
+	deliveredWindow = time.Second
+	deliveredAlpha  = 0.3
+)
+
+// aimd is the adaptive cap as a pure state machine: every decision takes
+// the time and the configured rate of the current mode (0 = unlimited), so
+// it is tested with tables of explicit times. It is not safe for
+// concurrent use; the Limiter guards it with its mutex.
+type aimd struct {
+	cfg *Config
+
+	capRate float64 // events/s; 0 = no cap
+	ref     float64 // rate the increase step is a fraction of (unlimited config)
+
+	lastDecrease time.Time
+	lastIncrease time.Time
+
+	latency  float64 // EWMA of normal latency, seconds
+	latencyN int
+
+	delivered    float64 // EWMA of delivered events/s
+	hasDelivered bool
+	winStart     time.Time
+	winEvents    int64
+}
+
+// effective is min(configured, cap), with 0 meaning unlimited.
+func (a *aimd) effective(configured float64) float64 {
+	switch {
+	case a.capRate == 0:
+		return configured
+	case configured == 0:
+		return a.capRate
+	default:
+		return min(configured, a.capRate)
+	}
+}
+
+// normalize lifts a cap that no longer limits anything (the mode changed to
+// a rate at or below it). It reports whether the cap was lifted.
+func (a *aimd) normalize(configured float64) bool {
+	if a.capRate > 0 && configured > 0 && a.capRate >= configured {
+		a.capRate = 0
+		return true
+	}
+	return false
+}
+
+func (a *aimd) decreaseInterval() time.Duration {
+	normal := time.Duration(a.latency * float64(time.Second))
+	return max(minDecreaseInterval, normal)
+}
+
+// throttle handles a throttle signal at now. It reports whether the cap
+// changed. The new cap is max(floor, current rate × 0.5), where the current
+// rate is the effective rate or, when that is unlimited, the measured
+// delivered rate (the floor if nothing was measured yet).
+func (a *aimd) throttle(now time.Time, configured float64) bool {
+	if !a.lastDecrease.IsZero() && now.Sub(a.lastDecrease) < a.decreaseInterval() {
+		return false
+	}
+	floor := a.cfg.floor(configured)
+	cur := a.effective(configured)
+	if cur == 0 {
+		cur = a.delivered
+	}
+	next := max(cur*decreaseFactor, floor)
+	if a.capRate == 0 && configured == 0 {
+		// The step of the way back up is a fraction of the rate we
+		// were at when the sink first pushed back.
+		a.ref = max(cur, floor)
+	}
+	a.lastDecrease = now
+	a.lastIncrease = now
+	old := a.capRate
+	a.capRate = next
+	return old != next
+}
+
+// observeLatency folds d into the normal latency and reports whether d is
+// slow enough to be a throttle signal. Slow answers are folded in too, so
+// that a sink whose normal latency really changed stops looking slow after
+// a few answers instead of pinning the rate at the floor.
+func (a *aimd) observeLatency(d time.Duration) bool {
+	if d <= 0 {
+		return false
+	}
+	s := d.Seconds()
+	slow := a.latencyN >= latencyWarmup && s > slowFactor*a.latency && d > slowMin
+	if a.latencyN == 0 {
+		a.latency = s
+	} else {
+		a.latency += latencyAlpha * (s - a.latency)
+	}
+	a.latencyN++
+	return slow
+}
+
+// success handles a healthy answer at now that took latency. It reports
+// whether the answer was slow (and so counted as a throttle signal) and
+// whether the cap changed in a way worth announcing: a decrease, or the cap
+// being lifted. Small increases are not announced.
+func (a *aimd) success(now time.Time, latency time.Duration, configured float64) (slow, changed bool) {
+	if a.observeLatency(latency) {
+		return true, a.throttle(now, configured)
+	}
+	if a.capRate == 0 {
+		return false, false
+	}
+	span := min(max(now.Sub(a.lastIncrease), 0), maxIncreaseSpan)
+	if now.After(a.lastIncrease) {
+		a.lastIncrease = now
+	}
+	ref := configured
+	if ref == 0 {
+		ref = a.ref
+	}
+	step := max(stepFraction*ref, minStep)
+	a.capRate += step * span.Seconds()
+	if configured > 0 && a.capRate >= configured {
+		a.capRate = 0
+		return false, true
+	}
+	if configured == 0 && a.hasDelivered && a.capRate >= liftFactor*a.delivered {
+		a.capRate = 0
+		return false, true
+	}
+	return false, false
+}
+
+// observeDelivered counts events delivered at now into the delivered-rate
+// EWMA, sampled once per deliveredWindow.
+func (a *aimd) observeDelivered(now time.Time, events int) {
+	if a.winStart.IsZero() || now.Before(a.winStart) {
+		a.winStart = now
+	}
+	a.winEvents += int64(events)
+	el := now.Sub(a.winStart)
+	if el < deliveredWindow {
+		return
+	}
+	sample := float64(a.winEvents) / el.Seconds()
+	if a.hasDelivered {
+		a.delivered += deliveredAlpha * (sample - a.delivered)
+	} else {
+		a.delivered = sample
+		a.hasDelivered = true
+	}
+	a.winStart = now
+	a.winEvents = 0
+}

@@ -1,0 +1,223 @@
+package ratelimit
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// step is one input to the AIMD state machine in a table test.
+type step struct {
+	ms        int           // time since t0
+	kind      string        // "throttle", "success", "delivered"
+	latency   time.Duration // success
+	events    int           // delivered
+	wantCap   float64       // cap after the step (0 = none)
+	wantSlow  bool          // success: counted as a throttle signal
+	checkOnly bool          // only check, no input (kind ignored)
+}
+
+func runAIMD(t *testing.T, cfg Config, configured float64, steps []step) {
+	t.Helper()
+	a := aimd{cfg: &cfg}
+	for i, s := range steps {
+		now := at(s.ms)
+		switch s.kind {
+		case "throttle":
+			a.throttle(now, configured)
+		case "success":
+			slow, _ := a.success(now, s.latency, configured)
+			if slow != s.wantSlow {
+				t.Fatalf("step %d (%s at %dms): slow = %v, want %v", i, s.kind, s.ms, slow, s.wantSlow)
+			}
+		case "delivered":
+			a.observeDelivered(now, s.events)
+			continue
+		}
+		if math.Abs(a.capRate-s.wantCap) > 1e-9 {
+			t.Fatalf("step %d (%s at %dms): cap = %v, want %v", i, s.kind, s.ms, a.capRate, s.wantCap)
+		}
+	}
+}
+
+func TestAIMDDecrease(t *testing.T) {
+	tests := []struct {
+		name       string
+		cfg        Config
+		configured float64
+		steps      []step
+	}{
+		{
+			name: "halves once per second", cfg: Config{Floor: 10}, configured: 1000,
+			steps: []step{
+				{ms: 0, kind: "throttle", wantCap: 500},
+				{ms: 10, kind: "throttle", wantCap: 500},  // same burst of 429s
+				{ms: 999, kind: "throttle", wantCap: 500}, // still within 1 s
+				{ms: 1000, kind: "throttle", wantCap: 250},
+				{ms: 2000, kind: "throttle", wantCap: 125},
+			},
+		},
+		{
+			name: "stops at the floor", cfg: Config{Floor: 100}, configured: 300,
+			steps: []step{
+				{ms: 0, kind: "throttle", wantCap: 150},
+				{ms: 1000, kind: "throttle", wantCap: 100},
+				{ms: 2000, kind: "throttle", wantCap: 100},
+			},
+		},
+		{
+			name: "default floor is 10", cfg: Config{}, configured: 30,
+			steps: []step{
+				{ms: 0, kind: "throttle", wantCap: 15},
+				{ms: 1000, kind: "throttle", wantCap: 10},
+			},
+		},
+		{
+			name: "floor never above the configured rate", cfg: Config{Floor: 50}, configured: 20,
+			steps: []step{
+				{ms: 0, kind: "throttle", wantCap: 20},
+			},
+		},
+		{
+			name: "unlimited: halves the delivered rate", cfg: Config{Floor: 10}, configured: 0,
+			steps: []step{
+				{ms: 0, kind: "delivered", events: 400},
+				{ms: 500, kind: "delivered", events: 400},
+				{ms: 1000, kind: "delivered", events: 400}, // 1200 events in 1 s
+				{ms: 1100, kind: "throttle", wantCap: 600},
+				{ms: 2100, kind: "throttle", wantCap: 300},
+			},
+		},
+		{
+			name: "unlimited and nothing measured: floor", cfg: Config{Floor: 10}, configured: 0,
+			steps: []step{
+				{ms: 0, kind: "throttle", wantCap: 10},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { runAIMD(t, tt.cfg, tt.configured, tt.steps) })
+	}
+}
+
+func TestAIMDIncrease(t *testing.T) {
+	tests := []struct {
+		name       string
+		cfg        Config
+		configured float64
+		steps      []step
+	}{
+		{
+			// step = max(1 % of 2000, 10) = 20 ev/s per second.
+			name: "linear back to the configured rate", cfg: Config{}, configured: 2000,
+			steps: []step{
+				{ms: 0, kind: "throttle", wantCap: 1000},
+				{ms: 500, kind: "success", wantCap: 1010},
+				{ms: 1000, kind: "success", wantCap: 1020},
+				{ms: 1000, kind: "success", wantCap: 1020}, // many successes, same instant
+				{ms: 1000, kind: "success", wantCap: 1020},
+				{ms: 11000, kind: "success", wantCap: 1040}, // at most 1 s worth per success
+				{ms: 60000, kind: "success", wantCap: 1060},
+			},
+		},
+		{
+			name: "reaches the configured rate and lifts the cap", cfg: Config{Floor: 100}, configured: 200,
+			steps: func() []step {
+				// step = max(2, 10) = 10 ev/s per second: 100 → 200 in 10 s.
+				s := []step{{ms: 0, kind: "throttle", wantCap: 100}}
+				for i := 1; i < 10; i++ {
+					s = append(s, step{ms: i * 1000, kind: "success", wantCap: 100 + 10*float64(i)})
+				}
+				return append(s, step{ms: 10000, kind: "success", wantCap: 0})
+			}(),
+		},
+		{
+			name: "no cap, nothing to grow", cfg: Config{}, configured: 200,
+			steps: []step{
+				{ms: 0, kind: "success", wantCap: 0},
+				{ms: 5000, kind: "success", wantCap: 0},
+			},
+		},
+		{
+			// ref = 1200 delivered → step 12; lifted at ≥ 2× delivered.
+			name: "unlimited: lifted well above the delivered rate", cfg: Config{}, configured: 0,
+			steps: []step{
+				{ms: 0, kind: "delivered", events: 1200},
+				{ms: 1000, kind: "delivered", events: 0},
+				{ms: 1000, kind: "throttle", wantCap: 600},
+				{ms: 2000, kind: "success", wantCap: 612},
+				{ms: 2000, kind: "delivered", events: 100}, // demand fell: sample 100/s
+				{ms: 3000, kind: "delivered", events: 0},   // EWMA 1200 → 870 → 609
+				{ms: 3000, kind: "success", wantCap: 624},  // 624 < 2 × 609: kept
+				{ms: 4000, kind: "delivered", events: 0},   // → 426.3
+				{ms: 5000, kind: "delivered", events: 0},   // → 298.41
+				{ms: 5000, kind: "success", wantCap: 0},    // 636 ≥ 2 × 298.41: lifted
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { runAIMD(t, tt.cfg, tt.configured, tt.steps) })
+	}
+}
+
+func TestAIMDLatency(t *testing.T) {
+	ms := time.Millisecond
+	warm := func(start int) []step {
+		var s []step
+		for i := range latencyWarmup {
+			s = append(s, step{ms: start + i, kind: "success", latency: 100 * ms})
+		}
+		return s
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{
+			name: "slow answer after warm-up halves the rate",
+			steps: append(warm(0),
+				step{ms: 10, kind: "success", latency: 400 * ms, wantSlow: true, wantCap: 500}),
+		},
+		{
+			name: "3x but under 250 ms is not slow",
+			steps: func() []step {
+				var s []step
+				for i := range latencyWarmup {
+					s = append(s, step{ms: i, kind: "success", latency: 50 * ms})
+				}
+				return append(s, step{ms: 10, kind: "success", latency: 200 * ms})
+			}(),
+		},
+		{
+			name:  "during warm-up nothing is slow",
+			steps: []step{{ms: 0, kind: "success", latency: 10 * ms}, {ms: 1, kind: "success", latency: 5 * time.Second}},
+		},
+		{
+			name: "a slow answer within the decrease interval is counted, not applied",
+			steps: append(warm(0),
+				step{ms: 10, kind: "success", latency: 400 * ms, wantSlow: true, wantCap: 500},
+				step{ms: 20, kind: "success", latency: 2 * time.Second, wantSlow: true, wantCap: 500}),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { runAIMD(t, Config{}, 1000, tt.steps) })
+	}
+}
+
+// A sink whose normal latency really rose stops looking slow after a few
+// answers: slow answers move the baseline too.
+func TestAIMDLatencyBaselineAdapts(t *testing.T) {
+	a := aimd{cfg: &Config{}}
+	for range latencyWarmup {
+		a.observeLatency(100 * time.Millisecond)
+	}
+	slow := 0
+	for range 50 {
+		if a.observeLatency(time.Second) {
+			slow++
+		}
+	}
+	if slow == 0 || slow > 15 {
+		t.Fatalf("%d of 50 answers at the new normal counted as slow, want a few", slow)
+	}
+}

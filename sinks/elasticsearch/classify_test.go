@@ -1,0 +1,233 @@
+package elasticsearch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/siembridge/siembridge/sinks"
+)
+
+func TestClassifyItem(t *testing.T) {
+	for _, tc := range []struct {
+		status    int
+		errType   string
+		create    bool
+		want      sinks.Outcome
+		throttled bool
+	}{
+		{200, "", true, sinks.Delivered, false},
+		{201, "", true, sinks.Delivered, false},
+		{409, "version_conflict_engine_exception", true, sinks.Delivered, false},
+		{409, "version_conflict_engine_exception", false, sinks.Retry, false},
+		{409, "something_else", true, sinks.Retry, false},
+		{429, "es_rejected_execution_exception", true, sinks.Retry, true},
+		{503, "unavailable_shards_exception", true, sinks.Retry, true},
+		{500, "null_pointer_exception", true, sinks.Retry, false},
+		{502, "", true, sinks.Retry, false},
+		{408, "", true, sinks.Retry, false},
+		{400, "mapper_parsing_exception", true, sinks.Reject, false},
+		{400, "document_parsing_exception", true, sinks.Reject, false},
+		{400, "illegal_argument_exception", true, sinks.Reject, false},
+		{400, "invalid_index_name_exception", true, sinks.Reject, false},
+		{404, "index_not_found_exception", true, sinks.Reject, false},
+		{413, "", true, sinks.Reject, false},
+		{0, "", true, sinks.Retry, false},
+		{302, "", true, sinks.Retry, false},
+	} {
+		got, th := classifyItem(tc.status, []byte(tc.errType), tc.create)
+		if got != tc.want || th != tc.throttled {
+			t.Errorf("%d %s create=%v: %v throttled=%v, want %v %v", tc.status, tc.errType, tc.create, got, th, tc.want, tc.throttled)
+		}
+	}
+}
+
+func TestStatusError(t *testing.T) {
+	for _, tc := range []struct {
+		status, sent                int
+		retryAfter                  string
+		fatal, permanent, throttled bool
+		wantRetryAfter              time.Duration
+	}{
+		{status: 401, sent: 10, fatal: true},
+		{status: 403, sent: 10, fatal: true},
+		{status: 429, sent: 10, retryAfter: "7", throttled: true, wantRetryAfter: 7 * time.Second},
+		{status: 503, sent: 10, throttled: true},
+		{status: 500, sent: 10},
+		{status: 504, sent: 10},
+		{status: 408, sent: 10},
+		{status: 413, sent: 10},
+		{status: 413, sent: 1, permanent: true},
+		{status: 400, sent: 10, fatal: true},
+		{status: 404, sent: 10, fatal: true},
+		{status: 405, sent: 10, fatal: true},
+		{status: 301, sent: 10, fatal: true},
+	} {
+		h := http.Header{}
+		if tc.retryAfter != "" {
+			h.Set("Retry-After", tc.retryAfter)
+		}
+		re := statusError(tc.status, tc.sent, h, []byte(`{"error":"no handler found"}`))
+		if re.Status != tc.status || re.Fatal != tc.fatal || re.Permanent != tc.permanent ||
+			re.Throttled != tc.throttled || re.RetryAfter != tc.wantRetryAfter {
+			t.Errorf("%d/%d: %+v", tc.status, tc.sent, re)
+		}
+		if re.Err == nil || re.Error() == "" {
+			t.Errorf("%d: no message", tc.status)
+		}
+	}
+}
+
+func TestTransportError(t *testing.T) {
+	bg := context.Background()
+	canceled, cancel := context.WithCancel(bg)
+	cancel()
+	for _, tc := range []struct {
+		name             string
+		parent           context.Context
+		err              error
+		throttled, fatal bool
+	}{
+		{"refused", bg, &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, false, false},
+		{"reset", bg, &net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, false, false},
+		{"eof", bg, io.ErrUnexpectedEOF, false, false},
+		{"our timeout", bg, context.DeadlineExceeded, true, false},
+		{"header timeout", bg, timeoutErr{}, true, false},
+		{"caller gave up", canceled, context.Canceled, false, false},
+		{"product check", bg, errors.New("the client noticed that the server is not Elasticsearch and we do not support this unknown product"), false, true},
+	} {
+		re := transportError(tc.parent, tc.err)
+		if re.Status != 0 || re.Permanent || re.Throttled != tc.throttled || re.Fatal != tc.fatal {
+			t.Errorf("%s: %+v", tc.name, re)
+		}
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string { return "net/http: timeout awaiting response headers" }
+func (timeoutErr) Timeout() bool { return true }
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		v    string
+		want time.Duration
+	}{
+		{"", 0}, {"0", 0}, {"-3", 0}, {"5", 5 * time.Second}, {" 12 ", 12 * time.Second},
+		{"999999999", time.Hour}, {"soon", 0},
+		{now.Add(30 * time.Second).Format(http.TimeFormat), 30 * time.Second},
+		{now.Add(-30 * time.Second).Format(http.TimeFormat), 0},
+	} {
+		if got := parseRetryAfter(tc.v, now); got != tc.want {
+			t.Errorf("%q: %v want %v", tc.v, got, tc.want)
+		}
+	}
+}
+
+func TestParseBulkResponse(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		body     string
+		errors   bool
+		statuses []int // nil: count-only items
+		n        int
+		bad      bool
+	}{
+		{name: "fast path", body: `{"errors":false,"took":3,"items":[{"create":{"status":201}},{"create":{"status":201}}]}`, n: 2},
+		{name: "took first", body: `{"took":3,"errors":false,"items":[{"create":{"_index":"a","_id":"x\"}","status":201}}]}`, n: 1},
+		{name: "items before errors", body: `{"items":[{"index":{"status":200}}],"errors":false}`, statuses: []int{200}, n: 1},
+		{name: "errors", errors: true, n: 3, statuses: []int{201, 409, 429},
+			body: `{"took":3,"errors":true,"items":[{"create":{"status":201,"_shards":{"total":2}}},` +
+				`{"create":{"_id":"1","status":409,"error":{"type":"version_conflict_engine_exception","reason":"[1]: exists","caused_by":{"type":"x","reason":"y"}}}},` +
+				` { "create" : { "status" : 429 , "error" : "rejected" } } ]}`},
+		{name: "empty items", body: `{"errors":false,"items":[]}`, n: 0},
+		{name: "whitespace", body: " {\n \"errors\" : false ,\n \"items\" : [ { \"create\" : { \"status\" : 201 } } ] }\n", n: 1},
+		{name: "garbage", body: `nope`, bad: true},
+		{name: "empty", body: ``, bad: true},
+		{name: "no items", body: `{"errors":false}`, bad: true},
+		{name: "no errors", body: `{"items":[]}`, bad: true},
+		{name: "truncated", body: `{"errors":true,"items":[{"create":{"status":20`, bad: true},
+		{name: "status not a number", body: `{"errors":true,"items":[{"create":{"status":"201"}}]}`, bad: true},
+		{name: "item not an object", body: `{"errors":true,"items":[5]}`, bad: true},
+		{name: "items twice", body: `{"errors":false,"items":[],"items":[]}`, bad: true},
+	} {
+		hasErrors, items, err := parseBulkResponse([]byte(tc.body), nil)
+		if (err != nil) != tc.bad {
+			t.Errorf("%s: err = %v", tc.name, err)
+			continue
+		}
+		if tc.bad {
+			continue
+		}
+		if hasErrors != tc.errors || len(items) != tc.n {
+			t.Errorf("%s: errors %v, %d items", tc.name, hasErrors, len(items))
+		}
+		for i, st := range tc.statuses {
+			if items[i].status != st {
+				t.Errorf("%s: item %d status %d want %d", tc.name, i, items[i].status, st)
+			}
+		}
+		if tc.name == "errors" {
+			it := items[1]
+			if string(it.action) != "create" || string(it.errType) != "version_conflict_engine_exception" || string(it.errReason) != "[1]: exists" {
+				t.Errorf("item 1 = %q %q %q", it.action, it.errType, it.errReason)
+			}
+			if string(items[2].errReason) != "rejected" {
+				t.Errorf("string error = %q", items[2].errReason)
+			}
+		}
+	}
+}
+
+func TestUnquoteAndTruncate(t *testing.T) {
+	if got := unquote([]byte(`a\"b\u00e9\n`), 100); got != "a\"bé\n" {
+		t.Errorf("unquote = %q", got)
+	}
+	if got := unquote([]byte(`bad \x escape`), 100); got != `bad \x escape` {
+		t.Errorf("unquote invalid = %q", got)
+	}
+	if got := truncate("ééé", 3); got != "é…" {
+		t.Errorf("truncate = %q", got)
+	}
+}
+
+// FuzzParseBulkResponse: a decode error is a valid outcome; a panic is not.
+// When parsing succeeds the items must be consistent with the input.
+func FuzzParseBulkResponse(f *testing.F) {
+	for _, s := range []string{
+		`{"errors":false,"took":3,"items":[{"create":{"status":201}},{"create":{"status":201}}]}`,
+		`{"took":3,"errors":true,"items":[{"create":{"status":409,"error":{"type":"version_conflict_engine_exception","reason":"r"}}}]}`,
+		`{"errors":true,"items":[{"index":{"status":429,"error":"x"}}]}`,
+		`{"items":[{"index":{"status":200}}],"errors":false}`,
+		`{"errors":true,"items":[[[[[{"a":"\"\\"}]]]]]}`,
+		`{"error":{"type":"x","reason":"y"},"status":400}`,
+		``, `{`, `"`, `{"errors":tru`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		scratch := make([]bulkItem, 0, 2)
+		hasErrors, items, err := parseBulkResponse(data, scratch)
+		if err != nil {
+			return
+		}
+		for _, it := range items {
+			if it.status < 0 || it.status > 999999999 {
+				t.Fatalf("status %d", it.status)
+			}
+			_ = itemReason(&it)
+			_, _ = classifyItem(it.status, it.errType, true)
+		}
+		_ = hasErrors
+		_ = describeErrorBody(data)
+		_ = fmt.Sprint(len(items))
+	})
+}

@@ -1,0 +1,387 @@
+// Package elasticsearch is the siembridge sink for Elasticsearch 8.x and
+// Elastic Cloud. It writes each batch as one _bulk request through the
+// official client (github.com/elastic/go-elasticsearch/v8), which does the
+// transport, authentication, TLS and product check; this package builds the
+// NDJSON body and turns the answer into per-event outcomes.
+//
+// Every document is written with a deterministic _id (event.ID), so a retry
+// or a replay after a crash creates nothing twice: with the default action
+// "create" Elasticsearch answers 409 for a document it already has, and
+// that counts as delivered.
+package elasticsearch
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/sinks"
+)
+
+// maxResponseBytes bounds how much of a response we read. A bulk answer is
+// a few hundred bytes per item, so this leaves room for batches of tens of
+// thousands of events with long error reasons.
+const maxResponseBytes = 64 << 20
+
+// maxPooledBytes: buffers that grew beyond this are dropped rather than
+// pooled, so one huge batch does not pin its memory forever.
+const maxPooledBytes = 16 << 20
+
+// Option configures a Sink beyond its config: injectables only.
+type Option func(*options)
+
+type options struct {
+	logger    *slog.Logger
+	transport http.RoundTripper
+}
+
+// WithLogger sets the logger. Default: slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithTransport replaces the HTTP transport, for tests. Default: a clone of
+// http.DefaultTransport with ResponseHeaderTimeout set to the configured
+// timeout and TLS settings from the config. With a transport that is not an
+// *http.Transport, ca_file cannot be applied and New fails if it is set.
+func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
+
+// Sink sends batches to Elasticsearch. It is safe for concurrent use; Close
+// must be called when it is no longer needed.
+type Sink struct {
+	client        *es.Client
+	transport     http.RoundTripper // for CloseIdleConnections on Close
+	tmpl          *event.IndexTemplate
+	appendIndex   func(dst []byte, e *event.Event) []byte
+	create        bool
+	actionPrefix  []byte // {"create":{"_index":
+	actionSuffix  []byte // ,"pipeline":"p"}}\n or }}\n
+	timeout       time.Duration
+	maxEventBytes int
+	log           *slog.Logger
+	closed        atomic.Bool
+	bufs          sync.Pool // *sendBuf
+}
+
+// sendBuf is the per-Send scratch space, pooled across calls.
+type sendBuf struct {
+	body   []byte
+	resp   []byte
+	index  []byte     // scratch for one index name
+	sent   []int      // batch position of each event in body, in order
+	items  []bulkItem // parsed response items
+	reader bytes.Reader
+}
+
+// New returns a sink for cfg, which must have had config defaults applied
+// (Index, Action, Timeout and MaxEventBytes set) and its *_file secrets
+// read (config.Load does both). It does not contact the cluster; use Probe.
+func New(cfg config.Elasticsearch, opts ...Option) (*Sink, error) {
+	o := options{logger: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if len(cfg.URLs) == 0 {
+		return nil, errors.New("elasticsearch: no urls")
+	}
+	if cfg.Timeout <= 0 {
+		return nil, errors.New("elasticsearch: timeout must be > 0")
+	}
+	if cfg.MaxEventBytes <= 0 {
+		return nil, errors.New("elasticsearch: max_event_bytes must be > 0")
+	}
+	if cfg.Action != "create" && cfg.Action != "index" {
+		return nil, fmt.Errorf("elasticsearch: action %q: must be create or index", cfg.Action)
+	}
+	tmpl, err := event.ParseIndexTemplate(cfg.Index)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: index: %w", err)
+	}
+
+	rt := o.transport
+	if rt == nil {
+		base, ok := http.DefaultTransport.(*http.Transport)
+		if !ok {
+			return nil, errors.New("elasticsearch: http.DefaultTransport is not an *http.Transport")
+		}
+		t := base.Clone()
+		// The context deadline bounds the whole request; this also bounds
+		// the wait for the first byte of the answer on the connection.
+		t.ResponseHeaderTimeout = cfg.Timeout
+		// The bridge runs several batches at once per route; keep their
+		// connections instead of the default 2 idle per host.
+		t.MaxIdleConnsPerHost = 32
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // operator's explicit choice, logged below
+		rt = t
+	}
+	if cfg.InsecureSkipVerify {
+		o.logger.Warn("elasticsearch: TLS certificate verification is DISABLED (insecure_skip_verify); the connection can be intercepted",
+			"urls", cfg.URLs)
+	}
+	var caCert []byte
+	if cfg.CAFile != "" {
+		if caCert, err = os.ReadFile(cfg.CAFile); err != nil {
+			return nil, fmt.Errorf("elasticsearch: ca_file: %w", err)
+		}
+	}
+
+	client, err := es.NewClient(es.Config{
+		Addresses: cfg.URLs,
+		APIKey:    cfg.APIKey.Value(),
+		Username:  cfg.Username,
+		Password:  cfg.Password.Value(),
+		// The client clones rt to install the CA pool (see
+		// elastictransport.New), so with ca_file Close cannot reach the
+		// clone's idle connections; they expire after IdleConnTimeout.
+		CACert:    caCert,
+		Transport: rt,
+		// One attempt per Send: retries, backoff and the breaker are the
+		// bridge's.
+		DisableRetry:        true,
+		CompressRequestBody: cfg.Gzip,
+		PoolCompressor:      true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: %w", err)
+	}
+
+	s := &Sink{
+		client:        client,
+		transport:     rt,
+		tmpl:          tmpl,
+		create:        cfg.Action == "create",
+		timeout:       cfg.Timeout,
+		maxEventBytes: int(min(cfg.MaxEventBytes, config.ByteSize(int(^uint(0)>>1)))),
+		log:           o.logger,
+	}
+	// Use the template's allocation-free AppendFormat when it has one.
+	if af, ok := any(tmpl).(interface {
+		AppendFormat([]byte, *event.Event) []byte
+	}); ok {
+		s.appendIndex = af.AppendFormat
+	} else {
+		s.appendIndex = func(dst []byte, e *event.Event) []byte { return append(dst, tmpl.Format(e)...) }
+	}
+	s.actionPrefix = fmt.Appendf(nil, `{"%s":{"_index":`, cfg.Action)
+	if cfg.Pipeline != "" {
+		s.actionSuffix = appendJSONString(append(s.actionSuffix, `,"pipeline":`...), []byte(cfg.Pipeline))
+	}
+	s.actionSuffix = append(s.actionSuffix, "}}\n"...)
+	s.bufs.New = func() any { return new(sendBuf) }
+	return s, nil
+}
+
+// Send makes one _bulk request for batch and blocks until Elasticsearch
+// answered, the configured timeout passed or ctx ended. It returns nil when
+// every event was delivered, a *sinks.BatchError naming the events to retry
+// or reject, or a *sinks.RequestError when the request as a whole failed.
+// Events larger than max_event_bytes are not sent; they come back as
+// rejected (413). Safe for concurrent use.
+func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
+	if s.closed.Load() {
+		return sinks.ErrClosed
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	b := s.bufs.Get().(*sendBuf)
+	defer s.putBuf(b)
+
+	var failed []sinks.ItemError // stays nil (no allocation) when all is well
+	b.body, b.sent = b.body[:0], b.sent[:0]
+	for i, e := range batch {
+		if len(e.Doc) > s.maxEventBytes {
+			failed = append(failed, sinks.ItemError{
+				Index: i, Outcome: sinks.Reject, Status: http.StatusRequestEntityTooLarge,
+				Reason: fmt.Sprintf("event of %d bytes exceeds max_event_bytes %d", len(e.Doc), s.maxEventBytes),
+			})
+			continue
+		}
+		b.body = s.appendEvent(b.body, b, e)
+		b.sent = append(b.sent, i)
+	}
+	if len(b.sent) == 0 {
+		return &sinks.BatchError{Items: failed}
+	}
+
+	parent := ctx
+	ctx, cancel := context.WithTimeout(parent, s.timeout)
+	defer cancel()
+
+	b.reader.Reset(b.body)
+	res, err := esapi.BulkRequest{
+		Body: &b.reader,
+		// A fresh header per request: the client writes into it.
+		Header: http.Header{"Content-Type": {"application/x-ndjson"}},
+	}.Do(ctx, s.client)
+	if err != nil {
+		return transportError(parent, err)
+	}
+	defer res.Body.Close()
+	b.resp, err = readAll(b.resp[:0], res.Body, maxResponseBytes)
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return statusError(res.StatusCode, len(b.sent), res.Header, b.resp)
+	}
+	if err != nil {
+		return transportError(parent, fmt.Errorf("reading bulk response: %w", err))
+	}
+
+	hasErrors, items, perr := parseBulkResponse(b.resp, b.items)
+	b.items = items
+	if perr == nil && len(items) != len(b.sent) {
+		perr = fmt.Errorf("bulk response has %d items for %d documents", len(items), len(b.sent))
+	}
+	if perr != nil {
+		// Nothing can be assumed delivered; the deterministic IDs make the
+		// retry safe.
+		return &sinks.RequestError{Status: res.StatusCode, Err: fmt.Errorf("elasticsearch: %w", perr)}
+	}
+	if !hasErrors && failed == nil {
+		return nil
+	}
+
+	be := &sinks.BatchError{}
+	for k := range items {
+		if !hasErrors {
+			break
+		}
+		it := &items[k]
+		o, throttled := classifyItem(it.status, it.errType, s.create)
+		if o == sinks.Delivered {
+			continue
+		}
+		be.Throttled = be.Throttled || throttled
+		failed = append(failed, sinks.ItemError{
+			Index: b.sent[k], Outcome: o, Status: it.status, Reason: itemReason(it),
+		})
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	slices.SortFunc(failed, func(a, b sinks.ItemError) int { return a.Index - b.Index })
+	be.Items = failed
+	if be.Throttled {
+		be.RetryAfter = parseRetryAfter(res.Header.Get("Retry-After"), time.Now())
+	}
+	return be
+}
+
+func itemReason(it *bulkItem) string {
+	reason := unquote(it.errReason, maxReason)
+	if len(it.errType) == 0 {
+		if reason == "" {
+			return http.StatusText(it.status)
+		}
+		return reason
+	}
+	return truncate(string(it.errType)+": "+reason, maxReason)
+}
+
+// appendEvent appends one action line and one source line.
+func (s *Sink) appendEvent(body []byte, b *sendBuf, e *event.Event) []byte {
+	body = append(body, s.actionPrefix...)
+	b.index = s.appendIndex(b.index[:0], e)
+	body = appendJSONString(body, b.index)
+	body = append(body, `,"_id":`...)
+	body = appendID(body, e)
+	body = append(body, s.actionSuffix...)
+	start := len(body)
+	body = append(body, e.Doc...)
+	// Doc is a JSON object, not re-encoded. A pretty-printed one may hold
+	// raw newlines, which would end the NDJSON line early. In valid JSON a
+	// raw newline can only be white space between tokens (inside strings
+	// it must be escaped), so replacing it by a space changes nothing.
+	for i := bytes.IndexByte(body[start:], '\n'); i >= 0; i = bytes.IndexByte(body[start:], '\n') {
+		body[start+i] = ' '
+		start += i + 1
+	}
+	return append(body, '\n')
+}
+
+// Probe sends GET / with the configured timeout. It returns nil for a 2xx
+// answer from a genuine Elasticsearch, a fatal *sinks.RequestError for
+// 401/403 or a product check failure, and a retryable one otherwise.
+func (s *Sink) Probe(ctx context.Context) error {
+	if s.closed.Load() {
+		return sinks.ErrClosed
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(parent, s.timeout)
+	defer cancel()
+	res, err := s.client.Info(s.client.Info.WithContext(ctx))
+	if err != nil {
+		return transportError(parent, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode >= 200 && res.StatusCode <= 299 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20)) // keep the connection reusable
+		return nil
+	}
+	body, _ := readAll(nil, res.Body, 64<<10) // best effort: it only enriches the message
+	re := statusError(res.StatusCode, 0, res.Header, body)
+	if !re.Fatal {
+		re.Permanent = false // a probe never rejects events
+	}
+	return re
+}
+
+// Close releases the client and its idle connections. It does not wait for
+// Sends in flight, which fail with an error. Calling Close again is a
+// no-op.
+func (s *Sink) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.client.Close(ctx)
+	if ci, ok := s.transport.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+	if err != nil {
+		return fmt.Errorf("elasticsearch: close: %w", err)
+	}
+	return nil
+}
+
+func (s *Sink) putBuf(b *sendBuf) {
+	if cap(b.body) > maxPooledBytes || cap(b.resp) > maxPooledBytes {
+		return
+	}
+	b.reader.Reset(nil)
+	clear(b.items) // drop references into the response body
+	s.bufs.Put(b)
+}
+
+// readAll appends r to dst, reading at most limit bytes; more is an error.
+func readAll(dst []byte, r io.Reader, limit int) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if len(dst) > limit {
+			return dst[:limit], fmt.Errorf("response larger than %d bytes", limit)
+		}
+		if errors.Is(err, io.EOF) {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}

@@ -1,0 +1,604 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/internal/esfake"
+	"github.com/siembridge/siembridge/sinks"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var _ sinks.Sink = (*Sink)(nil)
+
+var day = time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)
+
+func fake(t testing.TB, opts esfake.Options) *esfake.Server {
+	t.Helper()
+	s := esfake.New(opts)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func baseConfig(url string) config.Elasticsearch {
+	return config.Elasticsearch{
+		URLs:          []string{url},
+		Index:         "logs-%{+yyyy.MM.dd}",
+		Action:        "create",
+		Timeout:       5 * time.Second,
+		MaxEventBytes: 1 << 20,
+	}
+}
+
+func newSink(t testing.TB, cfg config.Elasticsearch, opts ...Option) *Sink {
+	t.Helper()
+	s, err := New(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
+// events returns n events of topic "t" from offset first, each a JSON
+// object carrying its offset in "n".
+func events(first, n int) []*event.Event {
+	out := make([]*event.Event, n)
+	for i := range out {
+		off := int64(first + i)
+		v := fmt.Sprintf(`{"@timestamp":"2025-03-14T10:00:00Z","n":%d,"msg":"event %d"}`, off, off)
+		out[i] = event.New("t", 0, off, day, nil, []byte(v))
+	}
+	return out
+}
+
+func asBatchError(t *testing.T, err error) *sinks.BatchError {
+	t.Helper()
+	var be *sinks.BatchError
+	if !errors.As(err, &be) {
+		t.Fatalf("error %v (%T) is not a *BatchError", err, err)
+	}
+	return be
+}
+
+func asRequestError(t *testing.T, err error) *sinks.RequestError {
+	t.Helper()
+	var re *sinks.RequestError
+	if !errors.As(err, &re) {
+		t.Fatalf("error %v (%T) is not a *RequestError", err, err)
+	}
+	return re
+}
+
+func TestSendAllDelivered(t *testing.T) {
+	f := fake(t, esfake.Options{})
+	s := newSink(t, baseConfig(f.URL()))
+	batch := events(0, 50)
+	if err := s.Send(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	docs := f.Docs("logs-2025.03.14")
+	if len(docs) != 50 {
+		t.Fatalf("%d docs in logs-2025.03.14, indices %v", len(docs), f.Indices())
+	}
+	for _, e := range batch {
+		if got := docs[e.ID()]; !bytes.Equal(got, e.Doc) {
+			t.Errorf("%s: stored %s want %s", e.ID(), got, e.Doc)
+		}
+	}
+	if f.Requests() != 1 {
+		t.Errorf("%d requests", f.Requests())
+	}
+	if err := s.Send(context.Background(), nil); err != nil {
+		t.Errorf("empty batch: %v", err)
+	}
+}
+
+func TestDuplicatesAreDelivered(t *testing.T) {
+	f := fake(t, esfake.Options{})
+	s := newSink(t, baseConfig(f.URL()))
+	if err := s.Send(context.Background(), events(0, 20)); err != nil {
+		t.Fatal(err)
+	}
+	// A replay overlapping the first batch: 20 are 409s, 10 are new.
+	if err := s.Send(context.Background(), events(0, 30)); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	if f.Count() != 30 || f.Duplicates() != 20 {
+		t.Errorf("count %d duplicates %d", f.Count(), f.Duplicates())
+	}
+}
+
+func TestIndexActionOverwrites(t *testing.T) {
+	f := fake(t, esfake.Options{})
+	cfg := baseConfig(f.URL())
+	cfg.Action = "index"
+	s := newSink(t, cfg)
+	for range 2 {
+		if err := s.Send(context.Background(), events(0, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.Count() != 10 || f.Duplicates() != 10 || f.Version("logs-2025.03.14", "t+0+3") != 2 {
+		t.Errorf("count %d duplicates %d", f.Count(), f.Duplicates())
+	}
+}
+
+func TestItem429sAreRetriedAndOnlyThose(t *testing.T) {
+	f := fake(t, esfake.Options{Item429Rate: 0.3, Seed: 42})
+	s := newSink(t, baseConfig(f.URL()))
+	batch := events(0, 200)
+	err := s.Send(context.Background(), batch)
+	be := asBatchError(t, err)
+	if !be.Throttled || !sinks.IsThrottled(err) {
+		t.Error("not throttled")
+	}
+	stored := f.All()
+	retry := map[int]bool{}
+	for _, it := range be.Items {
+		if it.Outcome != sinks.Retry || it.Status != 429 || !strings.HasPrefix(it.Reason, "es_rejected_execution_exception: ") {
+			t.Errorf("item %+v", it)
+		}
+		retry[it.Index] = true
+	}
+	for i, e := range batch {
+		if _, ok := stored[e.ID()]; ok == retry[i] {
+			t.Errorf("event %d: stored %v, retry %v", i, ok, retry[i])
+		}
+	}
+	if len(retry) == 0 || len(retry) == len(batch) {
+		t.Fatalf("%d of %d to retry", len(retry), len(batch))
+	}
+	// The bridge resends what failed until nothing is left.
+	pending := batch
+	for round := 0; len(pending) > 0; round++ {
+		if round > 50 {
+			t.Fatal("never converged")
+		}
+		err := s.Send(context.Background(), pending)
+		if err == nil {
+			break
+		}
+		var next []*event.Event
+		for _, it := range asBatchError(t, err).Items {
+			next = append(next, pending[it.Index])
+		}
+		pending = next
+	}
+	if f.Count() != len(batch) {
+		t.Errorf("%d stored", f.Count())
+	}
+}
+
+func TestRejectsAndTooLargeMapBackByPosition(t *testing.T) {
+	f := fake(t, esfake.Options{RejectIf: func(doc []byte) (int, string, string) {
+		if bytes.Contains(doc, []byte(`"n":3,`)) {
+			return 400, "document_parsing_exception", "[1:42] failed to parse field [n] of type [date] in document with id 't+0+3'. " + strings.Repeat("x", 2000)
+		}
+		return 0, "", ""
+	}})
+	cfg := baseConfig(f.URL())
+	cfg.MaxEventBytes = 200
+	s := newSink(t, cfg)
+	batch := events(0, 6)
+	big := fmt.Sprintf(`{"n":1,"pad":"%s"}`, strings.Repeat("p", 300))
+	batch[1] = event.New("t", 0, 1, day, nil, []byte(big))
+	err := s.Send(context.Background(), batch)
+	be := asBatchError(t, err)
+	if len(be.Items) != 2 || be.Throttled {
+		t.Fatalf("items %+v", be.Items)
+	}
+	tooBig, bad := be.Items[0], be.Items[1]
+	if tooBig.Index != 1 || tooBig.Outcome != sinks.Reject || tooBig.Status != 413 ||
+		tooBig.Reason != fmt.Sprintf("event of %d bytes exceeds max_event_bytes 200", len(big)) {
+		t.Errorf("too big: %+v", tooBig)
+	}
+	if bad.Index != 3 || bad.Outcome != sinks.Reject || bad.Status != 400 ||
+		!strings.HasPrefix(bad.Reason, "document_parsing_exception: [1:42] failed to parse field [n]") || len(bad.Reason) > maxReason+len("…") {
+		t.Errorf("bad: %+v (len %d)", bad, len(bad.Reason))
+	}
+	if f.Count() != 4 {
+		t.Errorf("%d stored", f.Count())
+	}
+
+	// A batch of only too-large events sends nothing.
+	before := f.Requests()
+	err = s.Send(context.Background(), []*event.Event{batch[1], batch[1]})
+	if be := asBatchError(t, err); len(be.Items) != 2 || be.Items[1].Index != 1 || f.Requests() != before {
+		t.Errorf("all too large: %v, requests %d", err, f.Requests()-before)
+	}
+}
+
+func TestWholeRequestFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		mode      esfake.Mode
+		timeout   time.Duration
+		status    int
+		throttled bool
+		retryIn   time.Duration
+	}{
+		{name: "503", mode: esfake.Fail503, status: 503, throttled: true, retryIn: 2 * time.Second},
+		{name: "429", mode: esfake.Fail429, status: 429, throttled: true, retryIn: 2 * time.Second},
+		{name: "reset", mode: esfake.Reset},
+		{name: "refused", mode: esfake.Refuse},
+		{name: "timeout", mode: esfake.Slow(2 * time.Second), timeout: 100 * time.Millisecond, throttled: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := fake(t, esfake.Options{RetryAfter: 2 * time.Second})
+			cfg := baseConfig(f.URL())
+			if tc.timeout > 0 {
+				cfg.Timeout = tc.timeout
+			}
+			s := newSink(t, cfg)
+			if err := f.SetMode(tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			err := s.Send(context.Background(), events(0, 5))
+			re := asRequestError(t, err)
+			if re.Status != tc.status || re.Fatal || re.Permanent || re.Throttled != tc.throttled || re.RetryAfter != tc.retryIn {
+				t.Errorf("%+v", re)
+			}
+			if sinks.Classify(err) != sinks.Retry {
+				t.Errorf("classified %v", sinks.Classify(err))
+			}
+			if el := time.Since(start); el > time.Second {
+				t.Errorf("took %v", el)
+			}
+			if err := f.SetMode(esfake.Healthy); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Send(context.Background(), events(0, 5)); err != nil {
+				t.Errorf("after recovery: %v", err)
+			}
+		})
+	}
+}
+
+func TestCallerCancelIsNotThrottling(t *testing.T) {
+	f := fake(t, esfake.Options{})
+	s := newSink(t, baseConfig(f.URL()))
+	if err := f.SetMode(esfake.Slow(2 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	re := asRequestError(t, s.Send(ctx, events(0, 1)))
+	if re.Throttled || re.Fatal || !errors.Is(re, context.DeadlineExceeded) {
+		t.Errorf("%+v", re)
+	}
+}
+
+func TestRequestTooLarge(t *testing.T) {
+	f := fake(t, esfake.Options{MaxContentLength: 300})
+	s := newSink(t, baseConfig(f.URL()))
+	re := asRequestError(t, s.Send(context.Background(), events(0, 5)))
+	if re.Status != 413 || re.Permanent || re.Fatal {
+		t.Errorf("several events: %+v", re)
+	}
+	one := []*event.Event{event.New("t", 0, 9, day, nil, []byte(`{"pad":"`+strings.Repeat("x", 400)+`"}`))}
+	re = asRequestError(t, s.Send(context.Background(), one))
+	if re.Status != 413 || !re.Permanent || sinks.Classify(re) != sinks.Reject {
+		t.Errorf("one event: %+v", re)
+	}
+}
+
+// recorder is a RoundTripper that records request headers and bodies.
+type recorder struct {
+	rt      http.RoundTripper
+	mu      sync.Mutex
+	headers []http.Header
+	bodies  [][]byte
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		_ = req.Body.Close()
+		body = b
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	r.mu.Lock()
+	r.headers = append(r.headers, req.Header.Clone())
+	r.bodies = append(r.bodies, body)
+	r.mu.Unlock()
+	return r.rt.RoundTrip(req)
+}
+
+func newRecorder(t testing.TB) *recorder {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	return &recorder{rt: tr}
+}
+
+func TestGzipAndPipeline(t *testing.T) {
+	f := fake(t, esfake.Options{})
+	cfg := baseConfig(f.URL())
+	cfg.Gzip = true
+	cfg.Pipeline = "geoip"
+	rec := newRecorder(t)
+	s := newSink(t, cfg, WithTransport(rec))
+	if err := s.Send(context.Background(), events(0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if f.Count() != 3 {
+		t.Fatalf("%d stored", f.Count())
+	}
+	h, body := rec.headers[0], rec.bodies[0]
+	if h.Get("Content-Encoding") != "gzip" || h.Get("Content-Type") != "application/x-ndjson" {
+		t.Errorf("headers %v", h)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"create":{"_index":"logs-2025.03.14","_id":"t+0+0","pipeline":"geoip"}}` + "\n"
+	if !bytes.HasPrefix(plain, []byte(want)) {
+		t.Errorf("body starts %q", plain[:min(len(plain), 120)])
+	}
+}
+
+func TestAuthHeadersReachServer(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fopts esfake.Options
+		cfg   func(*config.Elasticsearch)
+		fatal bool
+	}{
+		{"api key", esfake.Options{APIKey: "a2V5OnNlY3JldA=="}, func(c *config.Elasticsearch) { c.APIKey = "a2V5OnNlY3JldA==" }, false},
+		{"basic", esfake.Options{Username: "elastic", Password: "changeme"}, func(c *config.Elasticsearch) {
+			c.Username, c.Password = "elastic", "changeme"
+		}, false},
+		{"wrong password", esfake.Options{Username: "elastic", Password: "changeme"}, func(c *config.Elasticsearch) {
+			c.Username, c.Password = "elastic", "nope"
+		}, true},
+		{"no credentials", esfake.Options{APIKey: "k"}, func(*config.Elasticsearch) {}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := fake(t, tc.fopts)
+			cfg := baseConfig(f.URL())
+			tc.cfg(&cfg)
+			s := newSink(t, cfg)
+			err := s.Send(context.Background(), events(0, 2))
+			perr := s.Probe(context.Background())
+			if !tc.fatal {
+				if err != nil || perr != nil {
+					t.Fatalf("send %v probe %v", err, perr)
+				}
+				return
+			}
+			re := asRequestError(t, err)
+			if !re.Fatal || re.Status != 401 || !sinks.IsFatal(perr) || !strings.Contains(re.Error(), "security_exception") {
+				t.Errorf("send %+v probe %v", re, perr)
+			}
+			if f.Count() != 0 {
+				t.Errorf("%d stored", f.Count())
+			}
+		})
+	}
+}
+
+func TestProductCheck(t *testing.T) {
+	f := fake(t, esfake.Options{OmitProductHeader: true})
+	s := newSink(t, baseConfig(f.URL()))
+	if err := s.Probe(context.Background()); !sinks.IsFatal(err) {
+		t.Errorf("probe: %v", err)
+	}
+	if err := s.Send(context.Background(), events(0, 1)); !sinks.IsFatal(err) {
+		t.Errorf("send: %v", err)
+	}
+}
+
+func TestProbe(t *testing.T) {
+	f := fake(t, esfake.Options{})
+	s := newSink(t, baseConfig(f.URL()))
+	if err := s.Probe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mode      esfake.Mode
+		throttled bool
+	}{{esfake.Fail503, true}, {esfake.Refuse, false}, {esfake.Reset, false}} {
+		if err := f.SetMode(tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		err := s.Probe(context.Background())
+		re := asRequestError(t, err)
+		if re.Fatal || re.Permanent || re.Throttled != tc.throttled {
+			t.Errorf("%v: %+v", tc.mode, re)
+		}
+	}
+}
+
+// cannedTransport answers every request with a fixed bulk body.
+type cannedTransport struct {
+	status int
+	body   []byte
+}
+
+func (c cannedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+		_ = req.Body.Close()
+	}
+	return &http.Response{
+		StatusCode: c.status,
+		Header:     http.Header{"X-Elastic-Product": {"Elasticsearch"}, "Content-Type": {"application/json"}},
+		Body:       io.NopCloser(bytes.NewReader(c.body)),
+		Request:    req,
+	}, nil
+}
+
+func TestResponseNotMatchingTheBatchIsRetried(t *testing.T) {
+	for name, body := range map[string]string{
+		"too few items":   `{"took":1,"errors":false,"items":[{"create":{"status":201}}]}`,
+		"too many items":  `{"took":1,"errors":true,"items":[{"create":{"status":201}},{"create":{"status":201}},{"create":{"status":400}}]}`,
+		"garbage":         `<html>proxy error</html>`,
+		"truncated":       `{"took":1,"errors":false,"items":[{"create":{"status":201}},{"create":{"sta`,
+		"no errors field": `{"took":1,"items":[{"create":{"status":201}},{"create":{"status":201}}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSink(t, baseConfig("http://127.0.0.1:1"), WithTransport(cannedTransport{200, []byte(body)}))
+			err := s.Send(context.Background(), events(0, 2))
+			re := asRequestError(t, err)
+			if re.Fatal || re.Permanent || sinks.Classify(err) != sinks.Retry {
+				t.Errorf("%+v", re)
+			}
+		})
+	}
+}
+
+func TestOtherRequestStatuses(t *testing.T) {
+	for _, tc := range []struct {
+		status           int
+		fatal, permanent bool
+	}{
+		{400, true, false}, {404, true, false}, {403, true, false}, {500, false, false}, {502, false, false}, {408, false, false},
+	} {
+		body := `{"error":{"root_cause":[],"type":"x_exception","reason":"why"},"status":` + fmt.Sprint(tc.status) + `}`
+		s := newSink(t, baseConfig("http://127.0.0.1:1"), WithTransport(cannedTransport{tc.status, []byte(body)}))
+		re := asRequestError(t, s.Send(context.Background(), events(0, 2)))
+		if re.Status != tc.status || re.Fatal != tc.fatal || re.Permanent != tc.permanent || !strings.Contains(re.Error(), "x_exception: why") {
+			t.Errorf("%d: %+v", tc.status, re)
+		}
+	}
+}
+
+func TestConcurrentSends(t *testing.T) {
+	f := fake(t, esfake.Options{DiscardSources: true})
+	s := newSink(t, baseConfig(f.URL()))
+	var wg sync.WaitGroup
+	var failures atomic.Int64
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range 10 {
+				if err := s.Send(context.Background(), events(g*10000+b*100, 100)); err != nil {
+					failures.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failures.Load() != 0 || f.Count() != 8000 {
+		t.Errorf("failures %d count %d", failures.Load(), f.Count())
+	}
+}
+
+func TestClosed(t *testing.T) {
+	f := fake(t, esfake.Options{})
+	s, err := New(baseConfig(f.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(context.Background(), events(0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second close: %v", err)
+	}
+	if err := s.Send(context.Background(), events(0, 1)); !errors.Is(err, sinks.ErrClosed) {
+		t.Errorf("send after close: %v", err)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	for name, mod := range map[string]func(*config.Elasticsearch){
+		"no urls":    func(c *config.Elasticsearch) { c.URLs = nil },
+		"action":     func(c *config.Elasticsearch) { c.Action = "upsert" },
+		"timeout":    func(c *config.Elasticsearch) { c.Timeout = 0 },
+		"max bytes":  func(c *config.Elasticsearch) { c.MaxEventBytes = 0 },
+		"no ca file": func(c *config.Elasticsearch) { c.CAFile = "/nonexistent/ca.pem" },
+	} {
+		cfg := baseConfig("http://127.0.0.1:9200")
+		mod(&cfg)
+		if s, err := New(cfg); err == nil {
+			_ = s.Close()
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func TestAppendEvent(t *testing.T) {
+	s := newSink(t, baseConfig("http://127.0.0.1:1"))
+	e := event.New("topic.a-b_c", 3, 12345, day, nil, []byte("{\n  \"a\": \"x\\ny\",\n  \"b\": 1\n}"))
+	var b sendBuf
+	got := string(s.appendEvent(nil, &b, e))
+	want := `{"create":{"_index":"logs-2025.03.14","_id":"topic.a-b_c+3+12345"}}` + "\n" +
+		`{   "a": "x\ny",   "b": 1 }` + "\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	for _, l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Errorf("invalid line %q", l)
+		}
+	}
+}
+
+func TestAppendIDMatchesEventID(t *testing.T) {
+	for _, e := range []*event.Event{
+		{Topic: "logs", Partition: 0, Offset: 0},
+		{Topic: "a.b-c_D9", Partition: 2147483647, Offset: 9223372036854775807},
+		{Topic: "neg", Partition: -1, Offset: -1},
+		{Topic: `we"ird\topic`, Partition: 1, Offset: 2},
+	} {
+		got := appendID(nil, e)
+		want, _ := json.Marshal(e.ID())
+		if !bytes.Equal(got, want) {
+			t.Errorf("appendID = %s, want %s", got, want)
+		}
+	}
+}
+
+func TestAppendJSONString(t *testing.T) {
+	for _, s := range []string{"", "plain", `q"b\s`, "ctl\x00\x1f\n\r\t", "ünïcødé ✓", "bad\xffutf8", "\u2028"} {
+		got := appendJSONString(nil, []byte(s))
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Errorf("%q: %s is not valid JSON: %v", s, got, err)
+			continue
+		}
+		want := strings.ToValidUTF8(s, "\ufffd")
+		if back != want {
+			t.Errorf("%q round-tripped to %q", s, back)
+		}
+	}
+}

@@ -1,0 +1,289 @@
+package splunkhec
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/siembridge/siembridge/sinks"
+)
+
+// HEC status codes, as documented for /services/collector.
+const (
+	codeSuccess          = 0
+	codeTokenDisabled    = 1  // 403
+	codeTokenRequired    = 2  // 401
+	codeInvalidAuth      = 3  // 401
+	codeInvalidToken     = 4  // 403
+	codeNoData           = 5  // 400
+	codeInvalidFormat    = 6  // 400, with invalid-event-number
+	codeIncorrectIndex   = 7  // 400
+	codeInternalError    = 8  // 500
+	codeServerBusy       = 9  // 503
+	codeChannelMissing   = 10 // 400
+	codeInvalidChannel   = 11 // 400
+	codeEventRequired    = 12 // 400, with invalid-event-number
+	codeEventBlank       = 13 // 400, with invalid-event-number
+	codeAckDisabled      = 14 // 400
+	codeIndexedFields    = 15 // 400, with invalid-event-number
+	codeQueryStringAuth  = 16 // 400
+	codeHealthy          = 17 // 200, health endpoint
+	codeUnhealthyQueues  = 18 // 503, health endpoint; 19 and up: other unhealthy states
+	maxResponseBytes     = 64 << 10
+	maxReasonBytes       = 512
+	healthPath           = "/services/collector/health"
+	eventPath            = "/services/collector/event"
+	ackPath              = "/services/collector/ack"
+	channelHeader        = "X-Splunk-Request-Channel"
+	invalidEventNumberKV = "invalid-event-number"
+)
+
+// response is the JSON body of every HEC answer. Pointers tell a missing
+// member from a zero.
+type response struct {
+	Text         string `json:"text"`
+	Code         *int   `json:"code"`
+	AckID        *int64 `json:"ackId"`
+	InvalidEvent *int   `json:"invalid-event-number"`
+}
+
+// parseResponse decodes a HEC answer; ok is false when body is not one
+// (a proxy's HTML page, an empty body).
+func parseResponse(body []byte) (r response, ok bool) {
+	if err := json.Unmarshal(body, &r); err != nil {
+		return response{}, false
+	}
+	return r, r.Code != nil || r.Text != ""
+}
+
+// classify turns the answer to an event request of n events into nil
+// (delivered, or accepted pending the indexer acknowledgement when the
+// response carries an ackId), a *sinks.BatchError whose item indexes are
+// positions in the request, or a *sinks.RequestError.
+//
+// The HEC code, when the body has one, decides; otherwise the HTTP status:
+//
+//	code 0 (2xx)                    delivered (with ack: once acknowledged)
+//	codes 1-4, HTTP 401/403         fatal: token disabled, missing, malformed
+//	                                or unknown. The sink is marked down and
+//	                                keeps every event; never dead-letter.
+//	code 7 incorrect index          fatal: the configured index is not in the
+//	                                token's allowed list. It is our
+//	                                configuration, not the events' fault.
+//	codes 10, 11, 14, 16            fatal: the token's acknowledgement setting
+//	                                and ours disagree, or an unusable channel
+//	                                or authorization form; configuration.
+//	codes 6, 12, 13, 15 (400)       event invalid-event-number N is rejected
+//	                                (dead-letter); every other event of the
+//	                                request is retried (see below). Without a
+//	                                usable N: a one-event request rejects
+//	                                that event, a larger one is fatal (the
+//	                                body we generate is broken: a bug, not
+//	                                bad data, so keep the events).
+//	code 9, HTTP 503, codes 18+     retry, throttled (server busy, queues
+//	                                full), with Retry-After
+//	HTTP 429                        retry, throttled, with Retry-After
+//	code 8, 5xx, 408                retry
+//	code 5 no data                  retry: we sent data, so it was lost on
+//	                                the way
+//	HTTP 413                        one event: reject it; more: retry (the
+//	                                request exceeds max_content_length;
+//	                                lower batch.max_bytes)
+//	other 4xx, 1xx, 3xx             fatal: a wrong URL path or a proxy in the
+//	                                way; every batch would get the same
+//	                                answer
+//	2xx that is not a HEC answer    retry: nothing says the events arrived
+//
+// The rule for a rejected event N: HEC validates the envelopes of a request
+// in order and answers 400 at the first bad one. Events after N were
+// certainly not indexed. Whether events 0..N-1 were is not documented
+// (Splunk parses the stream as it reads it, so they may well have been)
+// and, with indexer acknowledgement, a 400 carries no ackId to confirm
+// them. So they are not counted as delivered: they are retried, without
+// the bad event. At worst that indexes them twice, which at-least-once
+// delivery allows, and each copy carries the same kafka_topic,
+// kafka_partition and kafka_offset indexed fields, so duplicates can be
+// found.
+func classify(status int, header http.Header, body []byte, n int, now time.Time) (response, error) {
+	r, isHEC := parseResponse(body)
+	code := -1
+	if isHEC && r.Code != nil {
+		code = *r.Code
+	}
+	msg := describe(status, r, isHEC, body)
+	re := &sinks.RequestError{Status: status, Err: errors.New("splunk hec: " + msg)}
+
+	switch code {
+	case codeSuccess:
+		if status >= 200 && status < 300 {
+			return r, nil
+		}
+	case codeTokenDisabled, codeTokenRequired, codeInvalidAuth, codeInvalidToken:
+		re.Fatal = true
+		re.Err = fmt.Errorf("splunk hec: %s: check the token", msg)
+		return r, re
+	case codeIncorrectIndex:
+		re.Fatal = true
+		re.Err = fmt.Errorf("splunk hec: %s: the configured index is not allowed for this token", msg)
+		return r, re
+	case codeChannelMissing:
+		re.Fatal = true
+		re.Err = fmt.Errorf("splunk hec: %s: the token requires indexer acknowledgement; set ack: true", msg)
+		return r, re
+	case codeAckDisabled:
+		re.Fatal = true
+		re.Err = fmt.Errorf("splunk hec: %s: the token has indexer acknowledgement disabled; set ack: false", msg)
+		return r, re
+	case codeInvalidChannel, codeQueryStringAuth:
+		re.Fatal = true
+		return r, re
+	case codeInvalidFormat, codeEventRequired, codeEventBlank, codeIndexedFields:
+		return r, invalidEvent(status, r, n, msg)
+	case codeServerBusy:
+		re.Throttled = true
+		re.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
+		return r, re
+	case codeInternalError, codeNoData:
+		return r, re
+	}
+	if code >= codeUnhealthyQueues {
+		re.Throttled = true
+		re.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
+		return r, re
+	}
+
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		re.Fatal = true
+	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+		re.Throttled = true
+		re.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
+	case status >= 500 || status == http.StatusRequestTimeout:
+	case status == http.StatusRequestEntityTooLarge:
+		if n <= 1 {
+			return r, &sinks.BatchError{Items: []sinks.ItemError{{Index: 0, Outcome: sinks.Reject, Status: status, Reason: msg}}}
+		}
+	case status >= 200 && status < 300:
+		re.Err = fmt.Errorf("splunk hec: HTTP %d without a HEC answer: %s", status, msg)
+	default:
+		re.Fatal = true
+		re.Err = fmt.Errorf("splunk hec: %s: is url the HEC base URL (https://host:8088)?", msg)
+	}
+	return r, re
+}
+
+// invalidEvent builds the outcome of a 400 naming one invalid event; see
+// classify for the rule.
+func invalidEvent(status int, r response, n int, msg string) error {
+	bad := -1
+	if r.InvalidEvent != nil && *r.InvalidEvent >= 0 && *r.InvalidEvent < n {
+		bad = *r.InvalidEvent
+	} else if n == 1 {
+		bad = 0
+	}
+	if bad < 0 {
+		return &sinks.RequestError{Status: status, Fatal: true,
+			Err: fmt.Errorf("splunk hec: %s: the answer names no event of the %d sent (invalid-event-number %s); a bug in the request encoding?", msg, n, optInt(r.InvalidEvent))}
+	}
+	be := &sinks.BatchError{Items: make([]sinks.ItemError, n)}
+	for i := range n {
+		be.Items[i] = sinks.ItemError{Index: i, Outcome: sinks.Retry, Status: status,
+			Reason: "not indexed: HEC rejected the request at event " + strconv.Itoa(bad)}
+	}
+	be.Items[bad] = sinks.ItemError{Index: bad, Outcome: sinks.Reject, Status: status, Reason: msg}
+	return be
+}
+
+func optInt(p *int) string {
+	if p == nil {
+		return "missing"
+	}
+	return strconv.Itoa(*p)
+}
+
+// describe renders an answer for an error message:
+// "HTTP 403, code 4: Invalid token".
+func describe(status int, r response, isHEC bool, body []byte) string {
+	var b strings.Builder
+	b.WriteString("HTTP ")
+	b.WriteString(strconv.Itoa(status))
+	switch {
+	case isHEC && r.Code != nil:
+		b.WriteString(", code ")
+		b.WriteString(strconv.Itoa(*r.Code))
+		if r.Text != "" {
+			b.WriteString(": ")
+			b.WriteString(truncate(r.Text, maxReasonBytes))
+		}
+		if r.InvalidEvent != nil {
+			b.WriteString(" (invalid-event-number ")
+			b.WriteString(strconv.Itoa(*r.InvalidEvent))
+			b.WriteString(")")
+		}
+	case isHEC:
+		b.WriteString(": ")
+		b.WriteString(truncate(r.Text, maxReasonBytes))
+	default:
+		if t := strings.TrimSpace(string(body)); t != "" {
+			b.WriteString(": ")
+			b.WriteString(truncate(t, 200))
+		} else if st := http.StatusText(status); st != "" {
+			b.WriteString(" ")
+			b.WriteString(st)
+		}
+	}
+	return b.String()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// transportError classifies a failure to get any answer. parent is the
+// caller's context: when it ended, the caller gave up; when only our own
+// timeout fired, HEC was too slow, which counts as throttling.
+func transportError(parent context.Context, op string, err error) *sinks.RequestError {
+	re := &sinks.RequestError{Err: fmt.Errorf("splunk hec: %s: %w", op, err)}
+	switch {
+	case parent.Err() != nil:
+		re.Err = fmt.Errorf("splunk hec: %s: %w", op, parent.Err())
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		re.Throttled = true
+	}
+	return re
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP
+// date. It returns 0 for an absent, invalid or past value, and caps the
+// hint at an hour.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, 3600)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return min(d, time.Hour)
+		}
+	}
+	return 0
+}

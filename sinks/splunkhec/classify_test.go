@@ -1,0 +1,195 @@
+package splunkhec
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/siembridge/siembridge/sinks"
+)
+
+func TestClassify(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	type want struct {
+		delivered bool
+		fatal     bool
+		throttled bool
+		retryAft  time.Duration
+		// batch: per request position, the outcome; nil when not a
+		// BatchError
+		batch []sinks.Outcome
+	}
+	retry := want{}
+	fatal := want{fatal: true}
+	throttled := want{throttled: true}
+	tests := []struct {
+		name   string
+		status int
+		header http.Header
+		body   string
+		n      int
+		want   want
+	}{
+		{"0 success", 200, nil, `{"text":"Success","code":0}`, 3, want{delivered: true}},
+		{"0 success with ackId", 200, nil, `{"text":"Success","code":0,"ackId":7}`, 3, want{delivered: true}},
+		{"1 token disabled", 403, nil, `{"text":"Token disabled","code":1}`, 3, fatal},
+		{"2 token required", 401, nil, `{"text":"Token is required","code":2}`, 3, fatal},
+		{"3 invalid authorization", 401, nil, `{"text":"Invalid authorization","code":3}`, 3, fatal},
+		{"4 invalid token", 403, nil, `{"text":"Invalid token","code":4}`, 3, fatal},
+		{"5 no data", 400, nil, `{"text":"No data","code":5}`, 3, retry},
+		{"6 invalid format at 1", 400, nil, `{"text":"Invalid data format","code":6,"invalid-event-number":1}`, 3,
+			want{batch: []sinks.Outcome{sinks.Retry, sinks.Reject, sinks.Retry}}},
+		{"6 invalid format at 0", 400, nil, `{"text":"Invalid data format","code":6,"invalid-event-number":0}`, 2,
+			want{batch: []sinks.Outcome{sinks.Reject, sinks.Retry}}},
+		{"6 without number, one event", 400, nil, `{"text":"Invalid data format","code":6}`, 1,
+			want{batch: []sinks.Outcome{sinks.Reject}}},
+		{"6 without number, several", 400, nil, `{"text":"Invalid data format","code":6}`, 3, fatal},
+		{"6 number out of range", 400, nil, `{"text":"Invalid data format","code":6,"invalid-event-number":3}`, 3, fatal},
+		{"7 incorrect index", 400, nil, `{"text":"Incorrect index","code":7,"invalid-event-number":0}`, 3, fatal},
+		{"8 internal error", 500, nil, `{"text":"Internal server error","code":8}`, 3, retry},
+		{"9 server busy", 503, http.Header{"Retry-After": {"7"}}, `{"text":"Server is busy","code":9}`, 3,
+			want{throttled: true, retryAft: 7 * time.Second}},
+		{"10 channel missing", 400, nil, `{"text":"Data channel is missing","code":10}`, 3, fatal},
+		{"11 invalid channel", 400, nil, `{"text":"Invalid data channel","code":11}`, 3, fatal},
+		{"12 event required", 400, nil, `{"text":"Event field is required","code":12,"invalid-event-number":2}`, 3,
+			want{batch: []sinks.Outcome{sinks.Retry, sinks.Retry, sinks.Reject}}},
+		{"13 event blank", 400, nil, `{"text":"Event field cannot be blank","code":13,"invalid-event-number":0}`, 1,
+			want{batch: []sinks.Outcome{sinks.Reject}}},
+		{"14 ack disabled", 400, nil, `{"text":"ACK is disabled","code":14}`, 3, fatal},
+		{"15 indexed fields", 400, nil, `{"text":"Error in handling indexed fields","code":15,"invalid-event-number":1}`, 2,
+			want{batch: []sinks.Outcome{sinks.Retry, sinks.Reject}}},
+		{"16 query string auth", 400, nil, `{"text":"Query string authorization is not enabled","code":16}`, 3, fatal},
+		{"18 unhealthy queues full", 503, nil, `{"text":"HEC is unhealthy, queues are full","code":18}`, 3, throttled},
+		{"19 unhealthy ack", 503, nil, `{"text":"HEC is unhealthy, ack service unavailable","code":19}`, 3, throttled},
+		{"401 no body", 401, nil, ``, 3, fatal},
+		{"403 html", 403, nil, `<html>Forbidden</html>`, 3, fatal},
+		{"429 retry-after", 429, http.Header{"Retry-After": {"3"}}, ``, 3, want{throttled: true, retryAft: 3 * time.Second}},
+		{"429 retry-after date", 429, http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, ``, 3,
+			want{throttled: true, retryAft: 90 * time.Second}},
+		{"503 no body", 503, nil, `Service Unavailable`, 3, throttled},
+		{"502 proxy", 502, nil, `<html>Bad gateway</html>`, 3, retry},
+		{"504", 504, nil, ``, 3, retry},
+		{"408", 408, nil, ``, 3, retry},
+		{"413 one event", 413, nil, ``, 1, want{batch: []sinks.Outcome{sinks.Reject}}},
+		{"413 several", 413, nil, ``, 3, retry},
+		{"404 wrong path", 404, nil, `{"text":"The requested URL was not found on this server.","code":404}`, 3, fatal},
+		{"400 no hec body", 400, nil, `bad request`, 3, fatal},
+		{"301 redirect", 301, nil, ``, 3, fatal},
+		{"200 not hec", 200, nil, `<html>login</html>`, 3, retry},
+		{"200 empty", 200, nil, ``, 3, retry},
+		{"200 code 17", 200, nil, `{"text":"HEC is healthy","code":17}`, 3, retry},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := classify(tt.status, tt.header, []byte(tt.body), tt.n, now)
+			if tt.want.delivered {
+				if err != nil {
+					t.Fatalf("got %v, want delivered", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("got delivered")
+			}
+			var be *sinks.BatchError
+			if tt.want.batch != nil {
+				if !errors.As(err, &be) {
+					t.Fatalf("got %T %v, want a BatchError", err, err)
+				}
+				if len(be.Items) != len(tt.want.batch) {
+					t.Fatalf("items %+v, want %v", be.Items, tt.want.batch)
+				}
+				for i, it := range be.Items {
+					if it.Index != i || it.Outcome != tt.want.batch[i] || it.Reason == "" {
+						t.Errorf("item %d: %+v, want outcome %v", i, it, tt.want.batch[i])
+					}
+				}
+				return
+			}
+			var re *sinks.RequestError
+			if !errors.As(err, &re) {
+				t.Fatalf("got %T %v, want a RequestError", err, err)
+			}
+			if re.Fatal != tt.want.fatal || re.Throttled != tt.want.throttled || re.RetryAfter != tt.want.retryAft || re.Permanent {
+				t.Errorf("got fatal=%v throttled=%v retryAfter=%v permanent=%v (%v), want fatal=%v throttled=%v retryAfter=%v",
+					re.Fatal, re.Throttled, re.RetryAfter, re.Permanent, err, tt.want.fatal, tt.want.throttled, tt.want.retryAft)
+			}
+			if re.Status != tt.status {
+				t.Errorf("status %d, want %d", re.Status, tt.status)
+			}
+			if sinks.Classify(err) != sinks.Retry {
+				t.Errorf("sinks.Classify = %v, want retry (events are never dead-lettered for a request failure)", sinks.Classify(err))
+			}
+		})
+	}
+}
+
+func TestClassifyMessages(t *testing.T) {
+	_, err := classify(400, nil, []byte(`{"text":"Incorrect index","code":7}`), 1, time.Now())
+	if got := err.Error(); got != "status 400: splunk hec: HTTP 400, code 7: Incorrect index: the configured index is not allowed for this token" {
+		t.Errorf("message %q", got)
+	}
+	_, err = classify(400, nil, []byte(`{"text":"Data channel is missing","code":10}`), 1, time.Now())
+	if want := "set ack: true"; !contains(err.Error(), want) {
+		t.Errorf("message %q lacks %q", err, want)
+	}
+}
+
+func TestHealthAndTokenResult(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name          string
+		fn            func(int, http.Header, []byte, time.Time) error
+		status        int
+		body          string
+		ok, fatal, th bool
+	}{
+		{"health 17", healthResult, 200, `{"text":"HEC is healthy","code":17}`, true, false, false},
+		{"health 18", healthResult, 503, `{"text":"HEC is unhealthy, queues are full","code":18}`, false, false, true},
+		{"health 500", healthResult, 500, `{"text":"Internal server error","code":8}`, false, false, false},
+		{"token ok (no data)", tokenResult, 400, `{"text":"No data","code":5}`, true, false, false},
+		{"token invalid", tokenResult, 403, `{"text":"Invalid token","code":4}`, false, true, false},
+		{"token disabled", tokenResult, 403, `{"text":"Token disabled","code":1}`, false, true, false},
+		{"channel missing", tokenResult, 400, `{"text":"Data channel is missing","code":10}`, false, true, false},
+		{"busy", tokenResult, 503, `{"text":"Server is busy","code":9}`, false, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.fn(tt.status, http.Header{}, []byte(tt.body), now)
+			if (err == nil) != tt.ok {
+				t.Fatalf("err %v, want ok=%v", err, tt.ok)
+			}
+			if err == nil {
+				return
+			}
+			if sinks.IsFatal(err) != tt.fatal || sinks.IsThrottled(err) != tt.th || sinks.Classify(err) == sinks.Reject {
+				t.Errorf("err %v: fatal=%v throttled=%v", err, sinks.IsFatal(err), sinks.IsThrottled(err))
+			}
+		})
+	}
+}
+
+// FuzzClassify: any answer is classified without panicking, and item
+// indexes stay within the request.
+func FuzzClassify(f *testing.F) {
+	f.Add(400, []byte(`{"text":"Invalid data format","code":6,"invalid-event-number":1}`), 3)
+	f.Add(200, []byte(`{"text":"Success","code":0,"ackId":1}`), 1)
+	f.Add(503, []byte(`garbage`), 0)
+	f.Fuzz(func(t *testing.T, status int, body []byte, n int) {
+		n = max(0, min(n, 1000))
+		_, err := classify(status, http.Header{}, body, n, time.Now())
+		var be *sinks.BatchError
+		if errors.As(err, &be) {
+			for _, it := range be.Items {
+				if it.Index < 0 || it.Index >= max(n, 1) {
+					t.Fatalf("index %d outside a request of %d", it.Index, n)
+				}
+			}
+		}
+	})
+}
+
+func contains(s, sub string) bool {
+	return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub))
+}
