@@ -100,7 +100,8 @@ func (r *route) classify(pending []*event.Event, err error, now time.Time, laten
 	case errors.As(err, &be):
 		r.brk.Success() // the sink answered; some items failed
 		if be.Throttled {
-			r.lim.Throttled(now)
+			// Ease off in proportion to the share of items pushed back.
+			r.lim.ThrottledFraction(now, float64(countRetries(be))/float64(len(pending)))
 		} else {
 			r.lim.Success(now, latency)
 		}
@@ -135,6 +136,16 @@ func (r *route) classify(pending []*event.Event, err error, now time.Time, laten
 		}
 		return pending, nil
 	}
+}
+
+func countRetries(be *sinks.BatchError) int {
+	n := 0
+	for _, it := range be.Items {
+		if it.Outcome == sinks.Retry {
+			n++
+		}
+	}
+	return n
 }
 
 func sizeOf(evs []*event.Event) int {

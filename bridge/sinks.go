@@ -7,7 +7,11 @@ import (
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/sinks"
 	"github.com/siembridge/siembridge/sinks/elasticsearch"
+	"github.com/siembridge/siembridge/sinks/file"
 	"github.com/siembridge/siembridge/sinks/null"
+	"github.com/siembridge/siembridge/sinks/splunkhec"
+	"github.com/siembridge/siembridge/sinks/syslog"
+	"github.com/siembridge/siembridge/sinks/webhook"
 )
 
 // NewSink builds the sink a route's configuration names.
@@ -18,6 +22,26 @@ func NewSink(c config.Sink, log *slog.Logger) (sinks.Sink, error) {
 			return nil, fmt.Errorf("elasticsearch: missing settings")
 		}
 		return elasticsearch.New(*c.Elasticsearch, elasticsearch.WithLogger(log))
+	case "splunk_hec":
+		if c.SplunkHEC == nil {
+			return nil, fmt.Errorf("splunk_hec: missing settings")
+		}
+		return splunkhec.New(*c.SplunkHEC, splunkhec.WithLogger(log))
+	case "file":
+		if c.File == nil {
+			return nil, fmt.Errorf("file: missing settings")
+		}
+		return file.New(*c.File, file.WithLogger(log))
+	case "syslog":
+		if c.Syslog == nil {
+			return nil, fmt.Errorf("syslog: missing settings")
+		}
+		return syslog.New(*c.Syslog, syslog.WithLogger(log))
+	case "webhook":
+		if c.Webhook == nil {
+			return nil, fmt.Errorf("webhook: missing settings")
+		}
+		return webhook.New(*c.Webhook, webhook.WithLogger(log))
 	case "null":
 		return null.New(), nil
 	}

@@ -9,7 +9,7 @@ import (
 // scan reports whether b is exactly one JSON object, optionally surrounded by
 // whitespace, in valid UTF-8 and nested at most MaxDepth deep. It checks the
 // grammar and the encoding in one pass without allocating, which is about
-// three times as fast as json.Valid followed by utf8.Valid; FuzzScan checks
+// three times as fast as json.Valid followed by utf8.Valid; FuzzDecode checks
 // that it agrees with them.
 //
 // When the object has a top-level "@timestamp" whose value is a string or a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,16 +86,31 @@ func TestEveryEventOnce(t *testing.T) {
 	if want := n - int(bad); es.Count() != want {
 		t.Errorf("sink holds %d documents, want %d", es.Count(), want)
 	}
-	// Raw values arrive wrapped, with their Kafka coordinates.
+	// Raw values arrive wrapped, with their Kafka coordinates, under the
+	// deterministic ID of those coordinates.
+	wrapped := 0
 	for id, doc := range es.All() {
-		if msg, _ := event.Field(doc, "message"); msg != "" {
-			if off, ok := event.Field(doc, "kafka.offset"); !ok || id != topic+"+"+mustField(t, doc, "kafka.partition")+"+"+off {
-				t.Errorf("wrapped document %s has kafka fields %q/%q", id, mustField(t, doc, "kafka.partition"), off)
-			}
-			if orig, _ := event.Field(doc, "event.original"); orig != msg {
-				t.Errorf("wrapped document %s: event.original %q != message %q", id, orig, msg)
-			}
+		off, ok := event.Field(doc, "kafka.offset")
+		if !ok {
+			continue
 		}
+		wrapped++
+		if want := topic + "+" + mustField(t, doc, "kafka.partition") + "+" + off; id != want {
+			t.Errorf("wrapped document has ID %s, want %s", id, want)
+		}
+		msg := mustField(t, doc, "message")
+		if orig := mustField(t, doc, "event.original"); orig != msg || !strings.HasPrefix(msg, "CEF:0|") {
+			t.Errorf("wrapped document %s: message %q, event.original %q", id, msg, orig)
+		}
+	}
+	var raw int
+	for s := int64(1); s <= n; s++ {
+		if isRaw(s) && !isBad(s) {
+			raw++
+		}
+	}
+	if wrapped != raw {
+		t.Errorf("%d wrapped documents in the sink, want %d", wrapped, raw)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -12,9 +12,9 @@ const (
 	// normal latency, when that is longer), so that the 429s of the
 	// batches already in flight count as one signal.
 	minDecreaseInterval = time.Second
-	// stepFraction and minStep: the cap grows by max(1 % of the reference
+	// stepFraction and minStep: the cap grows by max(2 % of the reference
 	// rate, 10 events/s) per second of healthy answers.
-	stepFraction = 0.01
+	stepFraction = 0.02
 	minStep      = 10
 	// maxIncreaseSpan: one success adds at most one second's worth of
 	// growth, however long ago the previous one was.
@@ -85,20 +85,29 @@ func (a *aimd) decreaseInterval() time.Duration {
 	return max(minDecreaseInterval, normal)
 }
 
-// throttle handles a throttle signal at now. It reports whether the cap
-// changed. The new cap is max(floor, current rate × 0.5), where the current
+// throttle handles a throttle signal at now for a fraction (0, 1] of the
+// events of one answer. It reports whether the cap changed. The new cap is
+// max(floor, current rate × (1 − 0.5 × fraction)): a whole request refused
+// halves the rate, 2 % of a batch's items answered 429 lowers it by 1 %
+// (as DCTCP scales its window by the share of marked packets), so that a
+// sink shedding a few items under load is eased, not starved. The current
 // rate is the effective rate or, when that is unlimited, the measured
-// delivered rate (the floor if nothing was measured yet).
-func (a *aimd) throttle(now time.Time, configured float64) bool {
+// delivered rate; with nothing measured yet there is no rate to lower and
+// the signal only counts.
+func (a *aimd) throttle(now time.Time, configured, fraction float64) bool {
 	if !a.lastDecrease.IsZero() && now.Sub(a.lastDecrease) < a.decreaseInterval() {
 		return false
 	}
 	floor := a.cfg.floor(configured)
 	cur := a.effective(configured)
 	if cur == 0 {
+		if !a.hasDelivered {
+			return false
+		}
 		cur = a.delivered
 	}
-	next := max(cur*decreaseFactor, floor)
+	fraction = min(max(fraction, 0.01), 1)
+	next := max(cur*(1-(1-decreaseFactor)*fraction), floor)
 	if a.capRate == 0 && configured == 0 {
 		// The step of the way back up is a fraction of the rate we
 		// were at when the sink first pushed back.
@@ -136,7 +145,7 @@ func (a *aimd) observeLatency(d time.Duration) bool {
 // being lifted. Small increases are not announced.
 func (a *aimd) success(now time.Time, latency time.Duration, configured float64) (slow, changed bool) {
 	if a.observeLatency(latency) {
-		return true, a.throttle(now, configured)
+		return true, a.throttle(now, configured, 1)
 	}
 	if a.capRate == 0 {
 		return false, false

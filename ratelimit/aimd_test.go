@@ -24,7 +24,7 @@ func runAIMD(t *testing.T, cfg Config, configured float64, steps []step) {
 		now := at(s.ms)
 		switch s.kind {
 		case "throttle":
-			a.throttle(now, configured)
+			a.throttle(now, configured, 1)
 		case "success":
 			slow, _ := a.success(now, s.latency, configured)
 			if slow != s.wantSlow {
@@ -89,14 +89,41 @@ func TestAIMDDecrease(t *testing.T) {
 			},
 		},
 		{
-			name: "unlimited and nothing measured: floor", cfg: Config{Floor: 10}, configured: 0,
+			name: "unlimited and nothing measured: no rate to lower", cfg: Config{Floor: 10}, configured: 0,
 			steps: []step{
-				{ms: 0, kind: "throttle", wantCap: 10},
+				{ms: 0, kind: "throttle", wantCap: 0},
+				{ms: 0, kind: "delivered", events: 500},
+				{ms: 1000, kind: "delivered", events: 0}, // measured 500/s
+				{ms: 1000, kind: "throttle", wantCap: 250},
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { runAIMD(t, tt.cfg, tt.configured, tt.steps) })
+	}
+}
+
+// TestAIMDFractionalDecrease: the decrease scales with the share of a
+// batch's events the sink pushed back.
+func TestAIMDFractionalDecrease(t *testing.T) {
+	tests := []struct {
+		fraction float64
+		want     float64
+	}{
+		{1, 500},
+		{0.5, 750},
+		{0.02, 990},
+		{0, 995},   // clamped to 1 %: a signal always eases a little
+		{7, 500},   // clamped to 1
+		{0.1, 950}, // 1000 × (1 − 0.05)
+	}
+	for _, tt := range tests {
+		cfg := Config{Floor: 10}
+		a := aimd{cfg: &cfg}
+		a.throttle(at(0), 1000, tt.fraction)
+		if math.Abs(a.capRate-tt.want) > 1e-9 {
+			t.Errorf("fraction %v: cap %v, want %v", tt.fraction, a.capRate, tt.want)
+		}
 	}
 }
 
@@ -112,12 +139,12 @@ func TestAIMDIncrease(t *testing.T) {
 			name: "linear back to the configured rate", cfg: Config{}, configured: 2000,
 			steps: []step{
 				{ms: 0, kind: "throttle", wantCap: 1000},
-				{ms: 500, kind: "success", wantCap: 1010},
-				{ms: 1000, kind: "success", wantCap: 1020},
-				{ms: 1000, kind: "success", wantCap: 1020}, // many successes, same instant
-				{ms: 1000, kind: "success", wantCap: 1020},
-				{ms: 11000, kind: "success", wantCap: 1040}, // at most 1 s worth per success
-				{ms: 60000, kind: "success", wantCap: 1060},
+				{ms: 500, kind: "success", wantCap: 1020},
+				{ms: 1000, kind: "success", wantCap: 1040},
+				{ms: 1000, kind: "success", wantCap: 1040}, // many successes, same instant
+				{ms: 1000, kind: "success", wantCap: 1040},
+				{ms: 11000, kind: "success", wantCap: 1080}, // at most 1 s worth per success
+				{ms: 60000, kind: "success", wantCap: 1120},
 			},
 		},
 		{
@@ -145,13 +172,13 @@ func TestAIMDIncrease(t *testing.T) {
 				{ms: 0, kind: "delivered", events: 1200},
 				{ms: 1000, kind: "delivered", events: 0},
 				{ms: 1000, kind: "throttle", wantCap: 600},
-				{ms: 2000, kind: "success", wantCap: 612},
+				{ms: 2000, kind: "success", wantCap: 624},
 				{ms: 2000, kind: "delivered", events: 100}, // demand fell: sample 100/s
 				{ms: 3000, kind: "delivered", events: 0},   // EWMA 1200 → 870 → 609
-				{ms: 3000, kind: "success", wantCap: 624},  // 624 < 2 × 609: kept
+				{ms: 3000, kind: "success", wantCap: 648},  // 648 < 2 × 609: kept
 				{ms: 4000, kind: "delivered", events: 0},   // → 426.3
 				{ms: 5000, kind: "delivered", events: 0},   // → 298.41
-				{ms: 5000, kind: "success", wantCap: 0},    // 636 ≥ 2 × 298.41: lifted
+				{ms: 5000, kind: "success", wantCap: 0},    // 672 ≥ 2 × 298.41: lifted
 			},
 		},
 	}

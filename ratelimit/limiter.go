@@ -288,14 +288,21 @@ func (l *Limiter) ObserveLag(lag int64) {
 // is longer): the other rejections of the same burst are counted but do
 // not lower it again. With an unlimited configured rate, the rate halved
 // is the delivered rate measured by Delivered. Safe for concurrent use.
-func (l *Limiter) Throttled(now time.Time) {
+func (l *Limiter) Throttled(now time.Time) { l.ThrottledFraction(now, 1) }
+
+// ThrottledFraction reports that the sink pushed back on a fraction (0, 1]
+// of the events of one answer (for example the items of a bulk request
+// answered 429). The decrease scales with it: the rate in effect is
+// multiplied by 1 − 0.5 × fraction. Otherwise as Throttled. Safe for
+// concurrent use.
+func (l *Limiter) ThrottledFraction(now time.Time, fraction float64) {
 	l.throttles.Add(1)
 	if !l.cfg.Adaptive {
 		return
 	}
 	l.mu.Lock()
 	evCfg, _ := l.cfg.rates(l.mode)
-	if !l.ad.throttle(now, evCfg) {
+	if !l.ad.throttle(now, evCfg, fraction) {
 		l.mu.Unlock()
 		return
 	}
@@ -315,7 +322,7 @@ func (l *Limiter) decreaseLocked(reason string) {
 }
 
 // Success reports a healthy answer at now that took latency (0 = unknown).
-// With Adaptive it grows the cap by max(1 % of the configured rate, 10
+// With Adaptive it grows the cap by max(2 % of the configured rate, 10
 // events/s) per second of healthy time: each success adds the step scaled
 // by the time since the previous increase (at most one second's worth), so
 // the growth does not depend on how many partitions report. The cap is

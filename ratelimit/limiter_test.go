@@ -185,8 +185,15 @@ func TestUnlimited(t *testing.T) {
 		t.Fatal("unlimited Wait read the clock")
 	}
 	l.Throttled(clk.Now())
-	if l.unlimited.Load() || l.Effective() != DefaultFloor {
-		t.Fatalf("an adaptive cap must limit: effective %v", l.Effective())
+	if !l.unlimited.Load() {
+		t.Fatal("a throttle with no measured rate must not cap an unlimited route")
+	}
+	l.Delivered(clk.Now(), 100)
+	clk.Advance(time.Second)
+	l.Delivered(clk.Now(), 100) // 200 events in 1 s
+	l.Throttled(clk.Now())
+	if l.unlimited.Load() || l.Effective() != 100 {
+		t.Fatalf("an adaptive cap must limit: effective %v, want 100", l.Effective())
 	}
 }
 

@@ -449,12 +449,24 @@ func (it *item) appendJSON(b []byte) []byte {
 	return append(b, "}}"...)
 }
 
+// appendString appends s as a JSON string literal without allocating.
+// Invalid UTF-8 is kept as is: the fake echoes what it was sent.
 func appendString(b []byte, s string) []byte {
-	q, err := json.Marshal(s)
-	if err != nil { // a string always marshals
-		return append(b, `""`...)
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
 	}
-	return append(b, q...)
+	return append(b, '"')
 }
 
 // jsonEscape returns s escaped for use inside a JSON string literal.

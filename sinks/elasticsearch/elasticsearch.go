@@ -64,7 +64,6 @@ func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.tr
 type Sink struct {
 	client        *es.Client
 	transport     http.RoundTripper // for CloseIdleConnections on Close
-	tmpl          *event.IndexTemplate
 	appendIndex   func(dst []byte, e *event.Event) []byte
 	create        bool
 	actionPrefix  []byte // {"create":{"_index":
@@ -161,7 +160,6 @@ func New(cfg config.Elasticsearch, opts ...Option) (*Sink, error) {
 	s := &Sink{
 		client:        client,
 		transport:     rt,
-		tmpl:          tmpl,
 		create:        cfg.Action == "create",
 		timeout:       cfg.Timeout,
 		maxEventBytes: int(min(cfg.MaxEventBytes, config.ByteSize(int(^uint(0)>>1)))),
@@ -254,19 +252,18 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 	}
 
 	be := &sinks.BatchError{}
-	for k := range items {
-		if !hasErrors {
-			break
+	if hasErrors {
+		for k := range items {
+			it := &items[k]
+			o, throttled := classifyItem(it.status, it.errType, s.create)
+			if o == sinks.Delivered {
+				continue
+			}
+			be.Throttled = be.Throttled || throttled
+			failed = append(failed, sinks.ItemError{
+				Index: b.sent[k], Outcome: o, Status: it.status, Reason: itemReason(it),
+			})
 		}
-		it := &items[k]
-		o, throttled := classifyItem(it.status, it.errType, s.create)
-		if o == sinks.Delivered {
-			continue
-		}
-		be.Throttled = be.Throttled || throttled
-		failed = append(failed, sinks.ItemError{
-			Index: b.sent[k], Outcome: o, Status: it.status, Reason: itemReason(it),
-		})
 	}
 	if len(failed) == 0 {
 		return nil
