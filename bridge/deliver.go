@@ -26,6 +26,9 @@ type rejected struct {
 // then neither delivered nor released, so their offsets stay uncommitted.
 func (r *route) deliver(ctx context.Context, b *batch) error {
 	pending := b.events
+	if f, ok := r.sink.(sinks.Filter); ok {
+		pending = r.filter(f, pending)
+	}
 	bo := r.newBackOff()
 	for len(pending) > 0 {
 		if err := r.brk.WaitUp(ctx, r.sink.Probe); err != nil {
@@ -128,6 +131,11 @@ func (r *route) classify(pending []*event.Event, err error, now time.Time, laten
 			rejects = append(rejects, rejected{ev: ev, status: re.Status, reason: err.Error()})
 		}
 		return nil, rejects
+	case isTooManyRequests(err):
+		// Alive but busy: slow down, but this is no outage.
+		r.brk.Success()
+		r.lim.Throttled(now)
+		return pending, nil
 	default:
 		r.stats.failedRequests.Add(1)
 		r.brk.Failure(err)
@@ -136,6 +144,25 @@ func (r *route) classify(pending []*event.Event, err error, now time.Time, laten
 		}
 		return pending, nil
 	}
+}
+
+func isTooManyRequests(err error) bool {
+	var re *sinks.RequestError
+	return errors.As(err, &re) && re.Status == 429
+}
+
+// filter drops the events the sink does not take; they count as done.
+func (r *route) filter(f sinks.Filter, evs []*event.Event) []*event.Event {
+	kept := evs[:0:0]
+	for _, ev := range evs {
+		if f.Accepts(ev) {
+			kept = append(kept, ev)
+		}
+	}
+	if n := len(evs) - len(kept); n > 0 {
+		r.stats.filtered.Add(int64(n))
+	}
+	return kept
 }
 
 func countRetries(be *sinks.BatchError) int {

@@ -1,9 +1,11 @@
 package bridge
 
 import (
+	"strconv"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -41,6 +43,9 @@ func SaramaConfig(k config.Kafka) (*sarama.Config, error) {
 		sc.Consumer.Fetch.Default = min(sc.Consumer.Fetch.Default*16, sc.Consumer.Fetch.Max)
 	}
 	sc.Consumer.MaxProcessingTime = time.Second
+	if n, err := strconv.Atoi(os.Getenv("SB_FETCH_DEFAULT")); err == nil { // TEMP experiment
+		sc.Consumer.Fetch.Default = int32(n)
+	}
 	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRoundRobin()}
 
 	// The dead-letter producer: a write counts only once all in-sync
@@ -124,7 +129,12 @@ func applySASL(sc *sarama.Config, s config.SASL) error {
 	return nil
 }
 
-// scramClientFunc is replaced when SCRAM support lands (issue: operations).
-var scramClientFunc = func(mech sarama.SASLMechanism) func() sarama.SCRAMClient {
-	return nil
+// WarnInsecureKafka logs one WARN line when kafka.tls.insecure_skip_verify
+// is set. Call it once where the kafka section is turned into clients (the
+// bridge at startup, check, generate); SaramaConfig has no logger.
+func WarnInsecureKafka(log *slog.Logger, k config.Kafka) {
+	if k.TLS.InsecureSkipVerify {
+		log.Warn("kafka: TLS certificate verification is DISABLED (kafka.tls.insecure_skip_verify); the connection and the SASL credentials can be intercepted",
+			"field", "kafka.tls.insecure_skip_verify")
+	}
 }

@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"os"
+	"strconv"
 	"context"
 	"errors"
 	"fmt"
@@ -80,7 +82,12 @@ func (r *route) init() error {
 	r.brk = breaker.New(breaker.Config{
 		Failures: r.cfg.Breaker.Failures,
 		MaxProbe: r.cfg.Breaker.MaxProbeInterval,
-	}, breaker.WithLogger(r.log.With("sink", r.cfg.Sink.Type)), breaker.OnChange(func(breaker.State) { r.updatePause() }))
+	}, breaker.WithLogger(r.log.With("sink", r.cfg.Sink.Type)), breaker.OnChange(func(st breaker.State) {
+		r.updatePause()
+		if st == breaker.Up {
+			r.lim.ResetAdaptive()
+		}
+	}))
 	return nil
 }
 
@@ -178,6 +185,9 @@ func (r *route) saramaConfig() *sarama.Config {
 	}
 	// Keep the fetch pipeline small: the route's own buffer is the bound.
 	sc.ChannelBufferSize = max(64, min(r.cfg.Batch.MaxEvents, 1024))
+	if n, err := strconv.Atoi(os.Getenv("SB_CHANBUF")); err == nil { // TEMP experiment
+		sc.ChannelBufferSize = n
+	}
 	return &sc
 }
 
@@ -292,6 +302,7 @@ type routeCounters struct {
 	delivered, deliveredBytes atomic.Int64
 	retried                   atomic.Int64
 	deadLettered              atomic.Int64
+	filtered                  atomic.Int64
 	requests, failedRequests  atomic.Int64
 	lag, maxLag               atomic.Int64
 }

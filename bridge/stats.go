@@ -8,8 +8,11 @@ import (
 // Stats is a snapshot of the bridge, shared by the CLI, the status page and
 // metrics.
 type Stats struct {
-	Ready  bool         `json:"ready"`
-	Routes []RouteStats `json:"routes"`
+	Ready bool `json:"ready"`
+	// Running: Run connected to Kafka and runs the routes (false while
+	// connecting and once they stopped).
+	Running bool         `json:"running"`
+	Routes  []RouteStats `json:"routes"`
 }
 
 // RouteStats is one route's snapshot. Counters are totals since start.
@@ -32,12 +35,15 @@ type RouteStats struct {
 	// configured one.
 	Adaptive bool `json:"adaptive"`
 
-	Consumed        int64 `json:"consumed"`
-	ConsumedBytes   int64 `json:"consumed_bytes"`
-	Delivered       int64 `json:"delivered"`
-	DeliveredBytes  int64 `json:"delivered_bytes"`
-	Retried         int64 `json:"retried"`
-	DeadLettered    int64 `json:"dead_lettered"`
+	Consumed       int64 `json:"consumed"`
+	ConsumedBytes  int64 `json:"consumed_bytes"`
+	Delivered      int64 `json:"delivered"`
+	DeliveredBytes int64 `json:"delivered_bytes"`
+	Retried        int64 `json:"retried"`
+	DeadLettered   int64 `json:"dead_lettered"`
+	// Filtered events were not for this sink (its filter); they count as
+	// done for offsets.
+	Filtered        int64 `json:"filtered"`
 	Requests        int64 `json:"requests"`
 	FailedRequests  int64 `json:"failed_requests"`
 	BufferedEvents  int64 `json:"buffered_events"`
@@ -66,7 +72,7 @@ type PartitionStats struct {
 
 // Stats returns a snapshot. It is safe for concurrent use.
 func (b *Bridge) Stats() Stats {
-	s := Stats{Ready: b.Ready()}
+	s := Stats{Ready: b.Ready(), Running: b.ready.Load()}
 	for _, r := range b.routes {
 		s.Routes = append(s.Routes, r.snapshot())
 	}
@@ -96,6 +102,7 @@ func (r *route) snapshot() RouteStats {
 		DeliveredBytes:  r.stats.deliveredBytes.Load(),
 		Retried:         r.stats.retried.Load(),
 		DeadLettered:    r.stats.deadLettered.Load(),
+		Filtered:        r.stats.filtered.Load(),
 		Requests:        r.stats.requests.Load(),
 		FailedRequests:  r.stats.failedRequests.Load(),
 		BufferedEvents:  r.bufEvents.Load(),

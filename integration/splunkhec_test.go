@@ -80,8 +80,16 @@ func TestSplunkHECOutage(t *testing.T) {
 		t.Logf("all %d events were in HEC before the outage ended: the outage did not bite", during)
 	}
 
+	last := time.Now()
 	waitFor(t, 120*time.Second, "every event in HEC", func() bool {
-		return len(hecSeqs(t, hec)) == n
+		if time.Since(last) > 5*time.Second {
+			last = time.Now()
+			rs := b.Stats().Routes[0]
+			t.Logf("hec %d events (%s); route: delivered %d, retried %d, sink %s, rate %.0f/s",
+				hec.Len(), hec.Mode(), rs.Delivered, rs.Retried, rs.SinkState, rs.EffectiveRate)
+		}
+		// Len first: hecSeqs copies and parses every event.
+		return hec.Len() >= n && len(hecSeqs(t, hec)) == n
 	})
 	rs := b.Stats().Routes[0]
 	stop()

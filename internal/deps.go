@@ -4,7 +4,6 @@
 package internal
 
 import (
-	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/schollz/progressbar/v3"
 	_ "golang.org/x/term"
 )

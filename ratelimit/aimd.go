@@ -16,6 +16,9 @@ const (
 	// rate, 10 events/s) per second of healthy answers.
 	stepFraction = 0.02
 	minStep      = 10
+	// unlimitedGrowth: with an unlimited configured rate the cap grows by
+	// this fraction of itself per second of healthy answers.
+	unlimitedGrowth = 0.1
 	// maxIncreaseSpan: one success adds at most one second's worth of
 	// growth, however long ago the previous one was.
 	maxIncreaseSpan = time.Second
@@ -24,9 +27,12 @@ const (
 	liftFactor = 2
 
 	// A latency above slowFactor × normal and above slowMin counts as a
-	// throttle signal, once latencyWarmup answers made "normal" known.
-	slowFactor    = 3
-	slowMin       = 250 * time.Millisecond
+	// throttle signal, once latencyWarmup answers made "normal" known. It
+	// is a weak signal (a busy CPU on our side looks the same), so it
+	// lowers the rate by slowFraction of a full decrease: 12.5 %.
+	slowFactor    = 4
+	slowMin       = time.Second
+	slowFraction  = 0.25
 	latencyWarmup = 5
 	latencyAlpha  = 0.1
 
@@ -44,7 +50,6 @@ type aimd struct {
 	cfg *Config
 
 	capRate float64 // events/s; 0 = no cap
-	ref     float64 // rate the increase step is a fraction of (unlimited config)
 
 	lastDecrease time.Time
 	lastIncrease time.Time
@@ -108,11 +113,6 @@ func (a *aimd) throttle(now time.Time, configured, fraction float64) bool {
 	}
 	fraction = min(max(fraction, 0.01), 1)
 	next := max(cur*(1-(1-decreaseFactor)*fraction), floor)
-	if a.capRate == 0 && configured == 0 {
-		// The step of the way back up is a fraction of the rate we
-		// were at when the sink first pushed back.
-		a.ref = max(cur, floor)
-	}
 	a.lastDecrease = now
 	a.lastIncrease = now
 	old := a.capRate
@@ -145,7 +145,7 @@ func (a *aimd) observeLatency(d time.Duration) bool {
 // being lifted. Small increases are not announced.
 func (a *aimd) success(now time.Time, latency time.Duration, configured float64) (slow, changed bool) {
 	if a.observeLatency(latency) {
-		return true, a.throttle(now, configured, 1)
+		return true, a.throttle(now, configured, slowFraction)
 	}
 	if a.capRate == 0 {
 		return false, false
@@ -154,11 +154,14 @@ func (a *aimd) success(now time.Time, latency time.Duration, configured float64)
 	if now.After(a.lastIncrease) {
 		a.lastIncrease = now
 	}
-	ref := configured
-	if ref == 0 {
-		ref = a.ref
+	// With a configured rate the step is a fraction of it (additive).
+	// Unlimited routes have no scale: the cap grows by a fraction of
+	// itself, so a cap that a burst of 429s pushed low comes back in
+	// seconds, not minutes.
+	step := max(stepFraction*configured, minStep)
+	if configured == 0 {
+		step = max(unlimitedGrowth*a.capRate, minStep)
 	}
-	step := max(stepFraction*ref, minStep)
 	a.capRate += step * span.Seconds()
 	if configured > 0 && a.capRate >= configured {
 		a.capRate = 0

@@ -172,13 +172,13 @@ func TestAIMDIncrease(t *testing.T) {
 				{ms: 0, kind: "delivered", events: 1200},
 				{ms: 1000, kind: "delivered", events: 0},
 				{ms: 1000, kind: "throttle", wantCap: 600},
-				{ms: 2000, kind: "success", wantCap: 624},
+				{ms: 2000, kind: "success", wantCap: 660},
 				{ms: 2000, kind: "delivered", events: 100}, // demand fell: sample 100/s
 				{ms: 3000, kind: "delivered", events: 0},   // EWMA 1200 → 870 → 609
-				{ms: 3000, kind: "success", wantCap: 648},  // 648 < 2 × 609: kept
+				{ms: 3000, kind: "success", wantCap: 726},  // 726 < 2 × 609: kept
 				{ms: 4000, kind: "delivered", events: 0},   // → 426.3
 				{ms: 5000, kind: "delivered", events: 0},   // → 298.41
-				{ms: 5000, kind: "success", wantCap: 0},    // 672 ≥ 2 × 298.41: lifted
+				{ms: 5000, kind: "success", wantCap: 0},    // 798.6 ≥ 2 × 298.41: lifted
 			},
 		},
 	}
@@ -201,18 +201,18 @@ func TestAIMDLatency(t *testing.T) {
 		steps []step
 	}{
 		{
-			name: "slow answer after warm-up halves the rate",
+			name: "slow answer after warm-up lowers the rate by 12.5 %",
 			steps: append(warm(0),
-				step{ms: 10, kind: "success", latency: 400 * ms, wantSlow: true, wantCap: 500}),
+				step{ms: 10, kind: "success", latency: 1500 * ms, wantSlow: true, wantCap: 875}),
 		},
 		{
-			name: "3x but under 250 ms is not slow",
+			name: "4x but under 1 s is not slow",
 			steps: func() []step {
 				var s []step
 				for i := range latencyWarmup {
-					s = append(s, step{ms: i, kind: "success", latency: 50 * ms})
+					s = append(s, step{ms: i, kind: "success", latency: 200 * ms})
 				}
-				return append(s, step{ms: 10, kind: "success", latency: 200 * ms})
+				return append(s, step{ms: 10, kind: "success", latency: 900 * ms})
 			}(),
 		},
 		{
@@ -222,8 +222,8 @@ func TestAIMDLatency(t *testing.T) {
 		{
 			name: "a slow answer within the decrease interval is counted, not applied",
 			steps: append(warm(0),
-				step{ms: 10, kind: "success", latency: 400 * ms, wantSlow: true, wantCap: 500},
-				step{ms: 20, kind: "success", latency: 2 * time.Second, wantSlow: true, wantCap: 500}),
+				step{ms: 10, kind: "success", latency: 1500 * ms, wantSlow: true, wantCap: 875},
+				step{ms: 20, kind: "success", latency: 3 * time.Second, wantSlow: true, wantCap: 875}),
 		},
 	}
 	for _, tt := range tests {
@@ -240,11 +240,28 @@ func TestAIMDLatencyBaselineAdapts(t *testing.T) {
 	}
 	slow := 0
 	for range 50 {
-		if a.observeLatency(time.Second) {
+		if a.observeLatency(2 * time.Second) {
 			slow++
 		}
 	}
 	if slow == 0 || slow > 15 {
 		t.Fatalf("%d of 50 answers at the new normal counted as slow, want a few", slow)
+	}
+}
+
+func TestResetAdaptiveLiftsTheCap(t *testing.T) {
+	l, clk := newTest(t, Config{EventsPerSecond: 1000, Adaptive: true})
+	l.Throttled(clk.Now())
+	if got := l.Effective(); got != 500 {
+		t.Fatalf("after a throttle: effective %v, want 500", got)
+	}
+	l.ResetAdaptive()
+	if got := l.Effective(); got != 1000 {
+		t.Fatalf("after ResetAdaptive: effective %v, want the configured 1000", got)
+	}
+	// The decrease interval starts afresh: a throttle right away counts.
+	l.Throttled(clk.Now())
+	if got := l.Effective(); got != 500 {
+		t.Fatalf("throttle after reset: effective %v, want 500", got)
 	}
 }

@@ -168,6 +168,11 @@ func (l *Limiter) applyLocked(now time.Time) {
 	l.unlimited.Store(ev == 0 && byCfg == 0)
 }
 
+// raisedLimit reports whether a limit went up (0 = unlimited).
+func raisedLimit(before, after float64) bool {
+	return before != 0 && (after == 0 || after > before)
+}
+
 // raiseLocked wakes the Wait calls sleeping on old reservations.
 func (l *Limiter) raiseLocked() {
 	next := make(chan struct{})
@@ -271,11 +276,18 @@ func (l *Limiter) ObserveLag(lag int64) {
 		l.mu.Unlock()
 		return
 	}
+	before := l.statsLocked()
 	l.mode = next
 	evCfg, _ := l.cfg.rates(next)
 	l.ad.normalize(evCfg)
 	l.applyLocked(l.clock.Now())
-	l.raiseLocked()
+	// Wake the sleepers to re-plan only when a limit rose: cancelling a
+	// chain of reservations gives back fewer tokens than it took, so a
+	// needless wake-up costs throughput (a switch between equal rates
+	// must change nothing).
+	if after := l.statsLocked(); raisedLimit(before.EventsPerSecond, after.EventsPerSecond) || raisedLimit(before.BytesPerSecond, after.BytesPerSecond) {
+		l.raiseLocked()
+	}
 	st := l.statsLocked()
 	l.log.Info("rate limit mode changed", "mode", next.String(), "lag", lag,
 		"events_per_second", st.EventsPerSecond, "bytes_per_second", st.BytesPerSecond)
@@ -327,8 +339,8 @@ func (l *Limiter) decreaseLocked(reason string) {
 // by the time since the previous increase (at most one second's worth), so
 // the growth does not depend on how many partitions report. The cap is
 // lifted when it reaches the configured rate or, when that is unlimited,
-// when it is twice the delivered rate. An answer slower than 3× the normal
-// latency and slower than 250 ms is a throttle signal instead. Safe for
+// when it is twice the delivered rate. An answer slower than 4× the normal
+// latency and slower than 1 s is a weak throttle signal instead (−12.5 %). Safe for
 // concurrent use.
 func (l *Limiter) Success(now time.Time, latency time.Duration) {
 	if !l.cfg.Adaptive {
@@ -359,6 +371,28 @@ func (l *Limiter) Success(now time.Time, latency time.Duration) {
 	l.raiseLocked()
 	st := l.statsLocked()
 	l.log.Info("rate limit back to configured", "mode", st.Mode.String(),
+		"events_per_second", st.EventsPerSecond)
+	l.announceLocked(st)
+}
+
+// ResetAdaptive lifts the adaptive cap: the configured rate of the mode is
+// in effect again. The bridge calls it when a sink comes back after an
+// outage: the failures that opened the breaker said "down", not
+// "overloaded", and the backlog must drain at the catch-up rate. If the sink
+// is still struggling it pushes back and AIMD lowers the rate again. Safe
+// for concurrent use.
+func (l *Limiter) ResetAdaptive() {
+	l.mu.Lock()
+	if l.ad.capRate == 0 {
+		l.mu.Unlock()
+		return
+	}
+	l.ad.capRate = 0
+	l.ad.lastDecrease = time.Time{}
+	l.applyLocked(l.clock.Now())
+	l.raiseLocked()
+	st := l.statsLocked()
+	l.log.Info("rate limit back to configured", "reason", "sink recovered", "mode", st.Mode.String(),
 		"events_per_second", st.EventsPerSecond)
 	l.announceLocked(st)
 }

@@ -166,7 +166,7 @@ func TestLimiterLatencyTrigger(t *testing.T) {
 		l.Success(clk.Now(), 50*time.Millisecond)
 	}
 	l.Success(clk.Now(), 2*time.Second)
-	if st := l.Stats(); st.EventsPerSecond != 500 || st.Throttles != 1 || st.Latency <= 50*time.Millisecond {
+	if st := l.Stats(); st.EventsPerSecond != 875 || st.Throttles != 1 || st.Latency <= 50*time.Millisecond {
 		t.Fatalf("after a slow answer: %+v", st)
 	}
 }
@@ -434,4 +434,23 @@ func TestConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+func TestRaisedLimit(t *testing.T) {
+	tests := []struct {
+		before, after float64
+		want          bool
+	}{
+		{2000, 2000, false},
+		{2000, 4000, true},
+		{4000, 2000, false},
+		{2000, 0, true}, // to unlimited
+		{0, 2000, false},
+		{0, 0, false},
+	}
+	for _, tt := range tests {
+		if got := raisedLimit(tt.before, tt.after); got != tt.want {
+			t.Errorf("raisedLimit(%v, %v) = %v, want %v", tt.before, tt.after, got, tt.want)
+		}
+	}
 }

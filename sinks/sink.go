@@ -38,6 +38,14 @@ type Sink interface {
 	Close() error
 }
 
+// Filter is implemented by sinks that take only some events (a webhook
+// that sends alerts only). The bridge asks before rate limiting and
+// sending: an event the sink does not accept counts as done for offsets
+// and costs no rate budget. Accepts must be safe for concurrent use.
+type Filter interface {
+	Accepts(e *event.Event) bool
+}
+
 // Outcome is what happened to one event in one attempt.
 type Outcome uint8
 

@@ -20,6 +20,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Float64Var(&o.Limit, "limit", 2000, "the route's live rate limit, events per second")
 	fs.Float64Var(&o.Catchup, "catchup", 4000, "the route's catch-up rate, events per second")
 	fs.DurationVar(&o.Outage, "outage", 0, "SIEM outage in the middle of the run (default duration/6; negative: none)")
+	fs.StringVar(&o.Listen, "listen", "", "serve the status page and /metrics at this host:port during the demo, e.g. 127.0.0.1:9108 (default off)")
 	verbose := fs.Bool("v", false, "print the bridge's log to stderr")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}

@@ -37,6 +37,12 @@ func commands() []command {
 	return []command{
 		{"run", "consume Kafka and feed the configured sinks until SIGINT/SIGTERM", cmdRun},
 		{"demo", "run the bridge against an embedded Kafka and a slow in-process SIEM", cmdDemo},
+		{"replay", "deliver again the events of a time window, without touching the live offsets", cmdReplay},
+		{"rewind", "move a route's consumer-group offsets back to a time (after SIEM data loss)", cmdRewind},
+		{"status", "show committed offsets, lag and how far behind each route is", cmdStatus},
+		{"check", "validate a configuration and test the brokers, topics and sinks it names", cmdCheck},
+		{"generate", "produce synthetic security events into a Kafka topic at a given rate", cmdGenerate},
+		{"bench", "measure throughput against Kafka and _bulk ceilings; write docs/benchmarks.md", cmdBench},
 	}
 }
 

@@ -6,9 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/metrics"
 )
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -23,9 +25,33 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
-	b, err := bridge.New(cfg, bridge.WithLogger(log))
+	opts := []bridge.Option{bridge.WithLogger(log)}
+	reg := metrics.NewRegistry()
+	if cfg.Metrics.Listen != "" {
+		hooks, err := metrics.New(reg)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, bridge.WithHooks(hooks))
+	}
+	b, err := bridge.New(cfg, opts...)
 	if err != nil {
 		return usageError{err}
+	}
+	if cfg.Metrics.Listen != "" {
+		// Served beside the bridge, stopped after it returned.
+		srv, err := metrics.NewServer(metrics.ServerConfig{Listen: cfg.Metrics.Listen, Routes: cfg.Routes}, b, reg, metrics.WithLogger(log))
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Close(sctx); err != nil {
+				log.Warn("stopping the metrics server", "err", err)
+			}
+		}()
+		log.Info("metrics and status page listening", "url", "http://"+srv.Addr()+"/")
 	}
 	log.Info("starting", "routes", len(cfg.Routes), "brokers", cfg.Kafka.Brokers)
 	return b.Run(ctx)

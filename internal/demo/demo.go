@@ -23,6 +23,7 @@ import (
 	"github.com/siembridge/siembridge/internal/esfake"
 	"github.com/siembridge/siembridge/internal/gen"
 	"github.com/siembridge/siembridge/internal/kafkatest"
+	"github.com/siembridge/siembridge/metrics"
 )
 
 // Options shape a demo run. Zero fields take the defaults in brackets.
@@ -45,6 +46,9 @@ type Options struct {
 	Seed     int64
 	// Log receives the bridge's structured log; nil discards it.
 	Log *slog.Logger
+	// Listen, when set, serves the status page, /api/status and /metrics
+	// on this host:port during the run (no host: 127.0.0.1) [off].
+	Listen string
 }
 
 func (o *Options) defaults() {
@@ -133,9 +137,30 @@ func Run(ctx context.Context, opts Options, out io.Writer) (Summary, error) {
 	if err != nil {
 		return Summary{}, fmt.Errorf("demo configuration: %w", err)
 	}
-	b, err := bridge.New(cfg, bridge.WithLogger(opts.Log))
+	bopts := []bridge.Option{bridge.WithLogger(opts.Log)}
+	reg := metrics.NewRegistry()
+	if opts.Listen != "" {
+		hooks, err := metrics.New(reg)
+		if err != nil {
+			return Summary{}, err
+		}
+		bopts = append(bopts, bridge.WithHooks(hooks))
+	}
+	b, err := bridge.New(cfg, bopts...)
 	if err != nil {
 		return Summary{}, err
+	}
+	if opts.Listen != "" {
+		srv, err := metrics.NewServer(metrics.ServerConfig{Listen: opts.Listen, Routes: cfg.Routes}, b, reg, metrics.WithLogger(opts.Log))
+		if err != nil {
+			return Summary{}, err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Close(sctx)
+		}()
+		fmt.Fprintf(out, "status page: http://%s/\n", srv.Addr())
 	}
 
 	runCtx, cancel := context.WithTimeout(ctx, opts.Duration)

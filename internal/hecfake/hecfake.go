@@ -351,7 +351,8 @@ func (s *Server) Counts() map[Key]int {
 	return out
 }
 
-// Requests is the number of event requests received (any answer).
+// Requests is the number of event requests received, whatever the answer
+// (Refuse mode receives none).
 func (s *Server) Requests() int64 { return s.requests.Load() }
 
 // AckRequests is the number of ack polls received.
@@ -362,6 +363,12 @@ func (s *Server) AckRequests() int64 { return s.ackRequests.Load() }
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/services/collector/event", "/services/collector/event/1.0", "/services/collector":
+		s.requests.Add(1)
+	case "/services/collector/ack":
+		s.ackRequests.Add(1)
+	}
 	switch s.Mode() {
 	case Down:
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxContentLength))
@@ -386,14 +393,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		answer(w, CodeHealthy, nil)
 	case "/services/collector/event", "/services/collector/event/1.0", "/services/collector":
-		s.requests.Add(1)
 		if r.Method != http.MethodPost {
 			w.WriteHeader(http.StatusMethodNotAllowed)
 			return
 		}
 		s.serveEvent(w, r)
 	case "/services/collector/ack":
-		s.ackRequests.Add(1)
 		if r.Method != http.MethodPost {
 			w.WriteHeader(http.StatusMethodNotAllowed)
 			return

@@ -151,7 +151,7 @@ func classify(status int, header http.Header, body []byte, n int, now time.Time)
 	case codeInternalError, codeNoData:
 		return r, re
 	}
-	if code >= codeUnhealthyQueues {
+	if code >= codeUnhealthyQueues && code < 100 && status == http.StatusServiceUnavailable {
 		re.Throttled = true
 		re.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
 		return r, re

@@ -3,6 +3,7 @@ package splunkhec
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,7 +132,7 @@ func TestClassifyMessages(t *testing.T) {
 		t.Errorf("message %q", got)
 	}
 	_, err = classify(400, nil, []byte(`{"text":"Data channel is missing","code":10}`), 1, time.Now())
-	if want := "set ack: true"; !contains(err.Error(), want) {
+	if want := "set ack: true"; !strings.Contains(err.Error(), want) {
 		t.Errorf("message %q lacks %q", err, want)
 	}
 }
@@ -188,8 +189,4 @@ func FuzzClassify(f *testing.F) {
 			}
 		}
 	})
-}
-
-func contains(s, sub string) bool {
-	return len(sub) == 0 || len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub))
 }

@@ -37,11 +37,11 @@ const (
 var levelSeverity = map[string]int{
 	"emerg": sevEmergency, "emergency": sevEmergency, "panic": sevEmergency,
 	"alert": sevAlert,
-	"crit": sevCritical, "critical": sevCritical, "fatal": sevCritical,
+	"crit":  sevCritical, "critical": sevCritical, "fatal": sevCritical,
 	"err": sevError, "error": sevError,
 	"warn": sevWarning, "warning": sevWarning,
 	"notice": sevNotice,
-	"info": sevInformational, "informational": sevInformational, "information": sevInformational,
+	"info":   sevInformational, "informational": sevInformational, "information": sevInformational,
 	"debug": sevDebug, "trace": sevDebug,
 }
 
@@ -89,7 +89,7 @@ func intField(doc []byte, path string) (int64, bool) {
 // appendHeader appends the RFC 5424 header and structured data of e, up
 // to and including the space before MSG:
 //
-//	<PRI>1 TIMESTAMP HOSTNAME APP-NAME - MSGID [kafka@32473 topic="t" partition="0" offset="42"] 
+//	<PRI>1 TIMESTAMP HOSTNAME APP-NAME - MSGID [kafka@32473 topic="t" partition="0" offset="42"]
 //
 // host and appName must already be sanitized.
 func appendHeader(b []byte, e *event.Event, facility int, host, appName string) []byte {

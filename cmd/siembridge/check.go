@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/siembridge/siembridge/bridge"
+	"github.com/siembridge/siembridge/config"
+)
+
+// cmdCheck validates a configuration and everything it points at, without
+// consuming anything: the brokers, each route's topics, the dead-letter
+// topics and each sink with its credentials. It exits 2 on a bad
+// configuration, 1 when any check failed, 0 when all passed (warnings do
+// not fail the check).
+func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "siembridge.yaml", "configuration file")
+	timeout := fs.Duration("timeout", 10*time.Second, "bound on connecting to Kafka and on each sink probe")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if *timeout <= 0 {
+		return usagef("--timeout: must be > 0")
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+	r := &checkReport{out: stdout}
+	fmt.Fprintf(stdout, "config %s: valid (%d routes)\n", *path, len(cfg.Routes))
+	checkKafka(ctx, cfg, *timeout, log, r)
+	checkSinks(ctx, cfg, *timeout, log, r)
+
+	if len(r.problems) == 0 {
+		fmt.Fprintf(stdout, "check passed: %s\n", r.counts())
+		return nil
+	}
+	fmt.Fprintf(stdout, "check FAILED: %s\n", r.counts())
+	return fmt.Errorf("%s", checkPlural(len(r.problems), "problem"))
+}
+
+// checkReport prints as it goes and counts what failed.
+type checkReport struct {
+	out      io.Writer
+	problems []string
+	warnings []string
+}
+
+// ok prints an indented line about something that works.
+func (r *checkReport) ok(format string, args ...any) {
+	fmt.Fprintf(r.out, "  "+format+"\n", args...)
+}
+
+// fail records a problem with field, on a line of its own.
+func (r *checkReport) fail(field, format string, args ...any) {
+	line := field + ": " + oneLine(fmt.Errorf(format, args...))
+	r.problems = append(r.problems, line)
+	fmt.Fprintf(r.out, "FAIL %s\n", line)
+}
+
+// warn records something that may work but deserves a look.
+func (r *checkReport) warn(field, format string, args ...any) {
+	line := field + ": " + oneLine(fmt.Errorf(format, args...))
+	r.warnings = append(r.warnings, line)
+	fmt.Fprintf(r.out, "WARN %s\n", line)
+}
+
+func (r *checkReport) counts() string {
+	return checkPlural(len(r.problems), "problem") + ", " + checkPlural(len(r.warnings), "warning")
+}
+
+func checkPlural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// checkKafka connects to the brokers and checks every route's topics and
+// dead-letter topic.
+func checkKafka(ctx context.Context, cfg *config.Config, timeout time.Duration, log *slog.Logger, r *checkReport) {
+	fmt.Fprintf(r.out, "kafka %s:\n", strings.Join(cfg.Kafka.Brokers, ","))
+	bridge.WarnInsecureKafka(log, cfg.Kafka)
+	sc, err := bridge.SaramaConfig(cfg.Kafka)
+	if err != nil {
+		r.fail("kafka", "%v", err)
+		return
+	}
+	// Bounded, and read-only: a metadata request must not create the
+	// topics it asks about.
+	sc.Net.DialTimeout, sc.Net.ReadTimeout, sc.Net.WriteTimeout = timeout, timeout, timeout
+	sc.Metadata.Retry.Max = 1
+	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
+	sc.Metadata.AllowAutoTopicCreation = false
+
+	client, err := connectKafka(ctx, cfg.Kafka.Brokers, sc, timeout)
+	if err != nil {
+		r.fail(kafkaErrorField(cfg.Kafka, err), "cannot connect: %v%s", err, kafkaHint(cfg.Kafka, err))
+		for i := range cfg.Routes {
+			r.warn(fmt.Sprintf("routes[%d].topics", i), "not checked: Kafka is unreachable")
+		}
+		return
+	}
+	defer client.Close()
+	brokers := client.Brokers()
+	addrs := make([]string, 0, len(brokers))
+	for _, b := range brokers {
+		addrs = append(addrs, fmt.Sprintf("%d@%s", b.ID(), b.Addr()))
+	}
+	r.ok("connected; cluster brokers: %s", strings.Join(addrs, " "))
+
+	autoCreate := brokerAutoCreate(client, sc)
+	for i, rt := range cfg.Routes {
+		fmt.Fprintf(r.out, "route %s (routes[%d]) group %s:\n", rt.Name, i, rt.Group)
+		for j, topic := range rt.Topics {
+			field := fmt.Sprintf("routes[%d].topics[%d]", i, j)
+			n, err := partitionCount(client, topic)
+			if err != nil {
+				r.fail(field, "topic %q: %v", topic, err)
+				continue
+			}
+			r.ok("topic %s: %s", topic, checkPlural(n, "partition"))
+		}
+		if rt.DeadLetter.Topic == "" {
+			r.ok("dead-letter topic: none (rejected events are retried forever)")
+			continue
+		}
+		field := fmt.Sprintf("routes[%d].dead_letter.topic", i)
+		n, err := partitionCount(client, rt.DeadLetter.Topic)
+		switch {
+		case err == nil:
+			r.ok("dead-letter topic %s: %s", rt.DeadLetter.Topic, checkPlural(n, "partition"))
+		case !errors.Is(err, errNoTopic):
+			r.fail(field, "topic %q: %v", rt.DeadLetter.Topic, err)
+		case autoCreate == "true":
+			r.warn(field, "topic %q does not exist; the brokers will create it on first use (auto.create.topics.enable=true) with default settings", rt.DeadLetter.Topic)
+		case autoCreate == "false":
+			r.fail(field, "topic %q does not exist and auto.create.topics.enable=false: create it, or rejected events cannot be parked", rt.DeadLetter.Topic)
+		default:
+			r.warn(field, "topic %q does not exist; it must be created unless the brokers auto-create topics (could not read auto.create.topics.enable)", rt.DeadLetter.Topic)
+		}
+	}
+}
+
+// connectKafka opens a client, giving up after timeout even if sarama's
+// own retries would take longer; a late client is closed.
+func connectKafka(ctx context.Context, brokers []string, sc *sarama.Config, timeout time.Duration) (sarama.Client, error) {
+	type result struct {
+		c   sarama.Client
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := sarama.NewClient(brokers, sc)
+		ch <- result{c, err}
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case res := <-ch:
+		return res.c, res.err
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	go func() {
+		if res := <-ch; res.c != nil {
+			res.c.Close()
+		}
+	}()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return nil, fmt.Errorf("no answer within %s", timeout)
+}
+
+// kafkaErrorField names the config field a connection error most likely
+// comes from.
+func kafkaErrorField(k config.Kafka, err error) string {
+	var (
+		unknownCA  x509.UnknownAuthorityError
+		hostname   x509.HostnameError
+		invalid    x509.CertificateInvalidError
+		verify     *tls.CertificateVerificationError
+		recordHdr  tls.RecordHeaderError
+		alert      tls.AlertError
+		netOpError *net.OpError
+	)
+	switch {
+	case errors.Is(err, sarama.ErrSASLAuthenticationFailed), errors.Is(err, sarama.ErrIllegalSASLState),
+		errors.Is(err, sarama.ErrUnsupportedSASLMechanism), strings.Contains(err.Error(), "SASL"),
+		strings.Contains(err.Error(), "scram"):
+		return "kafka.sasl"
+	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid),
+		errors.As(err, &verify), errors.As(err, &recordHdr), errors.As(err, &alert):
+		return "kafka.tls"
+	case errors.As(err, &netOpError):
+		return "kafka.brokers"
+	}
+	if k.SASL.Mechanism != "" && errors.Is(err, io.EOF) {
+		// Brokers drop a connection that fails authentication.
+		return "kafka.sasl"
+	}
+	return "kafka.brokers"
+}
+
+// errNoTopic: the brokers do not know the topic.
+var errNoTopic = errors.New("does not exist")
+
+// kafkaHint explains the connection errors that sarama reports as a bare
+// EOF: a broker closes the connection on failed SASL authentication (older
+// brokers, and kfake, send no error message) and on a TLS client talking
+// to a plaintext listener or the reverse.
+func kafkaHint(k config.Kafka, err error) string {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.ECONNRESET) {
+		return ""
+	}
+	if k.SASL.Mechanism != "" {
+		return " (the broker closed the connection: wrong SASL username, password or mechanism, or TLS settings not matching the listener)"
+	}
+	return " (the broker closed the connection: TLS settings not matching the listener, or the listener requires SASL)"
+}
+
+// partitionCount returns the number of partitions of topic, or errNoTopic.
+func partitionCount(client sarama.Client, topic string) (int, error) {
+	parts, err := client.Partitions(topic)
+	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) || err == nil && len(parts) == 0 {
+		return 0, errNoTopic
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(parts), nil
+}
+
+// brokerAutoCreate reads auto.create.topics.enable from the controller:
+// "true", "false", or "" when unknown (old broker, no permission, fake).
+func brokerAutoCreate(client sarama.Client, sc *sarama.Config) string {
+	controller, err := client.Controller()
+	if err != nil {
+		return ""
+	}
+	resp, err := controller.DescribeConfigs(&sarama.DescribeConfigsRequest{
+		Version: describeConfigsVersion(sc.Version),
+		Resources: []*sarama.ConfigResource{{
+			Type:        sarama.BrokerResource,
+			Name:        fmt.Sprint(controller.ID()),
+			ConfigNames: []string{"auto.create.topics.enable"},
+		}},
+	})
+	if err != nil || resp == nil {
+		return ""
+	}
+	for _, res := range resp.Resources {
+		if res.ErrorCode != 0 {
+			return ""
+		}
+		for _, e := range res.Configs {
+			if e.Name == "auto.create.topics.enable" {
+				return strings.ToLower(e.Value)
+			}
+		}
+	}
+	return ""
+}
+
+func describeConfigsVersion(v sarama.KafkaVersion) int16 {
+	switch {
+	case v.IsAtLeast(sarama.V2_0_0_0):
+		return 2
+	case v.IsAtLeast(sarama.V1_1_0_0):
+		return 1
+	}
+	return 0
+}
+
+// checkSinks builds each route's sink as run would and probes it with its
+// credentials.
+func checkSinks(ctx context.Context, cfg *config.Config, timeout time.Duration, log *slog.Logger, r *checkReport) {
+	fmt.Fprintln(r.out, "sinks:")
+	for i, rt := range cfg.Routes {
+		field := sinkField(i, rt.Sink)
+		s, err := bridge.NewSink(rt.Sink, log.With("route", rt.Name))
+		if err != nil {
+			r.fail(fmt.Sprintf("routes[%d].sink", i), "%v", err)
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		err = s.Probe(pctx)
+		cancel()
+		if cerr := s.Close(); cerr != nil {
+			log.Warn("closing sink", "route", rt.Name, "err", cerr)
+		}
+		if err != nil {
+			r.fail(field, "probe failed: %v", err)
+			continue
+		}
+		r.ok("route %s: %s OK", rt.Name, rt.Sink.Type)
+	}
+}
+
+// sinkField names the field that says where a route's sink is.
+func sinkField(i int, s config.Sink) string {
+	key := ""
+	switch s.Type {
+	case "elasticsearch":
+		key = ".urls"
+	case "splunk_hec", "webhook":
+		key = ".url"
+	case "syslog":
+		key = ".address"
+	case "file":
+		key = ".path"
+	}
+	return fmt.Sprintf("routes[%d].sink%s", i, key)
+}

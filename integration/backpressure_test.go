@@ -1,0 +1,333 @@
+package integration
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/siembridge/siembridge/internal/esfake"
+	"github.com/siembridge/siembridge/internal/gen"
+	"github.com/siembridge/siembridge/internal/kafkatest"
+)
+
+// TestRateLimitAccuracy: limit 2000 events/s with 30000 events waiting. No
+// whole second at the sink exceeds limit + burst, and the mean over the
+// run is within 5 % of the limit.
+func TestRateLimitAccuracy(t *testing.T) {
+	const (
+		topic = "events"
+		n     = 30000
+		limit = 2000
+		burst = 500 // the default: max(batch.max_events, limit/10)
+	)
+	cluster := startCluster(t, 3, topic, "events-dlq")
+	es := startES(t, esfake.Options{})
+	produceSeq(t, cluster.Brokers(), topic, 3, 1, n, nil)
+	cfg := parseConfig(t, routeYAML(cluster.Brokers(), topic, es.URL(), "events-dlq", fmt.Sprintf(`    rate: {events_per_second: %d}`, limit)))
+	b, stop := runBridge(t, cfg)
+	waitFor(t, 60*time.Second, "all events delivered", func() bool { return b.Stats().Routes[0].Delivered >= n })
+	stop()
+
+	hist := es.PerSecond()
+	first, last := -1, -1
+	for i, c := range hist {
+		if c > limit+burst {
+			t.Errorf("second %d: %d events at the sink, limit + burst is %d", i, c, limit+burst)
+		}
+		if c > 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	// Whole seconds only: the first and last are partial.
+	var sum, secs int
+	for i := first + 1; i < last; i++ {
+		sum += hist[i]
+		secs++
+	}
+	if secs < 8 {
+		t.Fatalf("only %d whole seconds of delivery: %v", secs, hist)
+	}
+	mean := float64(sum) / float64(secs)
+	if math.Abs(mean-limit)/limit > 0.05 {
+		t.Errorf("mean %.0f events/s over %d whole seconds, want %d ± 5%% (per second: %v)", mean, secs, limit, hist[first:last+1])
+	}
+	t.Logf("mean %.0f events/s over %d whole seconds; per second %v", mean, secs, hist[first:last+1])
+}
+
+// TestOutageAndCatchUp: while a producer writes r events/s, the sink
+// refuses connections and then answers 503 for T seconds. Afterwards every
+// event is in the sink exactly once, and the lag is back at its
+// pre-outage level within 1.15 × r·T/(c − r) + 5 s at catch-up rate c.
+func TestOutageAndCatchUp(t *testing.T) {
+	const (
+		topic   = "events"
+		r       = 1000 // events/s produced
+		live    = 1500
+		c       = 3000 // catch-up events/s
+		outage  = 10 * time.Second
+		produce = 30 * time.Second
+	)
+	cluster := startCluster(t, 3, topic, "events-dlq")
+	es := startES(t, esfake.Options{})
+	cfg := parseConfig(t, routeYAML(cluster.Brokers(), topic, es.URL(), "events-dlq",
+		fmt.Sprintf(`    rate: {events_per_second: %d, catchup_events_per_second: %d, catchup_lag: 2000}`, live, c)))
+	b, stop := runBridge(t, cfg)
+
+	var produced atomic.Int64
+	prodDone := make(chan error, 1)
+	go func() { prodDone <- steadyProducer(cluster.Brokers(), topic, 3, r, produce, &produced) }()
+
+	// Sample the lag every 100 ms.
+	type sample struct {
+		at  time.Time
+		lag int64
+	}
+	var mu sync.Mutex
+	var samples []sample
+	stopSampling := make(chan struct{})
+	go func() {
+		tk := time.NewTicker(100 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case now := <-tk.C:
+				l := b.Stats().Routes[0].Lag
+				mu.Lock()
+				samples = append(samples, sample{now, l})
+				mu.Unlock()
+			}
+		}
+	}()
+	defer close(stopSampling)
+
+	time.Sleep(8 * time.Second)
+	outageStart := time.Now()
+	if err := es.SetMode(esfake.Refuse); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(outage / 2)
+	if err := es.SetMode(esfake.Fail503); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(outage / 2)
+	if err := es.SetMode(esfake.Healthy); err != nil {
+		t.Fatal(err)
+	}
+	outageEnd := time.Now()
+	if err := <-prodDone; err != nil {
+		t.Fatal(err)
+	}
+	n := produced.Load()
+	waitFor(t, 60*time.Second, "all events delivered", func() bool { return b.Stats().Routes[0].Delivered >= n })
+	stop()
+
+	mu.Lock()
+	defer mu.Unlock()
+	var pre, peak int64
+	for _, s := range samples {
+		if s.at.Before(outageStart) && s.at.After(outageStart.Add(-3*time.Second)) && s.lag > pre {
+			pre = s.lag
+		}
+		if s.lag > peak {
+			peak = s.lag
+		}
+	}
+	// The pre-outage level: the steady lag plus what one monitor tick
+	// (1 s of production) can add to it.
+	level := max(pre, r)
+	var back time.Time
+	for _, s := range samples {
+		if s.at.After(outageEnd) && s.lag <= level {
+			back = s.at
+			break
+		}
+	}
+	T := outageEnd.Sub(outageStart).Seconds()
+	bound := time.Duration((1.15*r*T/(c-r) + 5) * float64(time.Second))
+	if back.IsZero() {
+		t.Fatalf("lag never returned to %d after the outage (peak %d)", level, peak)
+	}
+	drain := back.Sub(outageEnd)
+	t.Logf("pre-outage lag %d, peak %d, drained in %s (bound %s)", pre, peak, drain.Round(100*time.Millisecond), bound.Round(100*time.Millisecond))
+	if peak < int64(r*T/2) {
+		t.Errorf("peak lag %d: the outage did not hold events back", peak)
+	}
+	if drain > bound {
+		t.Errorf("drain took %s, bound 1.15 × r·T/(c − r) + 5 s = %s", drain, bound)
+	}
+	got := seqs(t, es)
+	for s := int64(1); s <= n; s++ {
+		if got[s] != 1 {
+			t.Fatalf("seq %d is in the sink %d times, want once", s, got[s])
+		}
+	}
+	assertCommittedAtEnd(t, cluster.Brokers(), "siembridge-elastic", topic)
+}
+
+// steadyProducer writes rate events/s with sequence numbers for d.
+func steadyProducer(brokers []string, topic string, partitions int32, rate int, d time.Duration, n *atomic.Int64) error {
+	p, err := kafkatest.NewProducer(brokers)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	g := gen.New(11)
+	tk := time.NewTicker(100 * time.Millisecond)
+	defer tk.Stop()
+	end := time.Now().Add(d)
+	var seq int64
+	for time.Now().Before(end) {
+		<-tk.C
+		now := time.Now()
+		recs := make([]kafkatest.Record, rate/10)
+		for i := range recs {
+			seq++
+			recs[i] = kafkatest.Record{Topic: topic, Partition: int32(seq % int64(partitions)), Value: g.Next(seq, now), Timestamp: now}
+		}
+		if err := p.Send(recs...); err != nil {
+			return err
+		}
+		n.Add(int64(len(recs)))
+	}
+	return nil
+}
+
+// TestBoundedMemory runs the built binary with the sink down while 200 MB
+// of events wait in Kafka: its peak RSS stays below buffer.max_bytes plus
+// 64 MiB, and the lag stays in Kafka.
+func TestBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("produces 200 MB")
+	}
+	const (
+		topic     = "events"
+		maxBuffer = 16 << 20
+		valueSize = 4096
+		total     = 200 << 20
+	)
+	cluster := startCluster(t, 4, topic, "events-dlq")
+	es := startES(t, esfake.Options{})
+	if err := es.SetMode(esfake.Slow(3 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// 200 MB of 4 KiB events.
+	p, err := kafkatest.NewProducer(cluster.Brokers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("x", valueSize-100)
+	n := total / valueSize
+	var recs []kafkatest.Record
+	for i := range n {
+		recs = append(recs, kafkatest.Record{Topic: topic, Partition: int32(i % 4), Value: fmt.Appendf(nil, `{"labels":{"seq":%d},"pad":"%s"}`, i+1, pad)})
+		if len(recs) == 1000 || i == n-1 {
+			if err := p.Send(recs...); err != nil {
+				t.Fatal(err)
+			}
+			recs = recs[:0]
+		}
+	}
+	p.Close()
+
+	cfgPath := writeConfig(t, routeYAML(cluster.Brokers(), topic, es.URL(), "events-dlq",
+		fmt.Sprintf("    buffer: {max_events: 20000, max_bytes: %d}", maxBuffer)))
+	proc := startProc(t, "run", "--config", cfgPath)
+	// The sink answers every request after 3 s: the buffer fills and the
+	// partitions pause. Then the sink goes down altogether.
+	time.Sleep(6 * time.Second)
+	if err := es.SetMode(esfake.Refuse); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(6 * time.Second)
+	hwm := vmHWM(t, proc.cmd.Process.Pid)
+	if code := proc.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit code %d; output:\n%s", code, proc.out)
+	}
+	limit := int64(maxBuffer + 64<<20)
+	t.Logf("peak RSS %d MiB with buffer.max_bytes %d MiB and %d MiB waiting in Kafka", hwm>>20, maxBuffer>>20, total>>20)
+	if hwm > limit {
+		t.Errorf("peak RSS %d MiB exceeds buffer.max_bytes + 64 MiB = %d MiB", hwm>>20, limit>>20)
+	}
+	if !strings.Contains(proc.out.String(), "paused") {
+		t.Errorf("the bridge never paused its partitions; output:\n%s", proc.out)
+	}
+	if es.Count() > n/2 {
+		t.Errorf("%d of %d events delivered: the sink was not the bottleneck", es.Count(), n)
+	}
+}
+
+// vmHWM reads a process's peak resident set size in bytes.
+func vmHWM(t testing.TB, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM in /proc status")
+	return 0
+}
+
+// TestAdaptiveRate: the sink answers 429 for items above its capacity.
+// The adaptive rate settles near that capacity instead of hammering it,
+// and nothing is lost.
+func TestAdaptiveRate(t *testing.T) {
+	const (
+		topic    = "events"
+		capacity = 1500
+		n        = 40000
+	)
+	cluster := startCluster(t, 3, topic, "events-dlq")
+	es := startES(t, esfake.Options{Capacity: capacity})
+	produceSeq(t, cluster.Brokers(), topic, 3, 1, n, nil)
+	cfg := parseConfig(t, routeYAML(cluster.Brokers(), topic, es.URL(), "events-dlq", `    rate: {events_per_second: 6000}`))
+	b, stop := runBridge(t, cfg)
+	var rates []float64
+	waitFor(t, 90*time.Second, "all events delivered", func() bool {
+		rs := b.Stats().Routes[0]
+		rates = append(rates, rs.EffectiveRate)
+		return rs.Delivered >= n
+	})
+	stop()
+	got := seqs(t, es)
+	for s := int64(1); s <= n; s++ {
+		if got[s] != 1 {
+			t.Fatalf("seq %d is in the sink %d times, want once", s, got[s])
+		}
+	}
+	// Over the second half of the run the limiter sits near the capacity.
+	half := rates[len(rates)/2:]
+	var sum float64
+	for _, r := range half {
+		sum += r
+	}
+	settled := sum / float64(len(half))
+	rejected := es.Rejected()[429]
+	t.Logf("settled at %.0f events/s (capacity %d); %d items answered 429 for %d accepted", settled, capacity, rejected, es.Accepted())
+	if settled < 0.6*capacity || settled > 1.6*capacity {
+		t.Errorf("adaptive rate settled at %.0f events/s, want near the capacity %d", settled, capacity)
+	}
+	if float64(rejected) > 0.5*float64(n) {
+		t.Errorf("%d items answered 429 for %d events: the bridge kept hammering the sink", rejected, n)
+	}
+}

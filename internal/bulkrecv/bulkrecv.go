@@ -1,0 +1,389 @@
+// Package bulkrecv is a fast receiver of Elasticsearch `_bulk` requests for
+// benchmarks: it measures how many events per second an HTTP endpoint on
+// this machine can take in, so that a bridge's throughput into it can be
+// judged against that ceiling.
+//
+// It parses no more than it must. For every action line it finds the
+// action name and the raw "_index" and "_id" values, skips the source line
+// that follows (every action but "delete" has one) without looking inside,
+// and answers in Elasticsearch's shape:
+//
+//	{"took":0,"errors":false,"items":[{"create":{"_index":"i","_id":"x","_version":1,
+//	  "result":"created","_shards":{"total":1,"successful":1,"failed":0},
+//	  "_seq_no":0,"_primary_term":1,"status":201}},...]}
+//
+// It stores nothing, so every create succeeds. An action line without an
+// index (none in the line or the URL) gets the item error Elasticsearch
+// gives, and "errors" is then true. GET / answers the cluster information
+// the official clients check; every response carries "X-Elastic-Product:
+// Elasticsearch". Gzip request bodies are accepted.
+package bulkrecv
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// MaxContentLength is the largest request body accepted, as Elasticsearch's
+// http.max_content_length (100mb by default).
+const MaxContentLength = 100 << 20
+
+// Version is the Elasticsearch version GET / reports.
+const Version = "8.15.0"
+
+// maxPooled: request and response buffers larger than this are not kept.
+const maxPooled = 32 << 20
+
+// Stats are the receiver's totals since it started.
+type Stats struct {
+	Requests int64 `json:"requests"` // _bulk requests answered 200
+	Items    int64 `json:"items"`    // items in them
+	Bytes    int64 `json:"bytes"`    // request body bytes, uncompressed
+}
+
+// Receiver is an http.Handler that answers `_bulk` and GET /. It is safe
+// for concurrent use; the zero value is ready.
+type Receiver struct {
+	requests, items, bytes atomic.Int64
+	bufs                   sync.Pool // *buffers
+}
+
+type buffers struct {
+	req, resp []byte
+	gz        *gzip.Reader
+}
+
+// Stats returns the totals so far.
+func (rc *Receiver) Stats() Stats {
+	return Stats{Requests: rc.requests.Load(), Items: rc.items.Load(), Bytes: rc.bytes.Load()}
+}
+
+// ServeHTTP implements http.Handler.
+func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Elastic-Product", "Elasticsearch")
+	path := r.URL.Path
+	switch {
+	case path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		writeJSON(w, http.StatusOK, infoBody)
+	case (path == "/_bulk" || strings.HasSuffix(path, "/_bulk")) && (r.Method == http.MethodPost || r.Method == http.MethodPut):
+		index := ""
+		if path != "/_bulk" {
+			index = strings.TrimSuffix(path[1:], "/_bulk")
+		}
+		rc.serveBulk(w, r, index)
+	default:
+		_, _ = io.Copy(io.Discard, r.Body)
+		writeJSON(w, http.StatusBadRequest, []byte(`{"error":"no handler found for uri [`+
+			jsonEscape(path)+`] and method [`+jsonEscape(r.Method)+`]"}`))
+	}
+}
+
+var infoBody = []byte(`{"name":"bulkrecv","cluster_name":"bulkrecv","cluster_uuid":"YnVsa3JlY3YtY2x1c3Rlcg",` +
+	`"version":{"number":"` + Version + `","build_flavor":"default","build_type":"docker",` +
+	`"build_hash":"0000000000000000000000000000000000000000","build_date":"2024-08-05T10:05:34.233336849Z",` +
+	`"build_snapshot":false,"lucene_version":"9.11.1","minimum_wire_compatibility_version":"7.17.0",` +
+	`"minimum_index_compatibility_version":"7.0.0"},"tagline":"You Know, for Search"}`)
+
+func (rc *Receiver) serveBulk(w http.ResponseWriter, r *http.Request, index string) {
+	b, _ := rc.bufs.Get().(*buffers)
+	if b == nil {
+		b = new(buffers)
+	}
+	defer rc.putBuffers(b)
+
+	var body io.Reader = r.Body
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		if b.gz == nil {
+			gz, err := gzip.NewReader(r.Body)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "parse_exception", "bad gzip body: "+err.Error())
+				return
+			}
+			b.gz = gz
+		} else if err := b.gz.Reset(r.Body); err != nil {
+			writeError(w, http.StatusBadRequest, "parse_exception", "bad gzip body: "+err.Error())
+			return
+		}
+		body = b.gz
+	}
+	var err error
+	if n := r.ContentLength; n > 0 && n <= MaxContentLength && cap(b.req) < int(n) && body == r.Body {
+		b.req = make([]byte, 0, n+1)
+	}
+	b.req, err = readAll(b.req[:0], body, MaxContentLength)
+	if err != nil {
+		var tooLarge *tooLargeError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, "content_too_long_exception", err.Error())
+			return
+		}
+		writeError(w, http.StatusBadRequest, "parse_exception", "reading body: "+err.Error())
+		return
+	}
+
+	resp, items, _, rerr := appendResponse(b.resp[:0], b.req, index)
+	b.resp = resp
+	if rerr != "" {
+		writeError(w, http.StatusBadRequest, "illegal_argument_exception", rerr)
+		return
+	}
+	rc.requests.Add(1)
+	rc.items.Add(int64(items))
+	rc.bytes.Add(int64(len(b.req)))
+	writeJSON(w, http.StatusOK, b.resp)
+}
+
+func (rc *Receiver) putBuffers(b *buffers) {
+	if cap(b.req) > maxPooled {
+		b.req = nil
+	}
+	if cap(b.resp) > maxPooled {
+		b.resp = nil
+	}
+	rc.bufs.Put(b)
+}
+
+// appendResponse walks an NDJSON bulk body and appends the response to dst.
+// A non-empty problem is a whole-request error (a malformed body).
+func appendResponse(dst, body []byte, defaultIndex string) (out []byte, items int, hasErrors bool, problem string) {
+	dst = append(dst, `{"took":0,"errors":false,"items":[`...)
+	errorsAt := len(`{"took":0,"errors":`)
+	for line := 0; len(body) > 0; line++ {
+		nl := bytes.IndexByte(body, '\n')
+		if nl < 0 {
+			if len(bytes.TrimSpace(body)) == 0 {
+				break
+			}
+			return dst, 0, false, "The bulk request must be terminated by a newline [\\n]"
+		}
+		action := body[:nl]
+		body = body[nl+1:]
+		if len(bytes.TrimSpace(action)) == 0 {
+			continue
+		}
+		name, meta, ok := splitAction(action)
+		if !ok {
+			return dst, 0, false, "Malformed action/metadata line [" + strconv.Itoa(line+1) + "], expected START_OBJECT or END_OBJECT"
+		}
+		if string(name) != "delete" {
+			// Skip the source line without reading it.
+			nl = bytes.IndexByte(body, '\n')
+			if nl < 0 {
+				if len(bytes.TrimSpace(body)) == 0 {
+					return dst, 0, false, "Validation Failed: 1: no requests added;"
+				}
+				return dst, 0, false, "The bulk request must be terminated by a newline [\\n]"
+			}
+			body = body[nl+1:]
+			line++
+		}
+		if items > 0 {
+			dst = append(dst, ',')
+		}
+		items++
+		idx := rawString(meta, `"_index"`)
+		if idx == nil && defaultIndex != "" {
+			idx = []byte(jsonEscape(defaultIndex))
+		}
+		id := rawString(meta, `"_id"`)
+		dst = append(dst, `{"`...)
+		dst = append(dst, name...)
+		dst = append(dst, `":{`...)
+		if idx == nil {
+			hasErrors = true
+			dst = append(dst, `"_index":null,"_id":`...)
+			dst = appendQuotedRaw(dst, id)
+			dst = append(dst, `,"status":400,"error":{"type":"action_request_validation_exception","reason":"Validation Failed: 1: index is missing;"}}}`...)
+			continue
+		}
+		dst = append(dst, `"_index":"`...)
+		dst = append(dst, idx...)
+		dst = append(dst, `","_id":`...)
+		dst = appendQuotedRaw(dst, id)
+		dst = append(dst, `,"_version":1,"result":"`...)
+		status := "201"
+		switch string(name) {
+		case "delete":
+			dst, status = append(dst, `not_found`...), "404"
+		case "update":
+			dst, status = append(dst, `updated`...), "200"
+		default:
+			dst = append(dst, `created`...)
+		}
+		dst = append(dst, `","_shards":{"total":1,"successful":1,"failed":0},"_seq_no":`...)
+		dst = strconv.AppendInt(dst, int64(items-1), 10)
+		dst = append(dst, `,"_primary_term":1,"status":`...)
+		dst = append(dst, status...)
+		dst = append(dst, `}}`...)
+	}
+	if items == 0 {
+		return dst, 0, false, "Validation Failed: 1: no requests added;"
+	}
+	if hasErrors {
+		// "false" and "true " have the same length.
+		copy(dst[errorsAt:], "true ")
+	}
+	return append(dst, "]}"...), items, hasErrors, ""
+}
+
+// splitAction returns the action name of {"<name>":{...}} and the bytes
+// after it (the metadata object and the closing brace).
+func splitAction(line []byte) (name, meta []byte, ok bool) {
+	i := skipSpace(line, 0)
+	if i >= len(line) || line[i] != '{' {
+		return nil, nil, false
+	}
+	i = skipSpace(line, i+1)
+	if i >= len(line) || line[i] != '"' {
+		return nil, nil, false
+	}
+	end := bytes.IndexByte(line[i+1:], '"')
+	if end < 0 {
+		return nil, nil, false
+	}
+	name = line[i+1 : i+1+end]
+	switch string(name) {
+	case "create", "index", "update", "delete":
+	default:
+		return nil, nil, false
+	}
+	return name, line[i+2+end:], true
+}
+
+// rawString returns the raw (still escaped) contents of the string value
+// of key in meta, or nil. Keys are matched literally, which is all a
+// client's metadata line needs.
+func rawString(meta []byte, key string) []byte {
+	k := bytes.Index(meta, []byte(key))
+	if k < 0 {
+		return nil
+	}
+	i := skipSpace(meta, k+len(key))
+	if i >= len(meta) || meta[i] != ':' {
+		return nil
+	}
+	i = skipSpace(meta, i+1)
+	if i >= len(meta) || meta[i] != '"' {
+		return nil
+	}
+	start := i + 1
+	for j := start; j < len(meta); j++ {
+		switch meta[j] {
+		case '\\':
+			j++
+		case '"':
+			return meta[start:j]
+		}
+	}
+	return nil
+}
+
+func appendQuotedRaw(dst, raw []byte) []byte {
+	if raw == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, raw...)
+	return append(dst, '"')
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+type tooLargeError struct{ limit int }
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("request body is larger than %d bytes", e.limit)
+}
+
+// readAll appends r to dst, at most limit bytes.
+func readAll(dst []byte, r io.Reader, limit int) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if len(dst) > limit {
+			return dst, &tooLargeError{limit}
+		}
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func writeError(w http.ResponseWriter, status int, errType, reason string) {
+	t, r := jsonEscape(errType), jsonEscape(reason)
+	writeJSON(w, status, []byte(`{"error":{"root_cause":[{"type":"`+t+`","reason":"`+r+`"}],"type":"`+
+		t+`","reason":"`+r+`"},"status":`+strconv.Itoa(status)+`}`))
+}
+
+// jsonEscape returns s escaped for use inside a JSON string; invalid UTF-8
+// becomes U+FFFD.
+func jsonEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Server serves a Receiver on a listener.
+type Server struct {
+	*Receiver
+	srv *http.Server
+	ln  net.Listener
+}
+
+// Listen starts a Receiver on addr (such as "127.0.0.1:0") and serves it in
+// the background until Close.
+func Listen(addr string) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Receiver: new(Receiver), ln: ln}
+	s.srv = &http.Server{Handler: s.Receiver, MaxHeaderBytes: 64 << 10}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// URL is the base URL of the server.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+
+// Close stops the server and closes its connections.
+func (s *Server) Close() error { return s.srv.Close() }

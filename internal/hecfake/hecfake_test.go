@@ -1,0 +1,211 @@
+package hecfake
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const testChannel = "0f0e0d0c-0b0a-4908-8706-050403020100"
+
+type reply struct {
+	Text    string          `json:"text"`
+	Code    int             `json:"code"`
+	AckID   *int64          `json:"ackId"`
+	Invalid *int            `json:"invalid-event-number"`
+	Acks    map[string]bool `json:"acks"`
+}
+
+func do(t *testing.T, h http.Handler, method, path, auth, ch, body string, hdr ...string) (int, reply) {
+	t.Helper()
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	if auth != "" {
+		r.Header.Set("Authorization", auth)
+	}
+	if ch != "" {
+		r.Header.Set("X-Splunk-Request-Channel", ch)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var rep reply
+	if err := json.Unmarshal(w.Body.Bytes(), &rep); err != nil && w.Code != http.StatusNotFound {
+		t.Fatalf("%s %s: body %q: %v", method, path, w.Body.String(), err)
+	}
+	return w.Code, rep
+}
+
+const ev1 = `{"time":1732662000.123,"host":"h","event":{"a":1},"fields":{"kafka_topic":"t","kafka_partition":"0","kafka_offset":"5"}}`
+
+func TestAuthAndValidation(t *testing.T) {
+	s := New(Options{DisabledTokens: []string{"old"}, Indexes: []string{"main"},
+		InvalidAt: func(e Event) bool { return bytes.Contains(e.Event, []byte("poison")) }})
+	h := s.Handler()
+	ok := "Splunk " + Token
+	tests := []struct {
+		name, auth, body string
+		status, code     int
+		invalid          int // -1: no invalid-event-number
+	}{
+		{"success", ok, ev1 + ev1, 200, CodeSuccess, -1},
+		{"no token", "", ev1, 401, CodeTokenRequired, -1},
+		{"bad scheme", "Bearer " + Token, ev1, 401, CodeInvalidAuth, -1},
+		{"unknown token", "Splunk nope", ev1, 403, CodeInvalidToken, -1},
+		{"disabled token", "Splunk old", ev1, 403, CodeTokenDisabled, -1},
+		{"no data", ok, "  ", 400, CodeNoData, -1},
+		{"not json", ok, ev1 + `{"event":`, 400, CodeInvalidFormat, 1},
+		{"event missing", ok, ev1 + `{"host":"x"}`, 400, CodeEventRequired, 1},
+		{"event blank", ok, `{"event":""}`, 400, CodeEventBlank, 0},
+		{"bad fields", ok, `{"event":{},"fields":{"a":{"b":1}}}`, 400, CodeIndexedFields, 0},
+		{"bad index", ok, `{"event":{},"index":"other"}`, 400, CodeIncorrectIndex, 0},
+		{"invalid at", ok, ev1 + ev1 + `{"event":"poison"}`, 400, CodeInvalidFormat, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, rep := do(t, h, http.MethodPost, "/services/collector/event", tt.auth, "", tt.body)
+			if status != tt.status || rep.Code != tt.code {
+				t.Errorf("got %d code %d (%s), want %d code %d", status, rep.Code, rep.Text, tt.status, tt.code)
+			}
+			if (rep.Invalid == nil) != (tt.invalid < 0) || (rep.Invalid != nil && *rep.Invalid != tt.invalid) {
+				t.Errorf("invalid-event-number %v, want %d", rep.Invalid, tt.invalid)
+			}
+		})
+	}
+	if s.Len() != 2 || s.Count("t", 0, 5) != 2 {
+		t.Errorf("stored %d events, %d for t/0/5; want only the successful request's 2", s.Len(), s.Count("t", 0, 5))
+	}
+	ev := s.Events()[0]
+	if ev.Time != "1732662000.123" || ev.Host != "h" || string(ev.Event) != `{"a":1}` || ev.Fields["kafka_offset"] != "5" {
+		t.Errorf("stored %+v", ev)
+	}
+}
+
+func TestIndexBeforeInvalid(t *testing.T) {
+	s := New(Options{IndexBeforeInvalid: true})
+	status, rep := do(t, s.Handler(), http.MethodPost, "/services/collector/event", "Splunk "+Token, "", ev1+`{"event":""}`+ev1)
+	if status != 400 || rep.Code != CodeEventBlank || s.Len() != 1 {
+		t.Errorf("got %d code %d, stored %d; want 400 code 13 and the first event stored", status, rep.Code, s.Len())
+	}
+}
+
+func TestGzip(t *testing.T) {
+	s := New(Options{})
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	io.WriteString(zw, ev1+"\n"+ev1)
+	zw.Close()
+	status, rep := do(t, s.Handler(), http.MethodPost, "/services/collector/event", "Splunk "+Token, "", b.String(), "Content-Encoding", "gzip")
+	if status != 200 || rep.Code != 0 || s.Len() != 2 {
+		t.Errorf("got %d code %d, stored %d", status, rep.Code, s.Len())
+	}
+}
+
+func TestAckFlow(t *testing.T) {
+	now := time.Unix(1000, 0)
+	s := New(Options{Ack: true, AckDelay: time.Second, Now: func() time.Time { return now }})
+	h := s.Handler()
+	auth := "Splunk " + Token
+
+	if status, rep := do(t, h, http.MethodPost, "/services/collector/event", auth, "", ev1); status != 400 || rep.Code != CodeChannelMissing {
+		t.Fatalf("no channel: %d code %d", status, rep.Code)
+	}
+	if status, rep := do(t, h, http.MethodPost, "/services/collector/event", auth, "not-a-guid", ev1); status != 400 || rep.Code != CodeInvalidChannel {
+		t.Fatalf("bad channel: %d code %d", status, rep.Code)
+	}
+	for want := int64(0); want < 2; want++ {
+		status, rep := do(t, h, http.MethodPost, "/services/collector/event", auth, testChannel, ev1)
+		if status != 200 || rep.AckID == nil || *rep.AckID != want {
+			t.Fatalf("event: %d %+v, want ackId %d", status, rep, want)
+		}
+	}
+	_, rep := do(t, h, http.MethodPost, "/services/collector/ack", auth, testChannel, `{"acks":[0,1,7]}`)
+	if rep.Acks["0"] || rep.Acks["1"] || rep.Acks["7"] || len(rep.Acks) != 3 {
+		t.Errorf("before the delay: %v", rep.Acks)
+	}
+	now = now.Add(time.Second)
+	_, rep = do(t, h, http.MethodPost, "/services/collector/ack", auth, testChannel, `{"acks":[0,1]}`)
+	if !rep.Acks["0"] || !rep.Acks["1"] {
+		t.Errorf("after the delay: %v", rep.Acks)
+	}
+	_, rep = do(t, h, http.MethodPost, "/services/collector/ack", auth, testChannel, `{"acks":[0]}`)
+	if rep.Acks["0"] {
+		t.Errorf("an ack reported true is forgotten, as in Splunk: %v", rep.Acks)
+	}
+	if status, rep := do(t, h, http.MethodPost, "/services/collector/ack", "Splunk x", testChannel, `{"acks":[0]}`); status != 403 || rep.Code != CodeInvalidToken {
+		t.Errorf("ack with a bad token: %d code %d", status, rep.Code)
+	}
+	if s.AckRequests() != 4 || s.Requests() != 4 {
+		t.Errorf("requests %d, ack requests %d", s.Requests(), s.AckRequests())
+	}
+
+	noAck := New(Options{})
+	if status, rep := do(t, noAck.Handler(), http.MethodPost, "/services/collector/ack", auth, testChannel, `{"acks":[0]}`); status != 400 || rep.Code != CodeAckDisabled {
+		t.Errorf("ack disabled: %d code %d", status, rep.Code)
+	}
+}
+
+func TestModesAndHealth(t *testing.T) {
+	s := New(Options{})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	url := s.URL()
+	get := func() (int, error) {
+		res, err := http.Get(url + "/services/collector/health")
+		if err != nil {
+			return 0, err
+		}
+		res.Body.Close()
+		return res.StatusCode, nil
+	}
+	if st, err := get(); err != nil || st != 200 {
+		t.Fatalf("healthy: %d %v", st, err)
+	}
+	for _, m := range []struct {
+		mode   Mode
+		health int
+		event  int
+		code   int
+	}{{Busy, 503, 503, CodeServerBusy}, {Down, 500, 500, CodeInternalError}} {
+		if err := s.SetMode(m.mode); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := get(); st != m.health {
+			t.Errorf("%s: health %d, want %d", m.mode, st, m.health)
+		}
+		status, rep := do(t, s.Handler(), http.MethodPost, "/services/collector/event", "Splunk "+Token, "", ev1)
+		if status != m.event || rep.Code != m.code {
+			t.Errorf("%s: event %d code %d", m.mode, status, rep.Code)
+		}
+	}
+	if err := s.SetMode(Refuse); err != nil {
+		t.Fatal(err)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	if _, err := get(); err == nil {
+		t.Error("Refuse: the request went through")
+	}
+	if err := s.SetMode(Healthy); err != nil {
+		t.Fatal(err)
+	}
+	if s.URL() != url {
+		t.Errorf("URL changed to %s", s.URL())
+	}
+	if st, err := get(); err != nil || st != 200 {
+		t.Errorf("healthy again: %d %v", st, err)
+	}
+	http.DefaultClient.CloseIdleConnections()
+}

@@ -1,0 +1,116 @@
+package metrics
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/siembridge/siembridge/bridge"
+)
+
+// fakeSource is a Source with a settable snapshot. When block is set,
+// Stats waits on it (to hold a request in flight).
+type fakeSource struct {
+	mu    sync.Mutex
+	st    bridge.Stats
+	block chan struct{}
+}
+
+func (f *fakeSource) Stats() bridge.Stats {
+	f.mu.Lock()
+	st, block := f.st, f.block
+	f.mu.Unlock()
+	if block != nil {
+		<-block
+	}
+	return st
+}
+
+func (f *fakeSource) Ready() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st.Ready
+}
+
+func (f *fakeSource) set(fn func(*bridge.Stats)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(&f.st)
+}
+
+var statsNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func sampleStats() bridge.Stats {
+	return bridge.Stats{
+		Ready: true, Running: true,
+		Routes: []bridge.RouteStats{{
+			Name: "elastic", Group: "siembridge-elastic", Sink: "elasticsearch",
+			SinkState: "up", Joined: true, Mode: "catch-up",
+			EffectiveRate: 1500, ConfiguredRate: 4000, Adaptive: true,
+			Consumed: 9000, Delivered: 8000, DeadLettered: 3, Retried: 40,
+			Requests: 20, FailedRequests: 2,
+			BufferedEvents: 1000, BufferedBytes: 500000, BufferMaxEvents: 5000, BufferMaxBytes: 8 << 20,
+			Lag: 7000, MaxLag: 9000,
+			Partitions: []bridge.PartitionStats{
+				{Topic: "events", Partition: 0, Next: 4000, LogEnd: 8000, Lag: 4000, OldestPending: statsNow.Add(-90 * time.Second)},
+				{Topic: "events", Partition: 1, Next: 5000, LogEnd: 8000, Lag: 3000},
+			},
+		}, {
+			Name: "hec", Group: "g2", Sink: "splunk_hec", SinkState: "down", Joined: true,
+			Paused: true, PauseReason: "sink down", Mode: "live",
+			BufferMaxEvents: 100, BufferMaxBytes: 1000,
+		}},
+	}
+}
+
+func TestCollector(t *testing.T) {
+	c := NewCollector(&fakeSource{st: sampleStats()})
+	c.now = func() time.Time { return statsNow }
+	got := collect(t, c)
+	want := map[string]float64{
+		`siembridge_ready`: 1,
+	}
+	perRoute := func(route string, vals map[string]float64) {
+		for k, v := range vals {
+			want[k+`{route="`+route+`"}`] = v
+		}
+	}
+	perRoute("elastic", map[string]float64{
+		"siembridge_consumer_group_joined": 1, "siembridge_sink_up": 1, "siembridge_paused": 0,
+		"siembridge_rate_adaptive": 1, "siembridge_rate_limit_events_per_second": 1500,
+		"siembridge_rate_limit_configured_events_per_second": 4000,
+		"siembridge_buffer_events":                           1000, "siembridge_buffer_bytes": 500000,
+		"siembridge_buffer_max_events": 5000, "siembridge_buffer_max_bytes": 8 << 20,
+		"siembridge_route_lag_events": 7000,
+	})
+	perRoute("hec", map[string]float64{
+		"siembridge_consumer_group_joined": 1, "siembridge_sink_up": 0, "siembridge_paused": 1,
+		"siembridge_rate_adaptive": 0, "siembridge_rate_limit_events_per_second": 0,
+		"siembridge_rate_limit_configured_events_per_second": 0,
+		"siembridge_buffer_events":                           0, "siembridge_buffer_bytes": 0,
+		"siembridge_buffer_max_events": 100, "siembridge_buffer_max_bytes": 1000,
+		"siembridge_route_lag_events": 0,
+	})
+	for k, v := range map[string]float64{
+		`siembridge_rate_mode{mode="catch-up",route="elastic"}`:                                  1,
+		`siembridge_rate_mode{mode="live",route="elastic"}`:                                      0,
+		`siembridge_rate_mode{mode="catch-up",route="hec"}`:                                      0,
+		`siembridge_rate_mode{mode="live",route="hec"}`:                                          1,
+		`siembridge_route_info{group="siembridge-elastic",route="elastic",sink="elasticsearch"}`: 1,
+		`siembridge_route_info{group="g2",route="hec",sink="splunk_hec"}`:                        1,
+		`siembridge_consumer_lag_events{partition="0",route="elastic",topic="events"}`:           4000,
+		`siembridge_consumer_lag_events{partition="1",route="elastic",topic="events"}`:           3000,
+		`siembridge_log_end_offset{partition="0",route="elastic",topic="events"}`:                8000,
+		`siembridge_log_end_offset{partition="1",route="elastic",topic="events"}`:                8000,
+		`siembridge_oldest_pending_age_seconds{partition="0",route="elastic",topic="events"}`:    90,
+		`siembridge_oldest_pending_age_seconds{partition="1",route="elastic",topic="events"}`:    0,
+	} {
+		want[k] = v
+	}
+	compare(t, got, want)
+}
+
+func TestCollectorNoRoutes(t *testing.T) {
+	c := NewCollector(&fakeSource{})
+	compare(t, collect(t, c), map[string]float64{"siembridge_ready": 0})
+}

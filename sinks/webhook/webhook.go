@@ -1,0 +1,496 @@
+// Package webhook is the siembridge sink for SOAR platforms and other HTTP
+// receivers (Splunk SOAR, Cortex XSOAR, TheHive, Tines): it POSTs (or
+// PUTs) each event's JSON document to one URL, one event per request
+// (mode single) or a JSON array of the batch (mode batch).
+//
+// An optional filter selects the events to send; the others count as
+// delivered, so their offsets are committed (see Filtered).
+//
+// A webhook has no idempotency key: an event whose request failed in a way
+// that leaves its fate unknown (a timeout, a 5xx) is sent again, so the
+// receiver may see it twice. Each event is sent as it is in Kafka; the
+// receiver can de-duplicate on its own fields.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/sinks"
+)
+
+// maxReason is how much of a response body becomes a rejection reason.
+const maxReason = 512
+
+// maxDrain is how much of a response body is read to let the connection
+// be reused; a longer body closes the connection instead.
+const maxDrain = 64 << 10
+
+// Option configures a Sink beyond its config: injectables only.
+type Option func(*options)
+
+type options struct {
+	logger    *slog.Logger
+	transport http.RoundTripper
+}
+
+// WithLogger sets the logger. Default: slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithTransport replaces the HTTP transport, for tests. Default: a clone
+// of http.DefaultTransport with the TLS settings of the config and
+// ResponseHeaderTimeout set to the timeout. With another transport,
+// ca_file and insecure_skip_verify cannot be applied and New fails if
+// they are set.
+func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
+
+// Sink sends events to a webhook. It is safe for concurrent use; Close
+// must be called when it is no longer needed.
+type Sink struct {
+	client  *http.Client
+	url     string
+	safeURL string // scheme://host, for errors and logs: paths often hold tokens
+	method  string
+	header  http.Header // values are secrets: never logged
+	host    string      // a configured Host header
+	batch   bool
+	timeout time.Duration
+
+	filterField  string // "" means no filter
+	filterEquals []string
+
+	log      *slog.Logger
+	filtered atomic.Int64
+	closed   atomic.Bool
+}
+
+// New returns a sink for cfg, which must have had config defaults applied
+// (config.Load does that). It reads ca_file but does not contact the
+// receiver; use Probe.
+func New(cfg config.Webhook, opts ...Option) (*Sink, error) {
+	o := options{logger: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("webhook: url must be an absolute http or https URL")
+	}
+	if cfg.Method != http.MethodPost && cfg.Method != http.MethodPut {
+		return nil, fmt.Errorf("webhook: method %q: must be POST or PUT", cfg.Method)
+	}
+	if cfg.Mode != "single" && cfg.Mode != "batch" {
+		return nil, fmt.Errorf("webhook: mode %q: must be single or batch", cfg.Mode)
+	}
+	if cfg.Timeout <= 0 {
+		return nil, errors.New("webhook: timeout must be > 0")
+	}
+	if cfg.Filter != nil && cfg.Filter.Field == "" {
+		return nil, errors.New("webhook: filter.field is required when filter is set")
+	}
+	s := &Sink{
+		url:     cfg.URL,
+		safeURL: u.Scheme + "://" + u.Host,
+		method:  cfg.Method,
+		header:  http.Header{},
+		batch:   cfg.Mode == "batch",
+		timeout: cfg.Timeout,
+		log:     o.logger,
+	}
+	s.header.Set("Content-Type", "application/json")
+	s.header.Set("User-Agent", "siembridge")
+	for name, v := range cfg.Headers {
+		if strings.ContainsAny(v.Value(), "\r\n\x00") {
+			return nil, fmt.Errorf("webhook: header %s: value holds a line break or NUL", name)
+		}
+		if http.CanonicalHeaderKey(name) == "Host" {
+			s.host = v.Value()
+			continue
+		}
+		s.header.Set(name, v.Value())
+	}
+	if cfg.Filter != nil {
+		s.filterField = cfg.Filter.Field
+		s.filterEquals = slices.Clone(cfg.Filter.Equals)
+	}
+
+	rt := o.transport
+	if rt == nil {
+		base, ok := http.DefaultTransport.(*http.Transport)
+		if !ok {
+			return nil, errors.New("webhook: http.DefaultTransport is not an *http.Transport")
+		}
+		t := base.Clone()
+		t.ResponseHeaderTimeout = cfg.Timeout
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // operator's explicit choice, logged loudly
+		if cfg.CAFile != "" {
+			pem, err := os.ReadFile(cfg.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("webhook: ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("webhook: ca_file %s: no PEM certificate found", cfg.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		t.TLSClientConfig = tc
+		rt = t
+	} else if cfg.CAFile != "" || cfg.InsecureSkipVerify {
+		return nil, errors.New("webhook: ca_file and insecure_skip_verify need the default transport")
+	}
+	if cfg.InsecureSkipVerify {
+		o.logger.Warn("webhook: TLS certificate verification is DISABLED (insecure_skip_verify); the connection can be intercepted",
+			"url", s.safeURL)
+	}
+	s.client = &http.Client{
+		Transport: rt,
+		// A redirect is not followed: a 301/302 would turn the POST into
+		// a GET, and a login page is not a webhook. It is classified as a
+		// configuration problem instead (see classify).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return s, nil
+}
+
+// Filtered is the number of events the filter skipped (and reported as
+// delivered) since New. Safe for concurrent use.
+func (s *Sink) Filtered() int64 { return s.filtered.Load() }
+
+// Accepts implements sinks.Filter: the bridge skips the events the filter
+// does not select before rate limiting them. Safe for concurrent use.
+func (s *Sink) Accepts(e *event.Event) bool { return s.selected(e) }
+
+var _ sinks.Filter = (*Sink)(nil)
+
+// selected reports whether the filter lets e through: its field exists
+// and, when Equals is set, its value (as text: a string unquoted, a number
+// or boolean as written) equals one of Equals exactly.
+func (s *Sink) selected(e *event.Event) bool {
+	if s.filterField == "" {
+		return true
+	}
+	v, ok := event.Field(e.Doc, s.filterField)
+	if !ok {
+		return false
+	}
+	return len(s.filterEquals) == 0 || slices.Contains(s.filterEquals, v)
+}
+
+// Send delivers the events of batch the filter selects and blocks until
+// the receiver answered each request, the configured timeout passed or
+// ctx ended. Events the filter skips count as delivered.
+//
+// Mode single sends one request per event, in batch order, and stops at
+// the first failure that is not a rejection: that event and the ones
+// after it come back to be retried, so a partition's events arrive in
+// order. Mode batch sends one request with a JSON array.
+//
+// It returns nil when every event was delivered or skipped, a
+// *sinks.BatchError naming the events to retry or reject, or a
+// *sinks.RequestError when the request failed before any event got an
+// answer (see classify). Safe for concurrent use.
+func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
+	if s.closed.Load() {
+		return sinks.ErrClosed
+	}
+	sel := make([]int, 0, len(batch))
+	for i, e := range batch {
+		if s.selected(e) {
+			sel = append(sel, i)
+		}
+	}
+	if n := len(batch) - len(sel); n > 0 {
+		s.filtered.Add(int64(n))
+	}
+	if len(sel) == 0 {
+		return nil
+	}
+	if s.batch {
+		return s.sendBatch(ctx, batch, sel)
+	}
+	return s.sendSingle(ctx, batch, sel)
+}
+
+func (s *Sink) sendSingle(ctx context.Context, batch []*event.Event, sel []int) error {
+	var items []sinks.ItemError
+	for k, i := range sel {
+		res := s.do(ctx, s.method, batch[i].Doc)
+		switch {
+		case res.outcome == sinks.Delivered:
+			continue
+		case res.outcome == sinks.Reject && !res.fatal:
+			items = append(items, sinks.ItemError{Index: i, Outcome: sinks.Reject, Status: res.status, Reason: res.reason})
+			continue
+		}
+		// A failure that is not about this event. When nothing was
+		// answered for any event yet, it is the request's failure (the
+		// breaker counts it, Fatal marks the sink down). Otherwise the
+		// events already delivered or rejected must not be sent again:
+		// report the rest as Retry, and the next attempt, starting with
+		// this event, meets the failure as a request error.
+		if k == 0 {
+			return res.requestError()
+		}
+		be := &sinks.BatchError{Items: items, Throttled: res.throttled, RetryAfter: res.retryAfter}
+		for _, j := range sel[k:] {
+			be.Items = append(be.Items, sinks.ItemError{Index: j, Outcome: sinks.Retry, Status: res.status, Reason: res.reason})
+		}
+		return be
+	}
+	if items != nil {
+		return &sinks.BatchError{Items: items}
+	}
+	return nil
+}
+
+func (s *Sink) sendBatch(ctx context.Context, batch []*event.Event, sel []int) error {
+	size := 2
+	for _, i := range sel {
+		size += len(batch[i].Doc) + 1
+	}
+	body := make([]byte, 0, size)
+	body = append(body, '[')
+	for k, i := range sel {
+		if k > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, batch[i].Doc...)
+	}
+	body = append(body, ']')
+	res := s.do(ctx, s.method, body)
+	if res.outcome == sinks.Delivered {
+		return nil
+	}
+	if res.outcome == sinks.Reject && !res.fatal && len(sel) < len(batch) {
+		// Reject only the events we sent; the skipped ones are done.
+		be := &sinks.BatchError{}
+		for _, i := range sel {
+			be.Items = append(be.Items, sinks.ItemError{Index: i, Outcome: sinks.Reject, Status: res.status, Reason: res.reason})
+		}
+		return be
+	}
+	return res.requestError()
+}
+
+// result is the classified outcome of one request.
+type result struct {
+	outcome    sinks.Outcome
+	fatal      bool
+	throttled  bool
+	retryAfter time.Duration
+	status     int
+	reason     string
+	err        error
+}
+
+func (r result) requestError() error {
+	return &sinks.RequestError{
+		Status: r.status, Err: r.err, Fatal: r.fatal,
+		Permanent: r.outcome == sinks.Reject && !r.fatal,
+		Throttled: r.throttled, RetryAfter: r.retryAfter,
+	}
+}
+
+// do makes one request with the configured timeout and classifies the
+// answer.
+func (s *Sink) do(ctx context.Context, method string, body []byte) result {
+	parent := ctx
+	ctx, cancel := context.WithTimeout(parent, s.timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.url, rd)
+	if err != nil {
+		return result{outcome: sinks.Retry, fatal: true, err: fmt.Errorf("webhook: %s", redact(err, s.url, s.safeURL))}
+	}
+	req.Header = s.header.Clone()
+	if s.host != "" {
+		req.Host = s.host
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		r := result{outcome: sinks.Retry, reason: "transport error"}
+		switch {
+		case parent.Err() != nil:
+			r.err = fmt.Errorf("webhook %s %s: %w", method, s.safeURL, parent.Err())
+		case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+			// The receiver is too slow: count it as overload.
+			r.throttled = true
+			r.err = fmt.Errorf("webhook %s %s: timeout after %s", method, s.safeURL, s.timeout)
+		default:
+			r.err = fmt.Errorf("webhook %s %s: %s", method, s.safeURL, redact(err, s.url, s.safeURL))
+		}
+		if isCertError(err) {
+			r.fatal = true
+		}
+		return r
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain)) // keep the connection reusable
+		return result{outcome: sinks.Delivered, status: resp.StatusCode}
+	}
+	head := make([]byte, maxReason)
+	n, _ := io.ReadFull(resp.Body, head) // best effort: it only enriches the reason
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+	r := classify(resp.StatusCode, resp.Header.Get("Retry-After"), time.Now())
+	r.reason = reasonOf(resp.StatusCode, head[:n])
+	r.err = fmt.Errorf("webhook %s %s: %s", method, s.safeURL, r.reason)
+	return r
+}
+
+// classify decides what a non-2xx answer means:
+//
+//	401, 403       fatal: the receiver refuses our credentials whatever we
+//	               send; the bridge marks the sink down and keeps the
+//	               events (never dead-letters them)
+//	429, 503       retry, throttled, with Retry-After (seconds or a date)
+//	other 5xx, 408 retry
+//	404, 405       fatal: a wrong URL or method, so every event would get
+//	               the same answer; dead-lettering the whole stream for a
+//	               typo in the config is worse than stopping
+//	other 4xx      reject: the receiver refuses this event (validation);
+//	               it goes to the dead-letter topic with the body as reason
+//	1xx, 3xx       fatal: a redirect (http→https, a login page) is a
+//	               configuration problem; redirects are not followed
+func classify(status int, retryAfter string, now time.Time) result {
+	r := result{status: status}
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		r.outcome, r.fatal = sinks.Retry, true
+	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+		r.outcome, r.throttled = sinks.Retry, true
+		r.retryAfter = parseRetryAfter(retryAfter, now)
+	case status >= 500 || status == http.StatusRequestTimeout:
+		r.outcome = sinks.Retry
+	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
+		r.outcome, r.fatal = sinks.Retry, true
+	case status >= 400:
+		r.outcome = sinks.Reject
+	default:
+		r.outcome, r.fatal = sinks.Retry, true
+	}
+	return r
+}
+
+// reasonOf is the response body's first 512 bytes as valid UTF-8 on one
+// line, or the status text when the body is empty.
+func reasonOf(status int, body []byte) string {
+	s := strings.ToValidUTF8(string(body), "")
+	if len(body) == maxReason {
+		// The cut may have split a character; drop a partial tail.
+		for len(s) > 0 {
+			r, size := utf8.DecodeLastRuneInString(s)
+			if r != utf8.RuneError || size != 1 {
+				break
+			}
+			s = s[:len(s)-1]
+		}
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		s = http.StatusText(status)
+	}
+	return strconv.Itoa(status) + " " + s
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP
+// date. It returns 0 for an absent, invalid or past value and caps the
+// hint at one hour.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, 3600)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return min(d, time.Hour)
+		}
+	}
+	return 0
+}
+
+// Probe sends HEAD to the URL with the configured headers and timeout. Any
+// HTTP answer means reachable, including 404 and 405 (many webhook
+// endpoints only accept POST), except 401 and 403, which return a fatal
+// *sinks.RequestError, and 5xx, which return a retryable one, as do
+// transport errors.
+func (s *Sink) Probe(ctx context.Context) error {
+	if s.closed.Load() {
+		return sinks.ErrClosed
+	}
+	r := s.do(ctx, http.MethodHead, nil)
+	switch {
+	case r.outcome == sinks.Delivered:
+		return nil
+	case r.fatal && (r.status == http.StatusUnauthorized || r.status == http.StatusForbidden):
+		return r.requestError()
+	case r.status >= 500 || r.status == 0:
+		re := r.requestError().(*sinks.RequestError)
+		re.Fatal = re.Fatal && r.status == 0 // a certificate problem stays fatal
+		re.Permanent = false
+		return re
+	}
+	return nil
+}
+
+// Close releases idle connections. It does not wait for Sends in flight.
+// Calling Close again is a no-op.
+func (s *Sink) Close() error {
+	if s.closed.CompareAndSwap(false, true) {
+		s.client.CloseIdleConnections()
+	}
+	return nil
+}
+
+// redact removes the configured URL (whose path or query often holds a
+// token, as Tines and XSOAR webhook URLs do) from an error's text.
+func redact(err error, full, safe string) string {
+	msg := err.Error()
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		msg = ue.Err.Error()
+	}
+	return strings.ReplaceAll(msg, full, safe)
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+func isCertError(err error) bool {
+	var (
+		cv *tls.CertificateVerificationError
+		ua x509.UnknownAuthorityError
+		he x509.HostnameError
+		ci x509.CertificateInvalidError
+	)
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
+}
