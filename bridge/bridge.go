@@ -72,6 +72,7 @@ func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 	for _, o := range opts {
 		o(b)
 	}
+	WarnInsecureKafka(b.log, cfg.Kafka)
 	for i, r := range b.routes {
 		if err := r.init(); err != nil {
 			b.closeSinks()

@@ -128,9 +128,11 @@ func optErr(option, format string, args ...any) error {
 // Partitions keep their order; several are replayed at once.
 //
 // Replay blocks until the window is delivered, ctx ends or a partition
-// fails. It returns a *ReplayOptionError for unusable options, ctx.Err()
-// (wrapped) when interrupted; in both of the latter cases the checkpoint
-// holds the delivered watermark of every partition, for Resume.
+// fails. It returns a *ReplayOptionError for unusable options (before
+// connecting to anything), and an error wrapping ctx.Err() when
+// interrupted. Once the job has started, an interruption or a failure
+// leaves the checkpoint with the delivered watermark of every partition,
+// for Resume; only a complete replay returns a nil error.
 func Replay(ctx context.Context, cfg *config.Config, opts ReplayOptions) (res ReplayResult, err error) {
 	log := opts.Logger
 	if log == nil {
@@ -200,7 +202,7 @@ func Replay(ctx context.Context, cfg *config.Config, opts ReplayOptions) (res Re
 	}
 	j := &replayJob{
 		r: r, consumer: consumer, opts: opts, state: state, start: time.Now(),
-		idleEnd: opts.IdleEnd,
+		idleEnd: opts.IdleEnd, dirty: true,
 	}
 	if j.idleEnd <= 0 {
 		j.idleEnd = 10 * time.Second
@@ -396,8 +398,8 @@ type replayJob struct {
 
 	mu    sync.Mutex
 	state *checkpoint.ReplayState
-	dirty bool
-	// saved guards the checkpoint file: one writer at a time.
+	dirty bool // state changed since the last write
+	// saveMu serializes writes of the checkpoint file.
 	saveMu sync.Mutex
 }
 
@@ -647,7 +649,7 @@ func (j *replayJob) save() error {
 	j.saveMu.Lock()
 	defer j.saveMu.Unlock()
 	j.mu.Lock()
-	if !j.dirty && !j.state.Updated.IsZero() {
+	if !j.dirty {
 		j.mu.Unlock()
 		return nil
 	}

@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"os"
-	"strconv"
 	"context"
 	"errors"
 	"fmt"
@@ -185,9 +183,6 @@ func (r *route) saramaConfig() *sarama.Config {
 	}
 	// Keep the fetch pipeline small: the route's own buffer is the bound.
 	sc.ChannelBufferSize = max(64, min(r.cfg.Batch.MaxEvents, 1024))
-	if n, err := strconv.Atoi(os.Getenv("SB_CHANBUF")); err == nil { // TEMP experiment
-		sc.ChannelBufferSize = n
-	}
 	return &sc
 }
 

@@ -296,7 +296,16 @@ func TestRewind(t *testing.T) {
 	if code, out := runProcIn(t, "", "rewind", "--config", cfgPath, "--route", "elastic", "--to", to); code != 1 || !strings.Contains(out, "live member") {
 		t.Fatalf("rewind of a running group: exit %d, want 1 and a refusal:\n%s", code, out)
 	}
+	// --force skips the check, but the broker takes no commit from outside
+	// a group with members.
+	if code, out := runProcIn(t, "", "rewind", "--config", cfgPath, "--route", "elastic", "--to", to, "--force"); code != 1 || !strings.Contains(out, "refused") {
+		t.Fatalf("forced rewind of a running group: exit %d, want 1 and the broker's refusal:\n%s", code, out)
+	}
 	stop()
+	if code, out := runProcIn(t, "", "rewind", "--config", cfgPath, "--route", "elastic", "--to", to, "--dry-run"); code != 0 || !strings.Contains(out, "dry run") {
+		t.Fatalf("rewind --dry-run: exit %d:\n%s", code, out)
+	}
+	assertCommittedAtEnd(t, cluster.Brokers(), group, replayTopic)
 	if es.Duplicates() != 0 {
 		t.Fatalf("%d duplicates before the rewind", es.Duplicates())
 	}

@@ -89,7 +89,12 @@ func TestReadyz(t *testing.T) {
 		{"not joined", func(st *bridge.Stats) { st.Routes[0].Joined = false }, "route elastic: not a member of consumer group siembridge-elastic\n"},
 		{"not running", func(st *bridge.Stats) { st.Running = false; st.Routes[1].SinkState = "down" }, "bridge not running: connecting to Kafka or shutting down\n"},
 	} {
-		src.set(func(st *bridge.Stats) { *st = sampleStats(); st.Ready = false; st.Routes[1].SinkState = "up"; c.change(st) })
+		src.set(func(st *bridge.Stats) {
+			*st = sampleStats()
+			st.Ready = false
+			st.Routes[1].SinkState = "up"
+			c.change(st)
+		})
 		code, _, body := get(t, srv, "/readyz")
 		if code != http.StatusServiceUnavailable || body != c.reason {
 			t.Errorf("%s: /readyz = %d %q, want 503 %q", c.name, code, body, c.reason)

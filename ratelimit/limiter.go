@@ -314,21 +314,26 @@ func (l *Limiter) ThrottledFraction(now time.Time, fraction float64) {
 	}
 	l.mu.Lock()
 	evCfg, _ := l.cfg.rates(l.mode)
+	wasCapped := l.ad.capRate > 0
 	if !l.ad.throttle(now, evCfg, fraction) {
 		l.mu.Unlock()
 		return
 	}
-	l.decreaseLocked("throttled")
+	l.decreaseLocked("throttled", wasCapped)
 }
 
 // decreaseLocked publishes a lower cap. It unlocks l.mu. The buckets are
 // updated at the limiter's clock, not at the caller's time, so that a
 // caller's time slightly in the past cannot move a bucket backwards.
-func (l *Limiter) decreaseLocked(reason string) {
+func (l *Limiter) decreaseLocked(reason string, wasCapped bool) {
 	l.decreases.Add(1)
 	l.applyLocked(l.clock.Now())
 	st := l.statsLocked()
-	l.log.Debug("rate limit lowered", "reason", reason, "mode", st.Mode.String(),
+	level := slog.LevelDebug
+	if !wasCapped {
+		level = slog.LevelInfo // the adaptive rate engages: a state change
+	}
+	l.log.Log(context.Background(), level, "rate limit lowered", "reason", reason, "mode", st.Mode.String(),
 		"events_per_second", st.EventsPerSecond)
 	l.announceLocked(st)
 }
@@ -353,7 +358,7 @@ func (l *Limiter) Success(now time.Time, latency time.Duration) {
 	if slow {
 		l.throttles.Add(1)
 		if changed {
-			l.decreaseLocked("slow answer")
+			l.decreaseLocked("slow answer", hadCap)
 			return
 		}
 		l.mu.Unlock()

@@ -200,3 +200,17 @@ func TestCheckKafkaWrongPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployConfigIsValid keeps the docker-compose stack's configuration
+// loadable: check fails it on Kafka here, never on the configuration.
+func TestDeployConfigIsValid(t *testing.T) {
+	t.Setenv("ELASTIC_PASSWORD", "x")
+	t.Setenv("SPLUNK_HEC_TOKEN", "y")
+	cfg, err := loadConfig("../../deploy/siembridge.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Metrics.Listen != "0.0.0.0:9108" || len(cfg.Routes) != 2 {
+		t.Fatalf("metrics.listen %q, %d routes", cfg.Metrics.Listen, len(cfg.Routes))
+	}
+}

@@ -25,6 +25,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	setMemoryLimit(cfg, log)
 	opts := []bridge.Option{bridge.WithLogger(log)}
 	reg := metrics.NewRegistry()
 	if cfg.Metrics.Listen != "" {

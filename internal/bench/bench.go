@@ -368,7 +368,8 @@ func (o *Options) startServer(ctx context.Context, v any, kind string, args ...s
 // runChild runs one measured configuration in a child and returns its
 // result.
 func (o *Options) runChild(ctx context.Context, mode, broker, url string, round int) (Result, error) {
-	args := []string{"--mode", mode, "--brokers", broker, "--topic", Topic, "--events", strconv.Itoa(o.Events)}
+	args := []string{"--mode", mode, "--brokers", broker, "--topic", Topic, "--events", strconv.Itoa(o.Events),
+		"--tail", strconv.Itoa(o.Partitions * 1000)}
 	if mode == ModeES {
 		args = append(args, "--url", url)
 	}

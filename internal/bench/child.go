@@ -144,6 +144,7 @@ func childRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	group := fs.String("group", "", "consumer group (default: unique)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the measured run to this file")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
+	tail := fs.Int64("tail", 0, "events at the end left out of the measured window")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -172,9 +173,9 @@ func childRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	)
 	switch *mode {
 	case ModeConsume:
-		res, err = runConsume(ctx, *brokers, *topic, *group, *events)
+		res, err = runConsume(ctx, *brokers, *topic, *group, newCounter(*events, *tail))
 	case ModeNull, ModeES:
-		res, err = runBridge(ctx, *mode, *brokers, *topic, *group, *url, *events, stderr)
+		res, err = runBridge(ctx, *mode, *brokers, *topic, *group, *url, newCounter(*events, *tail), stderr)
 	default:
 		return fmt.Errorf("bench run: unknown mode %q", *mode)
 	}
@@ -185,74 +186,73 @@ func childRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // counter records the measured window: from the first event consumed to
-// the last one of the wanted number done.
+// the moment mark events were done. The last batch of each partition is
+// left out of the window (mark = want - tail): a partial batch waits for
+// batch.max_wait before it is sent, which says nothing about throughput.
+// The run still waits until all want events are done.
 type counter struct {
-	want         int64
-	first, last  atomic.Int64 // unix ns
+	want, mark   int64
+	first        atomic.Int64 // unix ns
 	events       atomic.Int64
 	bytes        atomic.Int64
 	done         chan struct{}
-	once         sync.Once
-	firstUsage   atomic.Pointer[Usage]
-	deadLettered atomic.Int64
-	requests     atomic.Int64
-	latency      atomic.Int64 // ns, summed over requests
+	once, marked sync.Once
+	// At the mark:
+	markTime, markEvents, markBytes int64
+	markUsage                       Usage
+	deadLettered                    atomic.Int64
+	requests                        atomic.Int64
+	latency                         atomic.Int64 // ns, summed over requests
 }
 
-func newCounter(want int64) *counter { return &counter{want: want, done: make(chan struct{})} }
+func newCounter(want, tail int64) *counter {
+	return &counter{want: want, mark: max(1, want-max(0, min(tail, want/2))), done: make(chan struct{})}
+}
 
 func (c *counter) start() {
-	if c.first.Load() == 0 && c.first.CompareAndSwap(0, time.Now().UnixNano()) {
-		u := getUsage()
-		c.firstUsage.Store(&u)
+	if c.first.Load() == 0 {
+		c.first.CompareAndSwap(0, time.Now().UnixNano())
 	}
 }
 
 func (c *counter) add(events, bytes int) {
-	c.bytes.Add(int64(bytes))
-	if c.events.Add(int64(events)) >= c.want {
-		c.once.Do(func() {
-			c.last.Store(time.Now().UnixNano())
-			close(c.done)
+	b := c.bytes.Add(int64(bytes))
+	n := c.events.Add(int64(events))
+	if n >= c.mark {
+		c.marked.Do(func() {
+			c.markTime, c.markEvents, c.markBytes = time.Now().UnixNano(), n, b
+			c.markUsage = getUsage()
 		})
 	}
+	if n >= c.want {
+		c.once.Do(func() { close(c.done) })
+	}
 }
 
-func (c *counter) result(mode string, before, after Usage) Result {
-	cpu := after.CPU - before.CPU
+// result is called after done.
+func (c *counter) result(mode string, before Usage) Result {
 	return Result{
 		Mode:       mode,
-		Events:     c.events.Load(),
-		Bytes:      c.bytes.Load(),
-		Seconds:    time.Duration(c.last.Load() - c.first.Load()).Seconds(),
-		CPUSeconds: cpu,
-		MaxRSS:     after.MaxRSS,
+		Events:     c.markEvents,
+		Bytes:      c.markBytes,
+		Seconds:    time.Duration(c.markTime - c.first.Load()).Seconds(),
+		CPUSeconds: c.markUsage.CPU - before.CPU,
+		MaxRSS:     c.markUsage.MaxRSS,
 	}
 }
 
-// runConsume is (a): a consumer group with the bridge's Kafka settings
-// whose handler only counts.
-func runConsume(ctx context.Context, brokers, topic, group string, want int64) (Result, error) {
-	cfg, err := benchConfig(ModeNull, brokers, topic, group, "")
-	if err != nil {
-		return Result{}, err
-	}
-	sc, err := bridge.SaramaConfig(cfg.Kafka)
-	if err != nil {
-		return Result{}, err
-	}
+// runConsume is (a): a bare sarama consumer group, with sarama's own
+// defaults (not the bridge's tuning, so that the ceiling does not move
+// with it), whose handler only counts.
+func runConsume(ctx context.Context, brokers, topic, group string, c *counter) (Result, error) {
+	sc := sarama.NewConfig()
+	sc.Version = sarama.V2_8_0_0
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
-	// As the bridge's routes do for the default batch of 1000 events.
-	sc.ChannelBufferSize = max(64, min(cfg.Routes[0].Batch.MaxEvents, 1024))
-	if n, err := strconv.Atoi(os.Getenv("SB_CHANBUF")); err == nil {
-		sc.ChannelBufferSize = n
-	}
 	before := getUsage()
 	cg, err := sarama.NewConsumerGroup([]string{brokers}, group, sc)
 	if err != nil {
 		return Result{}, err
 	}
-	c := newCounter(want)
 	h := &countHandler{c: c}
 	cctx, stop := context.WithCancel(ctx)
 	errc := make(chan error, 1)
@@ -278,15 +278,14 @@ func runConsume(ctx context.Context, brokers, topic, group string, want int64) (
 	case <-ctx.Done():
 		stop()
 		cg.Close()
-		return Result{}, fmt.Errorf("consume: %d of %d events: %w", c.events.Load(), want, ctx.Err())
+		return Result{}, fmt.Errorf("consume: %d of %d events: %w", c.events.Load(), c.want, ctx.Err())
 	}
-	after := getUsage()
 	stop()
 	<-errc
 	if err := cg.Close(); err != nil {
 		return Result{}, err
 	}
-	return c.result(ModeConsume, before, after), nil
+	return c.result(ModeConsume, before), nil
 }
 
 type countHandler struct{ c *counter }
@@ -320,7 +319,7 @@ func (h *hooks) OnRequest(_ string, _, _ int, latency time.Duration, _ error) {
 	h.c.requests.Add(1)
 	h.c.latency.Add(int64(latency))
 }
-func (h *hooks) OnDelivered(_ string, events, bytes int)    { h.c.add(events, bytes) }
+func (h *hooks) OnDelivered(_ string, events, bytes int) { h.c.add(events, bytes) }
 func (h *hooks) OnDeadLettered(_ string, events, bytes int) {
 	h.c.deadLettered.Add(int64(events))
 	h.c.add(events, bytes)
@@ -336,25 +335,22 @@ func benchConfig(mode, brokers, topic, group, url string) (*config.Config, error
 	return config.Parse(fmt.Appendf(nil, `
 kafka:
   brokers: [%q]
-%s
 routes:
   - name: bench
     topics: [%q]
     group: %q
     sink: %s
-%s
 log: {level: warn}
-`, brokers, os.Getenv("SIEMBRIDGE_BENCH_KAFKA_YAML"), topic, group, sink, os.Getenv("SIEMBRIDGE_BENCH_ROUTE_YAML")))
+`, brokers, topic, group, sink))
 }
 
 // runBridge is (b) and (c): the real bridge until want events are
 // delivered.
-func runBridge(ctx context.Context, mode, brokers, topic, group, url string, want int64, stderr io.Writer) (Result, error) {
+func runBridge(ctx context.Context, mode, brokers, topic, group, url string, c *counter, stderr io.Writer) (Result, error) {
 	cfg, err := benchConfig(mode, brokers, topic, group, url)
 	if err != nil {
 		return Result{}, err
 	}
-	c := newCounter(want)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	before := getUsage()
 	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithHooks(&hooks{c: c}))
@@ -372,14 +368,13 @@ func runBridge(ctx context.Context, mode, brokers, topic, group, url string, wan
 	case <-ctx.Done():
 		stop()
 		<-errc
-		return Result{}, fmt.Errorf("bridge: %d of %d events delivered: %w", c.events.Load(), want, ctx.Err())
+		return Result{}, fmt.Errorf("bridge: %d of %d events delivered: %w", c.events.Load(), c.want, ctx.Err())
 	}
-	after := getUsage()
 	stop()
 	if err := <-errc; err != nil {
 		return Result{}, err
 	}
-	res := c.result(mode, before, after)
+	res := c.result(mode, before)
 	if n := c.requests.Load(); n > 0 && mode == ModeES {
 		res.Note = fmt.Sprintf("%d bulk requests, %.1f ms each on average", n, float64(c.latency.Load())/float64(n)/1e6)
 	}
