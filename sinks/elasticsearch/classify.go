@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -81,7 +80,7 @@ func statusError(status, sent int, header http.Header, body []byte) *sinks.Reque
 		re.Fatal = true
 	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
 		re.Throttled = true
-		re.RetryAfter = parseRetryAfter(header.Get("Retry-After"), time.Now())
+		re.RetryAfter = sinks.ParseRetryAfter(header.Get("Retry-After"), time.Now())
 	case status >= 500 || status == http.StatusRequestTimeout:
 	case status == http.StatusRequestEntityTooLarge:
 		if sent <= 1 {
@@ -102,7 +101,7 @@ func transportError(parent context.Context, err error) *sinks.RequestError {
 	switch {
 	case parent.Err() != nil:
 		re.Err = fmt.Errorf("elasticsearch: %w", parent.Err())
-	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+	case errors.Is(err, context.DeadlineExceeded) || sinks.IsTimeout(err):
 		re.Throttled = true
 	case isProductCheck(err):
 		// The server answered 2xx without "X-Elastic-Product:
@@ -113,35 +112,9 @@ func transportError(parent context.Context, err error) *sinks.RequestError {
 	return re
 }
 
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
-}
-
 // isProductCheck recognises the go-elasticsearch product check failure,
 // which is a plain errors.New in that package (elasticsearch.go,
 // unknownProduct), so the text is all there is to match.
 func isProductCheck(err error) bool {
 	return strings.Contains(err.Error(), "server is not Elasticsearch")
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP
-// date. It returns 0 for an absent, invalid or past value.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, 3600)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return min(d, time.Hour)
-		}
-	}
-	return 0
 }

@@ -126,7 +126,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{now.Add(30 * time.Second).Format(http.TimeFormat), 30 * time.Second},
 		{now.Add(-30 * time.Second).Format(http.TimeFormat), 0},
 	} {
-		if got := parseRetryAfter(tc.v, now); got != tc.want {
+		if got := sinks.ParseRetryAfter(tc.v, now); got != tc.want {
 			t.Errorf("%q: %v want %v", tc.v, got, tc.want)
 		}
 	}

@@ -271,7 +271,7 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 	slices.SortFunc(failed, func(a, b sinks.ItemError) int { return a.Index - b.Index })
 	be.Items = failed
 	if be.Throttled {
-		be.RetryAfter = parseRetryAfter(res.Header.Get("Retry-After"), time.Now())
+		be.RetryAfter = sinks.ParseRetryAfter(res.Header.Get("Retry-After"), time.Now())
 	}
 	return be
 }

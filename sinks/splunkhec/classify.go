@@ -146,14 +146,14 @@ func classify(status int, header http.Header, body []byte, n int, now time.Time)
 		return r, invalidEvent(status, r, n, msg)
 	case codeServerBusy:
 		re.Throttled = true
-		re.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
+		re.RetryAfter = sinks.ParseRetryAfter(header.Get("Retry-After"), now)
 		return r, re
 	case codeInternalError, codeNoData:
 		return r, re
 	}
 	if code >= codeUnhealthyQueues && code < 100 && status == http.StatusServiceUnavailable {
 		re.Throttled = true
-		re.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
+		re.RetryAfter = sinks.ParseRetryAfter(header.Get("Retry-After"), now)
 		return r, re
 	}
 
@@ -162,7 +162,7 @@ func classify(status int, header http.Header, body []byte, n int, now time.Time)
 		re.Fatal = true
 	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
 		re.Throttled = true
-		re.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
+		re.RetryAfter = sinks.ParseRetryAfter(header.Get("Retry-After"), now)
 	case status >= 500 || status == http.StatusRequestTimeout:
 	case status == http.StatusRequestEntityTooLarge:
 		if n <= 1 {
@@ -255,35 +255,8 @@ func transportError(parent context.Context, op string, err error) *sinks.Request
 	switch {
 	case parent.Err() != nil:
 		re.Err = fmt.Errorf("splunk hec: %s: %w", op, parent.Err())
-	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+	case errors.Is(err, context.DeadlineExceeded) || sinks.IsTimeout(err):
 		re.Throttled = true
 	}
 	return re
-}
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP
-// date. It returns 0 for an absent, invalid or past value, and caps the
-// hint at an hour.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, 3600)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return min(d, time.Hour)
-		}
-	}
-	return 0
 }

@@ -415,7 +415,7 @@ func healthResult(status int, header http.Header, body []byte, now time.Time) er
 		re.Fatal = true
 	case status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests:
 		re.Throttled = true
-		re.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
+		re.RetryAfter = sinks.ParseRetryAfter(header.Get("Retry-After"), now)
 	}
 	return re
 }

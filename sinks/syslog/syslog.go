@@ -252,7 +252,7 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 		s.log.Warn("syslog: write failed; the batch will be sent again on a new connection",
 			"address", s.addr, "err", err)
 		re := &sinks.RequestError{Err: fmt.Errorf("syslog: write to %s: %w", s.addr, err)}
-		if ctx.Err() == nil && isTimeout(err) {
+		if ctx.Err() == nil && sinks.IsTimeout(err) {
 			re.Throttled = true // the receiver does not keep up
 		}
 		return re
@@ -377,7 +377,7 @@ func (s *Sink) dial(ctx context.Context) (net.Conn, error) {
 		// The receiver's certificate does not verify: retrying will not
 		// help until an operator fixes it. Fatal marks the sink down
 		// and keeps the events.
-		re.Fatal = isCertError(err)
+		re.Fatal = sinks.IsCertError(err)
 		return nil, re
 	}
 	return nc, nil
@@ -422,19 +422,4 @@ func (s *Sink) putBuf(b *sendBuf) {
 		return
 	}
 	s.bufs.Put(b)
-}
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
-}
-
-func isCertError(err error) bool {
-	var (
-		cv *tls.CertificateVerificationError
-		ua x509.UnknownAuthorityError
-		he x509.HostnameError
-		ci x509.CertificateInvalidError
-	)
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }

@@ -333,14 +333,14 @@ func (s *Sink) do(ctx context.Context, method string, body []byte) result {
 		switch {
 		case parent.Err() != nil:
 			r.err = fmt.Errorf("webhook %s %s: %w", method, s.safeURL, parent.Err())
-		case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		case errors.Is(err, context.DeadlineExceeded) || sinks.IsTimeout(err):
 			// The receiver is too slow: count it as overload.
 			r.throttled = true
 			r.err = fmt.Errorf("webhook %s %s: timeout after %s", method, s.safeURL, s.timeout)
 		default:
 			r.err = fmt.Errorf("webhook %s %s: %s", method, s.safeURL, redact(err, s.url, s.safeURL))
 		}
-		if isCertError(err) {
+		if sinks.IsCertError(err) {
 			r.fatal = true
 		}
 		return r
@@ -380,7 +380,7 @@ func classify(status int, retryAfter string, now time.Time) result {
 		r.outcome, r.fatal = sinks.Retry, true
 	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
 		r.outcome, r.throttled = sinks.Retry, true
-		r.retryAfter = parseRetryAfter(retryAfter, now)
+		r.retryAfter = sinks.ParseRetryAfter(retryAfter, now)
 	case status >= 500 || status == http.StatusRequestTimeout:
 		r.outcome = sinks.Retry
 	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
@@ -412,28 +412,6 @@ func reasonOf(status int, body []byte) string {
 		s = http.StatusText(status)
 	}
 	return strconv.Itoa(status) + " " + s
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP
-// date. It returns 0 for an absent, invalid or past value and caps the
-// hint at one hour.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, 3600)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return min(d, time.Hour)
-		}
-	}
-	return 0
 }
 
 // Probe sends HEAD to the URL with the configured headers and timeout. Any
@@ -478,19 +456,4 @@ func redact(err error, full, safe string) string {
 		msg = ue.Err.Error()
 	}
 	return strings.ReplaceAll(msg, full, safe)
-}
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
-}
-
-func isCertError(err error) bool {
-	var (
-		cv *tls.CertificateVerificationError
-		ua x509.UnknownAuthorityError
-		he x509.HostnameError
-		ci x509.CertificateInvalidError
-	)
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }

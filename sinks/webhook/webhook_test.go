@@ -393,8 +393,8 @@ func TestRetryAfter(t *testing.T) {
 		{"soon", 0},
 		{"1.5", 0},
 	} {
-		if got := parseRetryAfter(tc.v, now); got != tc.want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.v, got, tc.want)
+		if got := sinks.ParseRetryAfter(tc.v, now); got != tc.want {
+			t.Errorf("sinks.ParseRetryAfter(%q) = %v, want %v", tc.v, got, tc.want)
 		}
 	}
 	// Through a server, the date form.
