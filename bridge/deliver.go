@@ -29,6 +29,11 @@ func (r *route) deliver(ctx context.Context, b *batch) error {
 	if f, ok := r.sink.(sinks.Filter); ok {
 		pending = r.filter(f, pending)
 	}
+	return r.deliverEvents(ctx, pending)
+}
+
+// deliverEvents is deliver for a run of events of one partition, in order.
+func (r *route) deliverEvents(ctx context.Context, pending []*event.Event) error {
 	bo := r.newBackOff()
 	for len(pending) > 0 {
 		if err := r.brk.WaitUp(ctx, r.sink.Probe); err != nil {
@@ -59,6 +64,20 @@ func (r *route) deliver(ctx context.Context, b *batch) error {
 		r.b.hooks.OnRequest(r.cfg.Name, len(pending), bytes, latency, err)
 		if ctx.Err() != nil {
 			return ctx.Err() // the outcome is unknown: deliver again later
+		}
+		if isTooLarge(err) && len(pending) > 1 {
+			// The request body is over a limit of the sink or a proxy in
+			// front of it: deliver the halves one after the other (in
+			// order). A single event still too large is the sink's
+			// permanent reject and goes to the dead-letter topic.
+			r.brk.Success()
+			half := len(pending) / 2
+			if err := r.deliverEvents(ctx, pending[:half]); err != nil {
+				return err
+			}
+			pending = pending[half:]
+			bo.Reset()
+			continue
 		}
 
 		retry, rejects := r.classify(pending, err, now, latency)
@@ -144,6 +163,12 @@ func (r *route) classify(pending []*event.Event, err error, now time.Time, laten
 		}
 		return pending, nil
 	}
+}
+
+// isTooLarge reports a whole request refused as too large (HTTP 413).
+func isTooLarge(err error) bool {
+	var re *sinks.RequestError
+	return errors.As(err, &re) && re.Status == 413
 }
 
 func isTooManyRequests(err error) bool {

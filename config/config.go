@@ -79,8 +79,9 @@ type Route struct {
 	Start string `yaml:"start"`
 	Sink  Sink   `yaml:"sink"`
 	Batch Batch  `yaml:"batch"`
-	// DeadLetter is where rejected events go. Optional; without it a
-	// rejected event is retried forever (it is never dropped).
+	// DeadLetter is where rejected events go. Default topic
+	// "siembridge-<name>-dlq". If it cannot be written the partition waits
+	// and retries: a rejected event is never dropped.
 	DeadLetter DeadLetter `yaml:"dead_letter"`
 	Rate       Rate       `yaml:"rate"`
 	Buffer     Buffer     `yaml:"buffer"`
@@ -107,7 +108,8 @@ type Batch struct {
 // DeadLetter topic settings.
 type DeadLetter struct {
 	// Topic receives rejected events with headers naming the original
-	// topic, partition, offset, sink, status and reason. Empty = none.
+	// topic, partition, offset, sink, status and reason. Empty: the default
+	// "siembridge-<route name>-dlq".
 	Topic string `yaml:"topic"`
 }
 

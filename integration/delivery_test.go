@@ -160,3 +160,58 @@ func mustField(t testing.TB, doc []byte, path string) string {
 	}
 	return v
 }
+
+// TestSplitsBatchOnRequestTooLarge: the sink (or a proxy in front of it)
+// refuses bodies over 256 KiB with 413 while batches are ~700 KiB. The
+// bridge splits batches until they fit, in order; the one event that alone
+// is over the limit goes to the dead-letter topic with status 413.
+func TestSplitsBatchOnRequestTooLarge(t *testing.T) {
+	const (
+		topic = "events"
+		dlq   = "events-dlq"
+		n     = 5000
+		huge  = 2500
+	)
+	cluster := startCluster(t, 2, topic, dlq)
+	es := startES(t, esfake.Options{MaxContentLength: 256 << 10})
+	produceSeq(t, cluster.Brokers(), topic, 2, 1, n, func(seq int64, doc []byte) []byte {
+		if seq == huge {
+			pad := strings.Repeat("x", 300<<10)
+			return append(append(doc[:len(doc)-1:len(doc)-1], `,"pad":"`+pad+`"`...), '}')
+		}
+		return doc
+	})
+	cfg := parseConfig(t, routeYAML(cluster.Brokers(), topic, es.URL(), dlq, ""))
+	cfg.Routes[0].Batch.MaxEvents = 1000
+	b, stop := runBridge(t, cfg)
+	waitFor(t, 60*time.Second, "every event delivered or dead-lettered", func() bool {
+		rs := b.Stats().Routes[0]
+		return rs.Delivered+rs.DeadLettered >= n
+	})
+	rs := b.Stats().Routes[0]
+	stop()
+	if rs.DeadLettered != 1 {
+		t.Errorf("dead-lettered %d, want only the oversized event", rs.DeadLettered)
+	}
+	got := seqs(t, es)
+	for s := int64(1); s <= n; s++ {
+		if want := map[bool]int{true: 0, false: 1}[s == huge]; got[s] != want {
+			t.Fatalf("seq %d is in the sink %d times, want %d", s, got[s], want)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	recs, err := kafkatest.ReadAll(ctx, cluster.Brokers(), dlq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 {
+		t.Fatalf("dead-letter topic holds %d records, want 1", len(recs))
+	}
+	for _, h := range recs[0].Headers {
+		if string(h.Key) == bridge.HeaderStatus && string(h.Value) != "413" {
+			t.Errorf("dead-letter status %s, want 413", h.Value)
+		}
+	}
+	assertCommittedAtEnd(t, cluster.Brokers(), "siembridge-elastic", topic)
+}

@@ -587,12 +587,12 @@ func TestReliabilitySinkChaos(t *testing.T) {
 		group     = "siembridge-elastic"
 	)
 	// During a storm, RejectIf answers every other item 429, on top of the
-	// 2 % of items esfake's Item429Rate pushes back all along.
+	// 1 % of items esfake's Item429Rate pushes back all along.
 	var storm atomic.Bool
 	var stormCount atomic.Int64
 	es := startES(t, esfake.Options{
 		DiscardSources: true,
-		Item429Rate:    0.02,
+		Item429Rate:    0.01,
 		Seed:           7,
 		RetryAfter:     time.Second,
 		RejectIf: func([]byte) (int, string, string) {
@@ -604,8 +604,12 @@ func TestReliabilitySinkChaos(t *testing.T) {
 	})
 	cluster := startCluster(t, parts, topic, "chaos-dlq")
 	brokers := cluster.Brokers()
+	// A configured rate ceiling: AIMD grows back by 2 % of it per healthy
+	// second (1000 events/s here). Unlimited, it would grow by only 10
+	// events/s per second after the storms and the drain would take
+	// minutes.
 	cfgPath := writeConfig(t, relYAML(brokers, topic, es.URL(), "chaos-dlq",
-		fmt.Sprintf("    buffer: {max_events: 20000, max_bytes: %d}", maxBuffer)))
+		fmt.Sprintf("    buffer: {max_events: 20000, max_bytes: %d}\n    rate: {events_per_second: 50000}", maxBuffer)))
 
 	g := gen.New(3)
 	rp := newRelProducer(t, brokers, topic, parts, func(seq int64, now time.Time) []byte { return g.Next(seq, now) })
