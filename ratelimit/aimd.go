@@ -19,6 +19,10 @@ const (
 	// unlimitedGrowth: with an unlimited configured rate the cap grows by
 	// this fraction of itself per second of healthy answers.
 	unlimitedGrowth = 0.1
+	// goodFraction: and by at least this fraction of the rate it had
+	// before the first decrease, so a storm that pushed it to the floor
+	// does not leave it crawling back from there.
+	goodFraction = 0.05
 	// maxIncreaseSpan: one success adds at most one second's worth of
 	// growth, however long ago the previous one was.
 	maxIncreaseSpan = time.Second
@@ -50,6 +54,10 @@ type aimd struct {
 	cfg *Config
 
 	capRate float64 // events/s; 0 = no cap
+	// good is the rate in effect when the cap was first set (the rate
+	// the sink last coped with); unlimited routes grow back toward it in
+	// steps of at least goodFraction of it.
+	good float64
 
 	lastDecrease time.Time
 	lastIncrease time.Time
@@ -111,6 +119,9 @@ func (a *aimd) throttle(now time.Time, configured, fraction float64) bool {
 		}
 		cur = a.delivered
 	}
+	if a.capRate == 0 {
+		a.good = cur
+	}
 	fraction = min(max(fraction, 0.01), 1)
 	next := max(cur*(1-(1-decreaseFactor)*fraction), floor)
 	a.lastDecrease = now
@@ -160,7 +171,7 @@ func (a *aimd) success(now time.Time, latency time.Duration, configured float64)
 	// seconds, not minutes.
 	step := max(stepFraction*configured, minStep)
 	if configured == 0 {
-		step = max(unlimitedGrowth*a.capRate, minStep)
+		step = max(unlimitedGrowth*a.capRate, goodFraction*a.good, minStep)
 	}
 	a.capRate += step * span.Seconds()
 	if configured > 0 && a.capRate >= configured {

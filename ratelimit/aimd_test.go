@@ -265,3 +265,26 @@ func TestResetAdaptiveLiftsTheCap(t *testing.T) {
 		t.Fatalf("throttle after reset: effective %v, want 500", got)
 	}
 }
+
+// After a storm pushed an unlimited route to the floor, it climbs back in
+// steps of at least 5 % of the rate it had before the storm.
+func TestAIMDUnlimitedRecoversTowardGoodRate(t *testing.T) {
+	cfg := Config{Floor: 10}
+	a := aimd{cfg: &cfg}
+	a.observeDelivered(at(0), 2000)
+	a.observeDelivered(at(1000), 0) // measured 2000 events/s
+	for i := range 12 {             // a long storm: one halving per second
+		a.throttle(at(1000+1000*i), 0, 1)
+	}
+	if a.capRate != 10 {
+		t.Fatalf("after the storm: cap %v, want the floor 10", a.capRate)
+	}
+	a.success(at(13000), 0, 0) // one second after the last decrease
+	if a.capRate != 110 {
+		t.Fatalf("one healthy second after the storm: cap %v, want 10 + 5 %% of 2000 = 110", a.capRate)
+	}
+	a.success(at(14000), 0, 0)
+	if a.capRate != 210 {
+		t.Fatalf("two healthy seconds after the storm: cap %v, want 210", a.capRate)
+	}
+}
