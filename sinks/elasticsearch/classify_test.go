@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -230,4 +231,58 @@ func FuzzParseBulkResponse(f *testing.F) {
 		_ = describeErrorBody(data)
 		_ = fmt.Sprint(len(items))
 	})
+}
+
+// The count-only fast path ("errors":false) counts the same items as the
+// full parse, and falls back to it when the shape is not the plain one.
+func TestParseBulkResponseCountOnly(t *testing.T) {
+	item := `{"create":{"_index":"security-2026.11.26","_id":"events+0+%d","_version":1,"result":"created","_shards":{"total":2,"successful":1,"failed":0},"_seq_no":%d,"_primary_term":1,"status":201}}`
+	var items []string
+	for i := range 500 {
+		items = append(items, fmt.Sprintf(item, i, i))
+	}
+	body := `{"took":12,"errors":false,"items":[` + strings.Join(items, ",") + "]}\n"
+	// The same items with "errors" last take the full parse.
+	full := `{"took":12,"items":[` + strings.Join(items, ",") + `],"errors":false}`
+	tests := []struct {
+		name string
+		body string
+		want int
+		err  bool
+	}{
+		{"fast path", body, 500, false},
+		{"full parse", full, 500, false},
+		{"pretty printed", strings.ReplaceAll(body, ",", ",\n  "), 500, false},
+		{"escaped string: full parse", `{"errors":false,"items":[{"create":{"_id":"a\"status\":","status":201}}]}`, 1, false},
+		{"truncated", body[:len(body)/2], 0, true},
+		{"empty items", `{"errors":false,"items":[]}`, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hasErrors, out, err := parseBulkResponse([]byte(tt.body), nil)
+			if (err != nil) != tt.err {
+				t.Fatalf("err = %v, want error %v", err, tt.err)
+			}
+			if err == nil && (hasErrors || len(out) != tt.want) {
+				t.Fatalf("errors %v, %d items; want false, %d", hasErrors, len(out), tt.want)
+			}
+		})
+	}
+}
+
+func BenchmarkParseBulkResponseSuccess(b *testing.B) {
+	item := `{"create":{"_index":"security-2026.11.26","_id":"events+0+%d","_version":1,"result":"created","_shards":{"total":2,"successful":1,"failed":0},"_seq_no":%d,"_primary_term":1,"status":201}}`
+	var items []string
+	for i := range 1000 {
+		items = append(items, fmt.Sprintf(item, i, i))
+	}
+	body := []byte(`{"took":12,"errors":false,"items":[` + strings.Join(items, ",") + "]}")
+	scratch := make([]bulkItem, 0, 1000)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, out, err := parseBulkResponse(body, scratch); err != nil || len(out) != 1000 {
+			b.Fatal(err, len(out))
+		}
+	}
 }
