@@ -43,25 +43,55 @@ func siembridgeBinary(t testing.TB) string {
 	return binPath
 }
 
+// syncBuffer collects a process's output; it may be read while the
+// process writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // proc is a running siembridge process.
 type proc struct {
 	cmd  *exec.Cmd
-	out  *bytes.Buffer
-	done chan error
+	out  *syncBuffer
+	done chan struct{} // closed when the process has exited
 }
 
 func startProc(t testing.TB, args ...string) *proc {
 	t.Helper()
+	return startProcIn(t, "", args...)
+}
+
+// startProcIn is startProc in a working directory ("" = this one). The
+// process is killed at the end of the test if it still runs.
+func startProcIn(t testing.TB, dir string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(siembridgeBinary(t), args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Dir = dir
+	out := new(syncBuffer)
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, out: &out, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
+	p := &proc{cmd: cmd, out: out, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait() // the exit status is read from ProcessState
+		close(p.done)
+	}()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		if !p.exited() {
 			_ = cmd.Process.Kill()
 			<-p.done
 		}
@@ -69,7 +99,17 @@ func startProc(t testing.TB, args ...string) *proc {
 	return p
 }
 
-// stop sends sig and waits for the exit; it returns the exit code.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends sig and waits for the exit; it returns the exit code (-1 for
+// a process killed by a signal).
 func (p *proc) stop(t testing.TB, sig syscall.Signal) int {
 	t.Helper()
 	_ = p.cmd.Process.Signal(sig)

@@ -12,11 +12,9 @@ package integration
 // one document.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -245,53 +243,16 @@ func assertEveryIDOnce(t testing.TB, es *esfake.Server, led *relLedger) {
 	}
 }
 
-// relSyncBuffer collects a process's output; it may be read while the
-// process writes.
-type relSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *relSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *relSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// relProc is a running "siembridge run" process.
+// relProc is a running "siembridge run" process with a name for the logs.
 type relProc struct {
 	name string
-	cmd  *exec.Cmd
-	out  *relSyncBuffer
-	done chan struct{}
+	*proc
 }
 
 func startRelProc(t testing.TB, name, cfgPath string) *relProc {
 	t.Helper()
-	cmd := exec.Command(siembridgeBinary(t), "run", "--config", cfgPath)
-	out := new(relSyncBuffer)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &relProc{name: name, cmd: cmd, out: out, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait() // the exit status is read from ProcessState
-		close(p.done)
-	}()
+	p := &relProc{name: name, proc: startProc(t, "run", "--config", cfgPath)}
 	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
 		if t.Failed() {
 			o := p.out.String()
 			t.Logf("output of %s (last 4 KiB):\n%s", p.name, o[max(0, len(o)-4096):])
@@ -304,28 +265,11 @@ func startRelProc(t testing.TB, name, cfgPath string) *relProc {
 // code (-1 for a process killed by a signal).
 func (p *relProc) signal(t testing.TB, sig syscall.Signal) int {
 	t.Helper()
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		t.Fatalf("%s did not exit within 30s of %v", p.name, sig)
-	}
-	return p.cmd.ProcessState.ExitCode()
+	return p.stop(t, sig)
 }
 
 // joined reports whether the process has joined its consumer group.
 func (p *relProc) joined() bool { return strings.Contains(p.out.String(), "joined group") }
-
-func (p *relProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
 
 // assertCleanOutput fails on a panic or a data race report in a process's
 // output.

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -382,27 +381,6 @@ func firstOffsetAtOrAfter(p int32, s int64) int64 {
 			return off
 		}
 	}
-}
-
-// startProcIn is startProc in a working directory ("" = this one).
-func startProcIn(t testing.TB, dir string, args ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(siembridgeBinary(t), args...)
-	cmd.Dir = dir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, out: &out, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
 }
 
 // runProcIn runs siembridge to completion in dir and returns its exit code
