@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -98,8 +99,52 @@ func TestFileRotationAndRestart(t *testing.T) {
 			t.Errorf("%s: %d bytes", f, fi.Size())
 		}
 	}
+	// Order per partition: produceSeq writes seq s to partition s % 4 in
+	// increasing order, so within a partition the first time each event
+	// reaches the sink must follow the offsets. (Events re-sent after the
+	// restart may appear again later; they never overtake a first delivery.)
+	lastFirst := map[int64]int64{}
+	seen := map[int64]bool{}
+	for _, s := range fileSeqOrder(t, path) {
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		p := s % partitions
+		if s < lastFirst[p] {
+			t.Fatalf("partition %d: seq %d first arrived after seq %d", p, s, lastFirst[p])
+		}
+		lastFirst[p] = s
+	}
 	t.Logf("%d files, %d delivered before the restart, %d duplicated seqs", len(files), first, dups)
 	assertCommittedAtEnd(t, cluster.Brokers(), "siembridge-archive", topic)
+}
+
+// fileSeqOrder returns the sequence numbers of path's lines in the order
+// they were written: the oldest rotated file (highest suffix) first.
+func fileSeqOrder(t testing.TB, path string) []int64 {
+	t.Helper()
+	names := []string{path}
+	for i := 1; ; i++ {
+		name := fmt.Sprintf("%s.%d", path, i)
+		if _, err := os.Stat(name); err != nil {
+			break
+		}
+		names = append(names, name)
+	}
+	var out []int64
+	for i := len(names) - 1; i >= 0; i-- {
+		data, err := os.ReadFile(names[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+			if s, ok := gen.Seq(line); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // fileSeqs maps each sequence number in path, path.1, path.2 … to its
