@@ -570,7 +570,8 @@ loop:
 			if msg.Timestamp.Before(from) {
 				j.skipped.Add(1)
 			} else {
-				ev := event.New(msg.Topic, msg.Partition, msg.Offset, msg.Timestamp, msg.Key, msg.Value)
+				ev := new(event.Event)
+				ev.Init(msg.Topic, msg.Partition, msg.Offset, msg.Timestamp, msg.Key, msg.Value, r.skim)
 				size := ev.Size()
 				r.stats.consumed.Add(1)
 				r.stats.consumedBytes.Add(int64(size))

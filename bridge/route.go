@@ -24,6 +24,9 @@ type route struct {
 	cfg  config.Route
 	log  *slog.Logger
 	sink sinks.Sink
+	// skim: the sink checks JSON itself, so events are made with
+	// event.Skim (see sinks.UncheckedAcceptor).
+	skim bool
 	lim  *ratelimit.Limiter
 	brk  *breaker.Breaker
 	dlq  string
@@ -72,6 +75,7 @@ func (r *route) init() error {
 		}
 		r.sink = s
 	}
+	r.skim = acceptsUnchecked(r.sink)
 	lim, err := ratelimit.New(limiterConfig(r.cfg), ratelimit.WithLogger(r.log))
 	if err != nil {
 		return fmt.Errorf("rate: %w", err)
@@ -87,6 +91,16 @@ func (r *route) init() error {
 		}
 	}))
 	return nil
+}
+
+// acceptsUnchecked reports whether s takes events whose JSON was not
+// checked. A filtering sink reads fields, so it gets checked events.
+func acceptsUnchecked(s sinks.Sink) bool {
+	if _, ok := s.(sinks.Filter); ok {
+		return false
+	}
+	u, ok := s.(sinks.UncheckedAcceptor)
+	return ok && u.AcceptsUnchecked()
 }
 
 func limiterConfig(rc config.Route) ratelimit.Config {

@@ -31,14 +31,45 @@ type Event struct {
 	// Time is the event's own time: the top-level "@timestamp" of Doc when
 	// present and parseable, otherwise Timestamp.
 	Time time.Time
+	// Unchecked reports that Doc is Value as Skim let it through: it looks
+	// like a JSON object (braces at both ends, valid UTF-8, one line) but
+	// its grammar was not checked, so it may not be valid JSON. The bridge
+	// makes such events only for sinks that accept them (see
+	// sinks.UncheckedAcceptor); everywhere else Doc is a valid object.
+	Unchecked bool
 }
 
 // New builds an Event from a consumed record and decodes its value (see
 // Decode). It never fails: a value that is not a JSON object is wrapped.
 func New(topic string, partition int32, offset int64, ts time.Time, key, value []byte) *Event {
-	e := &Event{Topic: topic, Partition: partition, Offset: offset, Timestamp: ts, Key: key, Value: value}
-	e.Doc, e.Wrapped, e.Time = Decode(topic, partition, offset, ts, value)
+	e := new(Event)
+	e.Init(topic, partition, offset, ts, key, value, false)
 	return e
+}
+
+// Init sets e to the Event New would return. It lets a caller that makes
+// many events allocate them together. With skim, the value is decoded with
+// Skim instead of Decode.
+func (e *Event) Init(topic string, partition int32, offset int64, ts time.Time, key, value []byte, skim bool) {
+	*e = Event{Topic: topic, Partition: partition, Offset: offset, Timestamp: ts, Key: key, Value: value}
+	if skim {
+		e.Doc, e.Wrapped, e.Time, e.Unchecked = Skim(topic, partition, offset, ts, value)
+		return
+	}
+	e.Doc, e.Wrapped, e.Time = Decode(topic, partition, offset, ts, value)
+}
+
+// Checked returns e itself when its Doc is a checked JSON object, and
+// otherwise a copy whose Doc is checked with Decode: value itself when it is
+// a valid object, its wrapping when not.
+func (e *Event) Checked() *Event {
+	if !e.Unchecked {
+		return e
+	}
+	c := *e
+	c.Unchecked = false
+	c.Doc, c.Wrapped, c.Time = Decode(e.Topic, e.Partition, e.Offset, e.Timestamp, e.Value)
+	return &c
 }
 
 // ID returns the deterministic document ID of the event:

@@ -164,6 +164,10 @@ func ParseIndexTemplate(s string) (*IndexTemplate, error) {
 	return t, nil
 }
 
+// UsesFields reports whether the template refers to fields of the
+// document (%{[a][b]}), which are read from Doc.
+func (t *IndexTemplate) UsesFields() bool { return t.hasField }
+
 // String returns the template as it was parsed.
 func (t *IndexTemplate) String() string { return t.raw }
 

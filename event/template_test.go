@@ -239,3 +239,23 @@ func BenchmarkIndexTemplate(b *testing.B) {
 		})
 	}
 }
+
+func TestIndexTemplateUsesFields(t *testing.T) {
+	for _, tc := range []struct {
+		tmpl string
+		want bool
+	}{
+		{"security", false},
+		{"siembridge-%{+yyyy.MM.dd}", false},
+		{"logs-%{[event][module]}-%{+yyyy.MM}", true},
+		{"%{[data_stream][dataset]}", true},
+	} {
+		tp, err := ParseIndexTemplate(tc.tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tp.UsesFields(); got != tc.want {
+			t.Errorf("%q: UsesFields() = %v, want %v", tc.tmpl, got, tc.want)
+		}
+	}
+}

@@ -172,6 +172,20 @@ func TestReliabilityHostileInput(t *testing.T) {
 		{name: "JSON null", value: []byte(`null`), wrapped: true, check: messageIs("null")},
 		{name: "truncated JSON", value: []byte(`{"a":`), wrapped: true, check: messageIs(`{"a":`)},
 		{name: "white space only", value: []byte(" \n\t "), wrapped: true, check: messageIs(" \n\t ")},
+		// Values that look like JSON objects with their time up front are
+		// not checked by the bridge on an Elasticsearch route (event.Skim):
+		// the cluster rejects the malformed ones, and the sink then sends
+		// the wrapping, as for any other malformed value.
+		{name: "skimmed, bare word", value: []byte(`{"@timestamp":"2024-01-02T03:04:05Z",bad}`), wrapped: true,
+			check: messageIs(`{"@timestamp":"2024-01-02T03:04:05Z",bad}`)},
+		{name: "skimmed, trailing comma", value: []byte(`{"@timestamp":"2024-01-02T03:04:05Z","a":1,}`), wrapped: true,
+			check: messageIs(`{"@timestamp":"2024-01-02T03:04:05Z","a":1,}`)},
+		{name: "skimmed, raw tab in a string", value: []byte("{\"@timestamp\":1704164645000,\"a\":\"x\ty\"}"), wrapped: true,
+			check: messageIs("{\"@timestamp\":1704164645000,\"a\":\"x\ty\"}")},
+		{name: "skimmed, two objects", value: []byte(`{"@timestamp":"2024-01-02T03:04:05Z"}{"b":1}`), wrapped: true,
+			check: messageIs(`{"@timestamp":"2024-01-02T03:04:05Z"}{"b":1}`)},
+		{name: "skimmed, duplicate keys", value: []byte(`{"@timestamp":"2024-01-02T03:04:05Z","u":"alice","u":"mallory"}`), lenient: 400, strict: 400},
+		{name: "skimmed, valid", value: []byte(`{"@timestamp":"2024-01-02T03:04:05Z","event":{"kind":"alert"}}`)},
 	}
 	for i := range cases {
 		if cases[i].key == nil && cases[i].name != "null key" {

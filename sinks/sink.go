@@ -46,6 +46,18 @@ type Filter interface {
 	Accepts(e *event.Event) bool
 }
 
+// UncheckedAcceptor is implemented by sinks whose server parses every
+// document and rejects a malformed one item by item (Elasticsearch). When
+// AcceptsUnchecked is true the bridge does not check the JSON grammar of
+// values that look like objects (event.Skim, the largest cost of the
+// bridge otherwise) and the sink may get events with Unchecked set. For
+// such an event the server rejects, the sink must send Event.Checked()
+// instead when that differs (the value was not a valid object and is now
+// wrapped), so that every event ends where a checked one would have.
+type UncheckedAcceptor interface {
+	AcceptsUnchecked() bool
+}
+
 // Outcome is what happened to one event in one attempt.
 type Outcome uint8
 

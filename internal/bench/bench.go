@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +36,7 @@ import (
 
 	"github.com/siembridge/siembridge/internal/gen"
 	"github.com/siembridge/siembridge/internal/kafkatest"
+	"github.com/siembridge/siembridge/sinks/elasticsearch"
 )
 
 // Topic is the topic the harness loads.
@@ -527,8 +529,10 @@ func loadReceiver(ctx context.Context, url string, bodies []bulkBody, o Options)
 	tr := &http.Transport{MaxIdleConnsPerHost: o.Conns, MaxConnsPerHost: o.Conns, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: time.Minute}
+	// The same response the Elasticsearch sink asks for.
+	bulkURL := url + "/_bulk?filter_path=" + neturl.QueryEscape(elasticsearch.FilterPath)
 	post := func(b *bulkBody, resp *[]byte) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/_bulk", bytes.NewReader(b.body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, bulkURL, bytes.NewReader(b.body))
 		if err != nil {
 			return err
 		}

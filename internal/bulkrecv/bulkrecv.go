@@ -17,6 +17,14 @@
 // gives, and "errors" is then true. GET / answers the cluster information
 // the official clients check; every response carries "X-Elastic-Product:
 // Elasticsearch". Gzip request bodies are accepted.
+//
+// The filter_path query parameter is honoured with Elasticsearch's
+// semantics (internal/filterpath), so that a client asking for less gets
+// less to read, as from a real cluster; error responses are never
+// filtered, as in Elasticsearch. The answer has a fixed shape, so what a
+// filter keeps of it is decided once per filter_path (a plan, cached),
+// not per item, and writing a filtered answer costs no more than writing
+// the full one.
 package bulkrecv
 
 import (
@@ -27,10 +35,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/siembridge/siembridge/internal/filterpath"
 )
 
 // MaxContentLength is the largest request body accepted, as Elasticsearch's
@@ -54,7 +65,14 @@ type Stats struct {
 // for concurrent use; the zero value is ready.
 type Receiver struct {
 	requests, items, bytes atomic.Int64
-	bufs                   sync.Pool // *buffers
+	bufs                   sync.Pool                  // *buffers
+	plan                   atomic.Pointer[cachedPlan] // the last query's plan
+}
+
+// cachedPlan is the plan of one raw query string.
+type cachedPlan struct {
+	query string
+	plan  *plan
 }
 
 type buffers struct {
@@ -74,7 +92,17 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	switch {
 	case path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		writeJSON(w, http.StatusOK, infoBody)
+		f, err := filterpath.Parse(r.URL.Query().Get("filter_path"))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "illegal_argument_exception", "bulkrecv: "+err.Error())
+			return
+		}
+		body, err := f.Append(nil, infoBody)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "illegal_state_exception", "bulkrecv: "+err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, body)
 	case (path == "/_bulk" || strings.HasSuffix(path, "/_bulk")) && (r.Method == http.MethodPost || r.Method == http.MethodPut):
 		index := ""
 		if path != "/_bulk" {
@@ -95,6 +123,12 @@ var infoBody = []byte(`{"name":"bulkrecv","cluster_name":"bulkrecv","cluster_uui
 	`"minimum_index_compatibility_version":"7.0.0"},"tagline":"You Know, for Search"}`)
 
 func (rc *Receiver) serveBulk(w http.ResponseWriter, r *http.Request, index string) {
+	pl, err := rc.planFor(r.URL.RawQuery)
+	if err != nil {
+		_, _ = io.Copy(io.Discard, r.Body)
+		writeError(w, http.StatusBadRequest, "illegal_argument_exception", "bulkrecv: "+err.Error())
+		return
+	}
 	b, _ := rc.bufs.Get().(*buffers)
 	if b == nil {
 		b = new(buffers)
@@ -116,7 +150,6 @@ func (rc *Receiver) serveBulk(w http.ResponseWriter, r *http.Request, index stri
 		}
 		body = b.gz
 	}
-	var err error
 	if n := r.ContentLength; n > 0 && n <= MaxContentLength && cap(b.req) < int(n) && body == r.Body {
 		b.req = make([]byte, 0, n+1)
 	}
@@ -131,7 +164,7 @@ func (rc *Receiver) serveBulk(w http.ResponseWriter, r *http.Request, index stri
 		return
 	}
 
-	resp, items, _, rerr := appendResponse(b.resp[:0], b.req, index)
+	resp, items, _, rerr := appendResponse(b.resp[:0], b.req, index, pl)
 	b.resp = resp
 	if rerr != "" {
 		writeError(w, http.StatusBadRequest, "illegal_argument_exception", rerr)
@@ -153,11 +186,20 @@ func (rc *Receiver) putBuffers(b *buffers) {
 	rc.bufs.Put(b)
 }
 
-// appendResponse walks an NDJSON bulk body and appends the response to dst.
-// A non-empty problem is a whole-request error (a malformed body).
-func appendResponse(dst, body []byte, defaultIndex string) (out []byte, items int, hasErrors bool, problem string) {
-	dst = append(dst, `{"took":0,"errors":false,"items":[`...)
-	errorsAt := len(`{"took":0,"errors":`)
+// appendResponse walks an NDJSON bulk body and appends the response to dst,
+// as pl keeps it. A non-empty problem is a whole-request error (a
+// malformed body).
+func appendResponse(dst, body []byte, defaultIndex string, pl *plan) (out []byte, items int, hasErrors bool, problem string) {
+	dst = append(dst, pl.head...)
+	errorsAt := -1
+	if pl.errorsAt >= 0 {
+		errorsAt = len(dst) - len(pl.head) + pl.errorsAt
+	}
+	var dflt []byte
+	if defaultIndex != "" {
+		dflt = []byte(jsonEscape(defaultIndex))
+	}
+	written := 0 // items written: a filter may leave some out
 	for line := 0; len(body) > 0; line++ {
 		nl := bytes.IndexByte(body, '\n')
 		if nl < 0 {
@@ -187,53 +229,237 @@ func appendResponse(dst, body []byte, defaultIndex string) (out []byte, items in
 			body = body[nl+1:]
 			line++
 		}
-		if items > 0 {
-			dst = append(dst, ',')
-		}
 		items++
 		idx := rawString(meta, `"_index"`)
-		if idx == nil && defaultIndex != "" {
-			idx = []byte(jsonEscape(defaultIndex))
+		if idx == nil {
+			idx = dflt
 		}
-		id := rawString(meta, `"_id"`)
-		dst = append(dst, `{"`...)
-		dst = append(dst, name...)
-		dst = append(dst, `":{`...)
+		v := variantOf(name)
 		if idx == nil {
 			hasErrors = true
-			dst = append(dst, `"_index":null,"_id":`...)
-			dst = appendQuotedRaw(dst, id)
-			dst = append(dst, `,"status":400,"error":{"type":"action_request_validation_exception","reason":"Validation Failed: 1: index is missing;"}}}`...)
+			v += missingIndex
+		}
+		ip := pl.items[v]
+		if ip == nil {
 			continue
 		}
-		dst = append(dst, `"_index":"`...)
-		dst = append(dst, idx...)
-		dst = append(dst, `","_id":`...)
-		dst = appendQuotedRaw(dst, id)
-		dst = append(dst, `,"_version":1,"result":"`...)
-		status := "201"
-		switch string(name) {
-		case "delete":
-			dst, status = append(dst, `not_found`...), "404"
-		case "update":
-			dst, status = append(dst, `updated`...), "200"
-		default:
-			dst = append(dst, `created`...)
+		if written == 0 {
+			dst = append(dst, pl.itemsOpen...)
+		} else {
+			dst = append(dst, ',')
 		}
-		dst = append(dst, `","_shards":{"total":1,"successful":1,"failed":0},"_seq_no":`...)
-		dst = strconv.AppendInt(dst, int64(items-1), 10)
-		dst = append(dst, `,"_primary_term":1,"status":`...)
-		dst = append(dst, status...)
-		dst = append(dst, `}}`...)
+		written++
+		for k := range ip {
+			pt := &ip[k]
+			dst = append(dst, pt.lit...)
+			switch pt.slot {
+			case slotIndex:
+				dst = append(append(append(dst, '"'), idx...), '"')
+			case slotID:
+				dst = appendQuotedRaw(dst, rawString(meta, `"_id"`))
+			case slotSeqNo:
+				dst = strconv.AppendInt(dst, int64(items-1), 10)
+			}
+		}
 	}
 	if items == 0 {
 		return dst, 0, false, "Validation Failed: 1: no requests added;"
 	}
-	if hasErrors {
+	if hasErrors && errorsAt >= 0 {
 		// "false" and "true " have the same length.
 		copy(dst[errorsAt:], "true ")
 	}
-	return append(dst, "]}"...), items, hasErrors, ""
+	if written > 0 {
+		dst = append(dst, ']')
+	}
+	return append(dst, '}'), items, hasErrors, ""
+}
+
+// A plan is what one filter_path keeps of the answer, decided once: the
+// start of the response up to the items, and for each kind of item the
+// pieces to write, literal bytes and the item's own values between them.
+type plan struct {
+	head      []byte // {"took":0,"errors":false, or less
+	errorsAt  int    // offset of "false" in head, -1 without "errors"
+	itemsOpen []byte // ,"items":[ or "items":[ before the first item written
+	items     [2 * len(actions)]itemPlan
+}
+
+// itemPlan is the pieces of one kind of item; nil leaves the item out.
+type itemPlan []part
+
+type part struct {
+	lit  []byte
+	slot slot // written after lit
+}
+
+type slot uint8
+
+const (
+	slotNone  slot = iota
+	slotIndex      // "_index" as a JSON string
+	slotID         // "_id" as a JSON string, or null
+	slotSeqNo      // the item's position
+)
+
+// actions are the bulk actions, in the order of variantOf.
+var actions = [...]string{"create", "index", "update", "delete"}
+
+// missingIndex is added to the variant of an action line without an index.
+const missingIndex = len(actions)
+
+func variantOf(name []byte) int {
+	switch string(name) {
+	case "create":
+		return 0
+	case "index":
+		return 1
+	case "update":
+		return 2
+	}
+	return 3 // delete; splitAction accepts no other
+}
+
+// field is one member of an item: a constant JSON value, or a slot.
+type field struct {
+	name  string
+	value string
+	slot  slot
+}
+
+// itemFields lists the members of the item answering action, in the order
+// they are written: a success, or with missing the error for an action
+// line without an index.
+func itemFields(action string, missing bool) []field {
+	if missing {
+		return []field{
+			{name: "_index", value: "null"},
+			{name: "_id", slot: slotID},
+			{name: "status", value: "400"},
+			{name: "error", value: `{"type":"action_request_validation_exception","reason":"Validation Failed: 1: index is missing;"}`},
+		}
+	}
+	result, status := `"created"`, "201"
+	switch action {
+	case "delete":
+		result, status = `"not_found"`, "404"
+	case "update":
+		result, status = `"updated"`, "200"
+	}
+	return []field{
+		{name: "_index", slot: slotIndex},
+		{name: "_id", slot: slotID},
+		{name: "_version", value: "1"},
+		{name: "result", value: result},
+		{name: "_shards", value: `{"total":1,"successful":1,"failed":0}`},
+		{name: "_seq_no", slot: slotSeqNo},
+		{name: "_primary_term", value: "1"},
+		{name: "status", value: status},
+	}
+}
+
+// compile decides what f keeps of the answer. A nil f keeps everything.
+func compile(f *filterpath.Filter) (*plan, error) {
+	root := f.Root()
+	p := &plan{errorsAt: -1}
+	p.head = append(p.head, '{')
+	if m, _ := root.Field("took"); m == filterpath.All {
+		p.head = append(p.head, `"took":0`...)
+	}
+	if m, _ := root.Field("errors"); m == filterpath.All {
+		if len(p.head) > 1 {
+			p.head = append(p.head, ',')
+		}
+		p.head = append(p.head, `"errors":`...)
+		p.errorsAt = len(p.head)
+		p.head = append(p.head, "false"...)
+	}
+	if len(p.head) > 1 {
+		p.itemsOpen = append(p.itemsOpen, ',')
+	}
+	p.itemsOpen = append(p.itemsOpen, `"items":[`...)
+	mItems, itemsLevel := root.Field("items")
+	if mItems == filterpath.None {
+		return p, nil
+	}
+	for v := range p.items {
+		action := actions[v%len(actions)]
+		// Arrays are transparent: an item is matched at the level of
+		// "items", its action's object below it.
+		all, level := mItems == filterpath.All, filterpath.Level{}
+		if !all {
+			m, l := itemsLevel.Field(action)
+			if m == filterpath.None {
+				continue
+			}
+			all, level = m == filterpath.All, l
+		}
+		var ip itemPlan
+		lit := []byte(`{"` + action + `":{`)
+		kept := 0
+		for _, fd := range itemFields(action, v >= missingIndex) {
+			value := []byte(fd.value)
+			if !all {
+				m, l := level.Field(fd.name)
+				switch {
+				case m == filterpath.None:
+					continue
+				case m == filterpath.Partial && fd.slot != slotNone:
+					continue // a scalar on a path that goes on below it
+				case m == filterpath.Partial:
+					var ok bool
+					var err error
+					if value, ok, err = l.Append(nil, value); err != nil {
+						return nil, fmt.Errorf("bulkrecv: %s: %w", fd.name, err)
+					} else if !ok {
+						continue
+					}
+				}
+			}
+			if kept > 0 {
+				lit = append(lit, ',')
+			}
+			kept++
+			lit = append(append(append(lit, '"'), fd.name...), `":`...)
+			if fd.slot == slotNone {
+				lit = append(lit, value...)
+				continue
+			}
+			ip = append(ip, part{lit: lit, slot: fd.slot})
+			lit = nil
+		}
+		if kept == 0 {
+			continue
+		}
+		p.items[v] = append(ip, part{lit: append(lit, "}}"...)})
+	}
+	return p, nil
+}
+
+// fullPlan keeps everything: the plan of a request without filter_path.
+var fullPlan = sync.OnceValues(func() (*plan, error) { return compile(nil) })
+
+// planFor returns the plan of a request's raw query string, from the
+// cache when the query is the last one seen (a client sends the same
+// query every time).
+func (rc *Receiver) planFor(rawQuery string) (*plan, error) {
+	if rawQuery == "" {
+		return fullPlan()
+	}
+	if c := rc.plan.Load(); c != nil && c.query == rawQuery {
+		return c.plan, nil
+	}
+	q, _ := url.ParseQuery(rawQuery) // as http.Request.URL.Query: bad pairs are dropped
+	f, err := filterpath.Parse(q.Get("filter_path"))
+	if err != nil {
+		return nil, err
+	}
+	p, err := compile(f)
+	if err != nil {
+		return nil, err
+	}
+	rc.plan.Store(&cachedPlan{query: rawQuery, plan: p})
+	return p, nil
 }
 
 // splitAction returns the action name of {"<name>":{...}} and the bytes

@@ -5,15 +5,18 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/internal/filterpath"
 	"github.com/siembridge/siembridge/sinks/elasticsearch"
 )
 
@@ -138,5 +141,174 @@ func TestWithSink(t *testing.T) {
 	}
 	if st := srv.Stats(); st.Items != 200 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// planBody has every kind of item the receiver answers: each action, with
+// an index from the line or the URL, and without any (an item error).
+const planBody = `{"create":{"_index":"logs-1","_id":"t+0+1"}}
+{"a":1}
+{"index":{"_id":"t+0+2"}}
+{"b":2}
+{"update":{"_index":"logs-1","_id":"u\"1"}}
+{"doc":{}}
+{"delete":{"_index":"logs-1","_id":"gone"}}
+{"create":{}}
+{}
+{"delete":{"_index":"logs-1"}}
+{"index":{"_index":"logs-2","_id":"t+0+3"}}
+{"c":3}
+`
+
+// filtered returns the receiver's answer to planBody under filter, with
+// the URL index dflt, compacted (the "errors" patch may leave a space).
+func filtered(t *testing.T, rc *Receiver, dflt, filter string) []byte {
+	t.Helper()
+	path := "/" + dflt + "/_bulk"
+	if dflt == "" {
+		path = "/_bulk"
+	}
+	if filter != "" {
+		path += "?filter_path=" + url.QueryEscape(filter)
+	}
+	res, b := post(t, rc, path, planBody, false)
+	if res.StatusCode != 200 {
+		t.Fatalf("%s: status %d: %s", filter, res.StatusCode, b)
+	}
+	var c bytes.Buffer
+	if err := json.Compact(&c, b); err != nil {
+		t.Fatalf("%s: %v: %s", filter, err, b)
+	}
+	return c.Bytes()
+}
+
+// The plan writes what internal/filterpath keeps of the full answer.
+func TestFilterPlanMatchesFilter(t *testing.T) {
+	rc := new(Receiver)
+	for _, dflt := range []string{"", "dflt"} {
+		full := filtered(t, rc, dflt, "")
+		for _, filter := range []string{
+			"errors,items.*.status,items.*.error.type,items.*.error.reason,error",
+			"errors,items.*.error,items.*.status",
+			"took", "errors", "items", "nothing", "items.nothing", "took.x,errors.x,items.*._id.x",
+			"items.create", "items.delete.status", "items.*._index", "items.*._id", "items.*._seq_no,items.*.result",
+			"items.*._shards.failed", "items.*._shards", "items.*.error.reason", "**.type", "**.status", "items.**",
+			"*", "*.*", "*.*.*", "*.*.*.*", "it*.*e*.*s*", `items.index.status,items.update\.x`, "took,items.update",
+		} {
+			f, err := filterpath.Parse(filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := f.Append(nil, full)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Twice: the second answer comes from the cached plan.
+			for range 2 {
+				if got := filtered(t, rc, dflt, filter); !bytes.Equal(got, want) {
+					t.Errorf("%s (index %q):\n got %s\nwant %s", filter, dflt, got, want)
+				}
+			}
+		}
+	}
+}
+
+// What the Elasticsearch sink asks for: the action and status of each
+// item, and the error's type and reason.
+func TestSinkFilterShape(t *testing.T) {
+	rc := new(Receiver)
+	got := filtered(t, rc, "", "errors,items.*.status,items.*.error.type,items.*.error.reason,error")
+	want := `{"errors":true,"items":[{"create":{"status":201}},{"index":{"status":400,"error":{"type":"action_request_validation_exception","reason":"Validation Failed: 1: index is missing;"}}},` +
+		`{"update":{"status":200}},{"delete":{"status":404}},{"create":{"status":400,"error":{"type":"action_request_validation_exception","reason":"Validation Failed: 1: index is missing;"}}},` +
+		`{"delete":{"status":404}},{"index":{"status":201}}]}`
+	if string(got) != want {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
+	if st := rc.Stats(); st.Items != 7 || st.Requests != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	res, b := post(t, rc, "/_bulk?filter_path=-took", planBody, false)
+	if res.StatusCode != 400 || !json.Valid(b) {
+		t.Errorf("exclusion: %d %s", res.StatusCode, b)
+	}
+	// Error responses are not filtered, as in Elasticsearch.
+	res, b = post(t, rc, "/_bulk?filter_path=errors", "{\"create\":{}}\n{}", false)
+	if res.StatusCode != 400 || !bytes.Contains(b, []byte(`"root_cause"`)) || !bytes.Contains(b, []byte(`"status":400`)) {
+		t.Errorf("error response: %d %s", res.StatusCode, b)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/?filter_path=version.number", nil)
+	rec := httptest.NewRecorder()
+	rc.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Body.String() != `{"version":{"number":"8.15.0"}}` {
+		t.Errorf("GET /: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// FuzzFilterPlan: for any filter_path, the plan writes exactly what
+// internal/filterpath keeps of the full answer.
+func FuzzFilterPlan(f *testing.F) {
+	for _, s := range []string{
+		"errors,items.*.status,items.*.error.type,items.*.error.reason,error",
+		"items.*._shards.failed", "**.type", "*.*.*.*", "it*.*e*.*s*", `a\.b`, "-x", "",
+	} {
+		f.Add(s)
+	}
+	pl, err := fullPlan()
+	if err != nil {
+		f.Fatal(err)
+	}
+	resp, _, _, problem := appendResponse(nil, []byte(planBody), "", pl)
+	var full bytes.Buffer
+	if err := json.Compact(&full, resp); err != nil || problem != "" {
+		f.Fatal(err, problem)
+	}
+	rc := new(Receiver)
+	f.Fuzz(func(t *testing.T, filter string) {
+		flt, err := filterpath.Parse(filter)
+		if err != nil {
+			return
+		}
+		want, err := flt.Append(nil, full.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := filtered(t, rc, "", filter); !bytes.Equal(got, want) {
+			t.Fatalf("%q:\n got %s\nwant %s", filter, got, want)
+		}
+	})
+}
+
+// BenchmarkAppendResponse: 1000 create actions answered in full and as
+// the Elasticsearch sink asks.
+func BenchmarkAppendResponse(b *testing.B) {
+	var body []byte
+	for i := range 1000 {
+		body = fmt.Appendf(body, "{\"create\":{\"_index\":\"logs-2025.03.14\",\"_id\":\"t+0+%d\"}}\n{\"message\":\"m\"}\n", i)
+	}
+	for _, tc := range []struct{ name, filter string }{
+		{"full", ""},
+		{"filtered", "errors,items.*.status,items.*.error.type,items.*.error.reason,error"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			f, err := filterpath.Parse(tc.filter)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pl, err := compile(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var out []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				var n int
+				var problem string
+				out, n, _, problem = appendResponse(out[:0], body, "", pl)
+				if n != 1000 || problem != "" {
+					b.Fatal(n, problem)
+				}
+			}
+			b.ReportMetric(float64(len(out)), "resp-bytes")
+		})
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/siembridge/siembridge/internal/filterpath"
 )
 
 // op is one parsed action of a bulk request.
@@ -33,7 +35,9 @@ type bulkRequestError struct{ errType, reason string }
 
 func (e *bulkRequestError) Error() string { return e.errType + ": " + e.reason }
 
-func (s *Server) serveBulk(w http.ResponseWriter, r *http.Request, pathIndex string) {
+// serveBulk answers a _bulk request; filter is its filter_path, nil for
+// none.
+func (s *Server) serveBulk(w http.ResponseWriter, r *http.Request, pathIndex string, filter *filterpath.Filter) {
 	started := time.Now()
 	body, status, err := s.readBody(r)
 	if err != nil {
@@ -83,7 +87,9 @@ func (s *Server) serveBulk(w http.ResponseWriter, r *http.Request, pathIndex str
 		out = items[i].appendJSON(out)
 	}
 	out = append(out, "]}"...)
-	writeJSON(w, http.StatusOK, out)
+	// The full response, then filtered: the same path as Elasticsearch,
+	// whose filter sits between the response and its bytes.
+	writeFiltered(w, filter, out)
 }
 
 // readBody reads the request body, gunzipping it when the request says so,

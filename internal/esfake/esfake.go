@@ -11,6 +11,11 @@
 // Every response carries "X-Elastic-Product: Elasticsearch", as real
 // Elasticsearch does and as the official Go client checks.
 //
+// The filter_path query parameter filters successful responses (GET / and
+// _bulk) with Elasticsearch's semantics (see internal/filterpath); as in
+// Elasticsearch, error responses are never filtered. Exclusion paths
+// ("-path") are not supported and get a 400.
+//
 // A Server is safe for concurrent use. Bulk requests are applied one at a
 // time under one lock, like a single-shard index, which keeps the oracle
 // simple and its counters exact.
@@ -31,6 +36,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/siembridge/siembridge/internal/filterpath"
 )
 
 // Version is the Elasticsearch version the fake reports on GET /.
@@ -84,6 +91,11 @@ type Options struct {
 	// OmitProductHeader drops X-Elastic-Product to test clients' product
 	// check. Default false.
 	OmitProductHeader bool
+
+	// IgnoreFilterPath answers in full whatever filter_path asks, as a
+	// server or proxy that does not know the parameter would. Default
+	// false: filter_path is honoured.
+	IgnoreFilterPath bool
 
 	// Now is the clock for the capacity bucket and PerSecond. Default
 	// time.Now.
@@ -353,15 +365,26 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	var filter *filterpath.Filter
+	if !s.opts.IgnoreFilterPath {
+		f, err := filterpath.Parse(r.URL.Query().Get("filter_path"))
+		if err != nil {
+			drain(r.Body)
+			writeError(w, http.StatusBadRequest, "illegal_argument_exception", "esfake: "+err.Error())
+			return
+		}
+		filter = f
+	}
+
 	switch {
 	case r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		s.serveInfo(w)
+		s.serveInfo(w, filter)
 	case isBulk && (r.Method == http.MethodPost || r.Method == http.MethodPut):
 		idx := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/_bulk")
 		if r.URL.Path == "/_bulk" {
 			idx = ""
 		}
-		s.serveBulk(w, r, idx)
+		s.serveBulk(w, r, idx, filter)
 	default:
 		drain(r.Body)
 		writeJSON(w, http.StatusBadRequest, []byte(`{"error":"no handler found for uri [`+
@@ -394,8 +417,8 @@ func (s *Server) authorized(r *http.Request) bool {
 	return false
 }
 
-func (s *Server) serveInfo(w http.ResponseWriter) {
-	writeJSON(w, http.StatusOK, []byte(`{"name":"esfake","cluster_name":"esfake","cluster_uuid":"`+
+func (s *Server) serveInfo(w http.ResponseWriter, filter *filterpath.Filter) {
+	writeFiltered(w, filter, []byte(`{"name":"esfake","cluster_name":"esfake","cluster_uuid":"`+
 		fakeUUID("cluster")+`","version":{"number":"`+Version+`","build_flavor":"default",`+
 		`"build_type":"docker","build_hash":"0000000000000000000000000000000000000000",`+
 		`"build_date":"2024-08-05T10:05:34.233336849Z","build_snapshot":false,"lucene_version":"9.11.1",`+
@@ -408,6 +431,19 @@ func writeError(w http.ResponseWriter, status int, errType, reason string) {
 	t, r := jsonEscape(errType), jsonEscape(reason)
 	writeJSON(w, status, []byte(`{"error":{"root_cause":[{"type":"`+t+`","reason":"`+r+`"}],"type":"`+
 		t+`","reason":"`+r+`"},"status":`+strconv.Itoa(status)+`}`))
+}
+
+// writeFiltered writes a successful (200) response, filtered by filter.
+func writeFiltered(w http.ResponseWriter, filter *filterpath.Filter, body []byte) {
+	if filter != nil {
+		out, err := filter.Append(make([]byte, 0, len(body)/2), body)
+		if err != nil { // the fake wrote invalid JSON: a bug here, not the client's
+			writeError(w, http.StatusInternalServerError, "illegal_state_exception", "esfake: filter_path: "+err.Error())
+			return
+		}
+		body = out
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {

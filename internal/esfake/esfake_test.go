@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"syscall"
@@ -507,5 +508,196 @@ func TestDiscardSources(t *testing.T) {
 	decode(t, bulk(t, s, "{\"create\":{\"_index\":\"a\",\"_id\":\"1\"}}\n{\"big\":1}\n"))
 	if d, ok := s.All()["1"]; !ok || d != nil || s.Count() != 1 {
 		t.Errorf("all = %v", s.All())
+	}
+}
+
+// filterBody is a bulk request with one item of every kind the fake
+// answers: created, updated, a 409 version conflict (an engine error with
+// index_uuid, shard and index), a mapping reject, an invalid index name,
+// an update of a missing document, a delete of a missing one (404 without
+// error) and a delete.
+const filterBody = `{"create":{"_index":"logs","_id":"a"}}
+{"n":1}
+{"create":{"_index":"logs","_id":"a"}}
+{"n":1}
+{"index":{"_index":"logs","_id":"a"}}
+{"n":2}
+{"create":{"_index":"logs","_id":"b"}}
+{"bad":true}
+{"create":{"_index":"Logs","_id":"c"}}
+{}
+{"update":{"_index":"logs","_id":"zz"}}
+{"doc":{"x":1}}
+{"delete":{"_index":"logs","_id":"nope"}}
+{"delete":{"_index":"logs","_id":"a"}}
+{"create":{"_index":"logs","_id":"d"}}
+{"n":4}
+`
+
+func bulkQuery(t *testing.T, s *Server, query, body string) resp {
+	t.Helper()
+	r, err := do(t, http.MethodPost, s.URL()+"/_bulk?"+query, []byte(body), map[string]string{"Content-Type": "application/x-ndjson"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestFilterPathBulk: the filtered answer is the unfiltered one with the
+// other fields removed, built here from the decoded full answer (not with
+// internal/filterpath), for the filter the Elasticsearch sink sends and
+// Logstash's.
+func TestFilterPathBulk(t *testing.T) {
+	reject := func(doc []byte) (int, string, string) {
+		if bytes.Contains(doc, []byte(`"bad"`)) {
+			return 400, "mapper_parsing_exception", `failed to parse field [bad] of type [long] in "doc"`
+		}
+		return 0, "", ""
+	}
+	for _, tc := range []struct {
+		filter string
+		item   func(status, errObj json.RawMessage) string // nil errObj: no error
+	}{
+		{"errors,items.*.status,items.*.error.type,items.*.error.reason,error", func(status, errObj json.RawMessage) string {
+			if errObj == nil {
+				return `{"status":` + string(status) + `}`
+			}
+			var e map[string]json.RawMessage
+			if err := json.Unmarshal(errObj, &e); err != nil {
+				t.Fatal(err)
+			}
+			return `{"status":` + string(status) + `,"error":{"type":` + string(e["type"]) + `,"reason":` + string(e["reason"]) + `}}`
+		}},
+		{"errors,items.*.error,items.*.status", func(status, errObj json.RawMessage) string {
+			if errObj == nil {
+				return `{"status":` + string(status) + `}`
+			}
+			return `{"status":` + string(status) + `,"error":` + string(errObj) + `}`
+		}},
+	} {
+		t.Run(tc.filter, func(t *testing.T) {
+			opts := Options{RejectIf: reject, Item429Rate: 0.2, Seed: 3}
+			full, filtered := start(t, opts), start(t, opts)
+			var fullBody, got string
+			for round := range 2 { // the second round adds 409s for "a", "d"
+				fullBody = string(bulk(t, full, filterBody).body)
+				r := bulkQuery(t, filtered, "filter_path="+url.QueryEscape(tc.filter), filterBody)
+				if r.status != 200 || r.header.Get("X-Elastic-Product") != "Elasticsearch" {
+					t.Fatalf("round %d: status %d %v", round, r.status, r.header)
+				}
+				got = string(r.body)
+			}
+			var fr struct {
+				Errors json.RawMessage                         `json:"errors"`
+				Items  []map[string]map[string]json.RawMessage `json:"items"`
+			}
+			if err := json.Unmarshal([]byte(fullBody), &fr); err != nil {
+				t.Fatal(err)
+			}
+			var want strings.Builder
+			want.WriteString(`{"errors":` + string(fr.Errors) + `,"items":[`)
+			seen := map[string]bool{}
+			for i, it := range fr.Items {
+				if i > 0 {
+					want.WriteByte(',')
+				}
+				for action, fields := range it {
+					want.WriteString(`{"` + action + `":` + tc.item(fields["status"], fields["error"]) + `}`)
+					seen[string(fields["status"])] = true
+				}
+			}
+			want.WriteString(`]}`)
+			if got != want.String() {
+				t.Errorf("filtered\n got %s\nwant %s\nfull %s", got, want.String(), fullBody)
+			}
+			for _, st := range []string{"201", "200", "409", "400", "404", "429"} {
+				if !seen[st] {
+					t.Errorf("no item answered %s: %s", st, fullBody)
+				}
+			}
+			if !strings.Contains(fullBody, `"index_uuid"`) || strings.Contains(got, `"_index"`) {
+				t.Errorf("full %s\nfiltered %s", fullBody, got)
+			}
+		})
+	}
+}
+
+func TestFilterPathOtherShapes(t *testing.T) {
+	s := start(t, Options{})
+	one := "{\"create\":{\"_index\":\"logs\",\"_id\":\"1\"}}\n{}\n"
+	for _, tc := range []struct {
+		query, want string
+	}{
+		{"filter_path=nothing", `{}`},
+		{"filter_path=took.x", `{}`},
+		{"filter_path=", `{"took":`}, // prefix: no filter at all
+		{"filter_path=%20,%20", `{"took":`},
+		{"filter_path=items.*._id,items.*._shards.failed", `{"items":[{"create":{"_id":"1","_shards":{"failed":0}}}]}`},
+		{"filter_path=**.result", `{"items":[{"create":{"result":"created"}}]}`},
+		{"filter_path=errors&pretty=false", `{"errors":false}`},
+	} {
+		s.Reset()
+		r := bulkQuery(t, s, tc.query, one)
+		if r.status != 200 || !strings.HasPrefix(string(r.body), tc.want) || (!strings.HasSuffix(tc.want, ":") && string(r.body) != tc.want) {
+			t.Errorf("%s: %d %s, want %s", tc.query, r.status, r.body, tc.want)
+		}
+	}
+	r, err := do(t, http.MethodGet, s.URL()+"/?filter_path=version.number,tagline", nil, nil)
+	if err != nil || r.status != 200 || string(r.body) != `{"version":{"number":"8.15.0"},"tagline":"You Know, for Search"}` {
+		t.Errorf("GET /: %v %d %s", err, r.status, r.body)
+	}
+	before := s.Count()
+	r = bulkQuery(t, s, "filter_path=-took", "{\"create\":{\"_index\":\"logs\",\"_id\":\"x\"}}\n{}\n")
+	if r.status != 400 || !bytes.Contains(r.body, []byte("exclusion")) || s.Count() != before {
+		t.Errorf("exclusion: %d %s, count %d", r.status, r.body, s.Count())
+	}
+
+	ign := start(t, Options{IgnoreFilterPath: true})
+	r = bulkQuery(t, ign, "filter_path=errors", one)
+	if br := decode(t, r); len(br.Items) != 1 || !bytes.Contains(r.body, []byte(`"_seq_no"`)) {
+		t.Errorf("IgnoreFilterPath: %s", r.body)
+	}
+}
+
+// TestFilterPathErrorsUnfiltered: as in Elasticsearch, error responses are
+// whole whatever filter_path says.
+func TestFilterPathErrorsUnfiltered(t *testing.T) {
+	s := start(t, Options{MaxContentLength: 100, APIKey: "k"})
+	auth := map[string]string{"Authorization": "ApiKey k"}
+	q := "/_bulk?filter_path=errors,items.*.status"
+	check := func(name string, r resp, err error, status int, typ string) {
+		t.Helper()
+		var e struct {
+			Error struct {
+				RootCause []json.RawMessage `json:"root_cause"`
+				Type      string            `json:"type"`
+				Reason    string            `json:"reason"`
+			} `json:"error"`
+			Status int `json:"status"`
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if jerr := json.Unmarshal(r.body, &e); jerr != nil || r.status != status || e.Status != status ||
+			e.Error.Type != typ || e.Error.Reason == "" || len(e.Error.RootCause) != 1 {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+	r, err := do(t, http.MethodPost, s.URL()+q, []byte("{\"create\":{\"_index\":\"a\"}}\n{}\n"), nil)
+	check("401", r, err, 401, "security_exception")
+	r, err = do(t, http.MethodPost, s.URL()+q, []byte("{\"create\":{\"_index\":\"a\"}}\n{\"x\":\""+strings.Repeat("y", 100)+"\"}\n"), auth)
+	check("413", r, err, 413, "content_too_long_exception")
+	r, err = do(t, http.MethodPost, s.URL()+q, []byte("{\"create\":{\"_index\":\"a\"}}\n{}"), auth)
+	check("400", r, err, 400, "illegal_argument_exception")
+	for _, m := range []Mode{Fail503, Fail429} {
+		if err := s.SetMode(m); err != nil {
+			t.Fatal(err)
+		}
+		r, err = do(t, http.MethodPost, s.URL()+q, []byte("{\"create\":{\"_index\":\"a\"}}\n{}\n"), auth)
+		st, typ := 503, "unavailable_shards_exception"
+		if m == Fail429 {
+			st, typ = 429, "es_rejected_execution_exception"
+		}
+		check(m.String(), r, err, st, typ)
 	}
 }

@@ -159,6 +159,18 @@ func TestParseBulkResponse(t *testing.T) {
 		{name: "status not a number", body: `{"errors":true,"items":[{"create":{"status":"201"}}]}`, bad: true},
 		{name: "item not an object", body: `{"errors":true,"items":[5]}`, bad: true},
 		{name: "items twice", body: `{"errors":false,"items":[],"items":[]}`, bad: true},
+		// Filtered (bulkFilterPath) shapes.
+		{name: "filtered success", body: `{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201}},{"index":{"status":200}}]}`, n: 3},
+		{name: "filtered errors", errors: true, n: 4, statuses: []int{201, 409, 429, 400},
+			body: `{"errors":true,"items":[{"create":{"status":201}},` +
+				`{"create":{"status":409,"error":{"type":"version_conflict_engine_exception","reason":"[1]: exists"}}},` +
+				`{"create":{"status":429,"error":{"type":"es_rejected_execution_exception","reason":"rejected"}}},` +
+				`{"create":{"status":400,"error":{"type":"document_parsing_exception","reason":"[1:2] failed to parse"}}}]}`},
+		{name: "filtered, nothing matched", body: `{}`, bad: true},
+		{name: "filtered, no items matched", body: `{"errors":false}`, bad: true},
+		{name: "filtered, truncated", body: `{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":20`, bad: true},
+		{name: "filtered, then garbage", body: `{"errors":false,"items":[{"create":{"status":201}},5]}`, bad: true},
+		{name: "filtered, status not a number", body: `{"errors":true,"items":[{"create":{"status":201}},{"create":{"status":"201"}}]}`, bad: true},
 	} {
 		hasErrors, items, err := parseBulkResponse([]byte(tc.body), nil)
 		if (err != nil) != tc.bad {
@@ -176,13 +188,13 @@ func TestParseBulkResponse(t *testing.T) {
 				t.Errorf("%s: item %d status %d want %d", tc.name, i, items[i].status, st)
 			}
 		}
-		if tc.name == "errors" {
+		if tc.name == "errors" || tc.name == "filtered errors" {
 			it := items[1]
 			if string(it.action) != "create" || string(it.errType) != "version_conflict_engine_exception" || string(it.errReason) != "[1]: exists" {
-				t.Errorf("item 1 = %q %q %q", it.action, it.errType, it.errReason)
+				t.Errorf("%s: item 1 = %q %q %q", tc.name, it.action, it.errType, it.errReason)
 			}
 			if string(items[2].errReason) != "rejected" {
-				t.Errorf("string error = %q", items[2].errReason)
+				t.Errorf("%s: item 2 reason = %q", tc.name, items[2].errReason)
 			}
 		}
 	}
@@ -211,12 +223,27 @@ func FuzzParseBulkResponse(f *testing.F) {
 		`{"errors":true,"items":[[[[[{"a":"\"\\"}]]]]]}`,
 		`{"error":{"type":"x","reason":"y"},"status":400}`,
 		``, `{`, `"`, `{"errors":tru`,
+		`{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201}},{"index":{"status":200}}]}`,
+		`{"errors":false,"items":[ {"create":{"status":201}} , { "create" : { "status" : 201 } }]}`,
+		`{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201,"x":1}}]}`,
+		`{"errors":true,"items":[{"create":{"status":429,"error":{"type":"es_rejected_execution_exception","reason":"r"}}}]}`,
+		`{"errors":false}`, `{}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		scratch := make([]bulkItem, 0, 2)
-		hasErrors, items, err := parseBulkResponse(data, scratch)
+		p := parser{b: data}
+		hasErrors, items, err := p.response(scratch)
+		// The filtered count is exact: it agrees with reading every item.
+		exact := parser{b: data, exact: true}
+		xErrors, xItems, xerr := exact.response(nil)
+		if p.counted == countedFiltered && ((err == nil) != (xerr == nil) || err == nil && (xErrors != hasErrors || len(xItems) != len(items))) {
+			t.Fatalf("filtered count: %v %d %v; item by item: %v %d %v", hasErrors, len(items), err, xErrors, len(xItems), xerr)
+		}
+		if xerr == nil && (err != nil || hasErrors != xErrors) {
+			t.Fatalf("item by item: %v %d; with shortcuts: %v %v", xErrors, len(xItems), hasErrors, err)
+		}
 		if err != nil {
 			return
 		}
@@ -244,45 +271,49 @@ func TestParseBulkResponseCountOnly(t *testing.T) {
 	body := `{"took":12,"errors":false,"items":[` + strings.Join(items, ",") + "]}\n"
 	// The same items with "errors" last take the full parse.
 	full := `{"took":12,"items":[` + strings.Join(items, ",") + `],"errors":false}`
+	filtered := `{"errors":false,"items":[` + strings.Repeat(`{"create":{"status":201}},`, 499) + `{"create":{"status":201}}]}`
 	tests := []struct {
 		name string
 		body string
 		want int
 		err  bool
+		by   countPath // how the items are counted without "exact"
 	}{
-		{"fast path", body, 500, false},
-		{"full parse", full, 500, false},
-		{"pretty printed", strings.ReplaceAll(body, ",", ",\n  "), 500, false},
-		{"escaped string: full parse", `{"errors":false,"items":[{"create":{"_id":"a\"status\":","status":201}}]}`, 1, false},
-		{"truncated", body[:len(body)/2], 0, true},
-		{"empty items", `{"errors":false,"items":[]}`, 0, false},
+		{"fast path", body, 500, false, countedStatuses},
+		{"full parse", full, 500, false, countedNone},
+		{"pretty printed", strings.ReplaceAll(body, ",", ",\n  "), 500, false, countedStatuses},
+		{"escaped string: full parse", `{"errors":false,"items":[{"create":{"_id":"a\"status\":","status":201}}]}`, 1, false, countedNone},
+		{"truncated", body[:len(body)/2], 0, true, countedNone},
+		{"empty items", `{"errors":false,"items":[]}`, 0, false, countedStatuses},
+		{"filtered", filtered, 500, false, countedFiltered},
+		{"filtered, pretty printed", strings.ReplaceAll(strings.ReplaceAll(filtered, ",", ",\n  "), ":", " : "), 500, false, countedFiltered},
+		{"filtered, statuses and actions vary", `{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":200}},` +
+			`{"index":{"status":200}},{"index":{"status":200}},{"delete":{"status":404}},{"create":{"status":201}}]}`, 6, false, countedFiltered},
+		// A response that starts filtered and changes shape is read item
+		// by item, not by counting "status" keys.
+		{"filtered, then a full item", `{"errors":false,"items":[{"create":{"status":201}},` + fmt.Sprintf(item, 1, 1) + `]}`, 2, false, countedNone},
+		{"filtered, then an object", `{"errors":false,"items":[{"create":{"status":201}},{}]}`, 2, false, countedNone},
+		{"filtered, then a status string", `{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":"201"}}]}`, 2, false, countedNone},
+		{"filtered, then a scalar", `{"errors":false,"items":[{"create":{"status":201}},5]}`, 0, true, countedNone},
+		{"filtered, truncated", filtered[:len(filtered)/2], 0, true, countedNone},
+		{"filtered, an item prefix", `{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201}`, 0, true, countedNone},
+		{"filtered, an item missing a brace", `{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201}]}`, 0, true, countedNone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hasErrors, out, err := parseBulkResponse([]byte(tt.body), nil)
-			if (err != nil) != tt.err {
-				t.Fatalf("err = %v, want error %v", err, tt.err)
-			}
-			if err == nil && (hasErrors || len(out) != tt.want) {
-				t.Fatalf("errors %v, %d items; want false, %d", hasErrors, len(out), tt.want)
+			for _, exact := range []bool{false, true} {
+				p := parser{b: []byte(tt.body), exact: exact}
+				hasErrors, out, err := p.response(nil)
+				if (err != nil) != tt.err {
+					t.Fatalf("exact %v: err = %v, want error %v", exact, err, tt.err)
+				}
+				if err == nil && (hasErrors || len(out) != tt.want) {
+					t.Fatalf("exact %v: errors %v, %d items; want false, %d", exact, hasErrors, len(out), tt.want)
+				}
+				if want := tt.by; exact && p.counted != countedNone || !exact && !tt.err && p.counted != want {
+					t.Errorf("exact %v: counted by %v, want %v", exact, p.counted, want)
+				}
 			}
 		})
-	}
-}
-
-func BenchmarkParseBulkResponseSuccess(b *testing.B) {
-	item := `{"create":{"_index":"security-2026.11.26","_id":"events+0+%d","_version":1,"result":"created","_shards":{"total":2,"successful":1,"failed":0},"_seq_no":%d,"_primary_term":1,"status":201}}`
-	var items []string
-	for i := range 1000 {
-		items = append(items, fmt.Sprintf(item, i, i))
-	}
-	body := []byte(`{"took":12,"errors":false,"items":[` + strings.Join(items, ",") + "]}")
-	scratch := make([]bulkItem, 0, 1000)
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, out, err := parseBulkResponse(body, scratch); err != nil || len(out) != 1000 {
-			b.Fatal(err, len(out))
-		}
 	}
 }

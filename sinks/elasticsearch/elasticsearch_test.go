@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -307,12 +308,15 @@ func TestRequestTooLarge(t *testing.T) {
 	}
 }
 
-// recorder is a RoundTripper that records request headers and bodies.
+// recorder is a RoundTripper that records request URLs, headers and
+// bodies, and response bodies.
 type recorder struct {
-	rt      http.RoundTripper
-	mu      sync.Mutex
-	headers []http.Header
-	bodies  [][]byte
+	rt        http.RoundTripper
+	mu        sync.Mutex
+	urls      []*url.URL
+	headers   []http.Header
+	bodies    [][]byte
+	responses [][]byte
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -327,10 +331,25 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body = io.NopCloser(bytes.NewReader(b))
 	}
 	r.mu.Lock()
+	u := *req.URL
+	r.urls = append(r.urls, &u)
 	r.headers = append(r.headers, req.Header.Clone())
 	r.bodies = append(r.bodies, body)
 	r.mu.Unlock()
-	return r.rt.RoundTrip(req)
+	res, err := r.rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	rb, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	res.Body = io.NopCloser(bytes.NewReader(rb))
+	r.mu.Lock()
+	r.responses = append(r.responses, rb)
+	r.mu.Unlock()
+	return res, nil
 }
 
 func newRecorder(t testing.TB) *recorder {
@@ -599,6 +618,91 @@ func TestAppendJSONString(t *testing.T) {
 		want := strings.ToValidUTF8(s, "\ufffd")
 		if back != want {
 			t.Errorf("%q round-tripped to %q", s, back)
+		}
+	}
+}
+
+// The request asks for the filtered response, and gets it from the fake
+// as from Elasticsearch.
+func TestBulkRequestAsksForFilteredResponse(t *testing.T) {
+	f := fake(t, esfake.Options{})
+	rec := newRecorder(t)
+	s := newSink(t, baseConfig(f.URL()), WithTransport(rec))
+	if err := s.Send(context.Background(), events(0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(context.Background(), events(2, 2)); err != nil { // t+0+2 again: a 409
+		t.Fatal(err)
+	}
+	u := rec.urls[0]
+	if u.Path != "/_bulk" || u.Query().Get("filter_path") != "errors,items.*.status,items.*.error.type,items.*.error.reason,error" {
+		t.Errorf("request URL %s", u)
+	}
+	if got, want := string(rec.responses[0]), `{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201}},{"create":{"status":201}}]}`; got != want {
+		t.Errorf("response %s\nwant %s", got, want)
+	}
+	if got, want := string(rec.responses[1]), `{"errors":true,"items":[{"create":{"status":409,"error":{"type":"version_conflict_engine_exception",`+
+		`"reason":"[t+0+2]: version conflict, document already exists (current version [1])"}}},{"create":{"status":201}}]}`; got != want {
+		t.Errorf("response %s\nwant %s", got, want)
+	}
+	if f.Count() != 4 {
+		t.Errorf("%d stored", f.Count())
+	}
+}
+
+// A server (or proxy) that ignores filter_path answers in full; the sink
+// reads that the same way: duplicates, 429s to retry and rejects.
+func TestUnfilteredResponses(t *testing.T) {
+	f := fake(t, esfake.Options{IgnoreFilterPath: true, Item429Rate: 0.3, Seed: 9, RejectIf: func(doc []byte) (int, string, string) {
+		if bytes.Contains(doc, []byte(`"n":5,`)) {
+			return 400, "mapper_parsing_exception", "failed to parse field [n]"
+		}
+		return 0, "", ""
+	}})
+	rec := newRecorder(t)
+	s := newSink(t, baseConfig(f.URL()), WithTransport(rec))
+	batch := events(0, 100)
+	pending, rejected := batch, 0
+	for round := 0; len(pending) > 0; round++ {
+		if round > 50 {
+			t.Fatal("never converged")
+		}
+		err := s.Send(context.Background(), pending)
+		if err == nil {
+			break
+		}
+		var next []*event.Event
+		for _, it := range asBatchError(t, err).Items {
+			switch {
+			case it.Outcome == sinks.Retry && it.Status == 429 && strings.HasPrefix(it.Reason, "es_rejected_execution_exception: "):
+				next = append(next, pending[it.Index])
+			case it.Outcome == sinks.Reject && it.Status == 400 && it.Reason == "mapper_parsing_exception: failed to parse field [n]":
+				rejected++
+			default:
+				t.Fatalf("item %+v", it)
+			}
+		}
+		pending = next
+	}
+	if rejected != 1 || f.Count() != 99 {
+		t.Errorf("rejected %d, stored %d", rejected, f.Count())
+	}
+	// A replay: 409s, delivered; only injected 429s and the reject (never
+	// stored) come back.
+	dups := f.Duplicates()
+	if err := s.Send(context.Background(), batch[:20]); err != nil {
+		for _, it := range asBatchError(t, err).Items {
+			if it.Status != 429 && (it.Index != 5 || it.Status != 400) {
+				t.Errorf("replay: %+v", it)
+			}
+		}
+	}
+	if f.Duplicates() == dups {
+		t.Error("replay: no 409")
+	}
+	for i, r := range rec.responses {
+		if !bytes.Contains(r, []byte(`"_index"`)) {
+			t.Fatalf("response %d is filtered: %.200s", i, r)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -15,6 +16,14 @@ import (
 // flag and, per item, the action, status and error type and reason, as
 // slices of the response body. It is lenient about what it skips but never
 // reads out of bounds; FuzzParseBulkResponse checks that it never panics.
+//
+// Send asks for a filtered response (bulkFilterPath), so what normally
+// arrives is
+//
+//	{"errors":false,"items":[{"create":{"status":201}},...]}
+//
+// but the reader takes the full response too, for a proxy or server that
+// ignores filter_path.
 
 // bulkItem is one item of a bulk response. The byte slices alias the
 // response body and are only valid while it is.
@@ -32,13 +41,18 @@ var errMalformed = errors.New("malformed bulk response")
 // so this is about sanity, not the stack).
 const maxDepth = 1000
 
-// parseBulkResponse reads a bulk response body. It appends the items to
-// items[:0] and returns them with the "errors" flag. When "errors" is
-// false and precedes "items" (as Elasticsearch writes it), items are only
-// counted, not decoded: their entries are zero.
+// parseBulkResponse reads a bulk response body, filtered or not. It
+// appends the items to items[:0] and returns them with the "errors" flag.
+// When "errors" is false and precedes "items" (as Elasticsearch writes
+// it), items are only counted, not decoded: their entries are zero.
 func parseBulkResponse(data []byte, items []bulkItem) (hasErrors bool, out []bulkItem, err error) {
-	out = items[:0]
 	p := parser{b: data}
+	return p.response(items)
+}
+
+// response is parseBulkResponse on p.b.
+func (p *parser) response(items []bulkItem) (hasErrors bool, out []bulkItem, err error) {
+	out = items[:0]
 	if !p.consume('{') {
 		return false, out, errMalformed
 	}
@@ -89,7 +103,20 @@ func parseBulkResponse(data []byte, items []bulkItem) (hasErrors bool, out []bul
 type parser struct {
 	b []byte
 	i int
+	// exact turns off the count-only shortcuts, so that tests can hold
+	// them to the item-by-item reading.
+	exact bool
+	// counted records how "items" was read when only counted, for tests.
+	counted countPath
 }
+
+type countPath uint8
+
+const (
+	countedNone     countPath = iota // decoded, or skipped item by item
+	countedFiltered                  // countFiltered: each item checked
+	countedStatuses                  // the "status" key count of a full response
+)
 
 func (p *parser) ws() {
 	for p.i < len(p.b) {
@@ -231,20 +258,25 @@ var statusKey = []byte(`"status":`)
 
 // items reads the "items" array.
 func (p *parser) items(out []bulkItem, countOnly bool) ([]bulkItem, bool) {
-	if countOnly {
-		// "errors":false: every item is a success made of fixed fields
-		// (_index, _id, _version, result, _shards, _seq_no, status), so
-		// when "items" closes the response, counting "status" keys
-		// (vectorised) counts the items without tokenising each one.
-		rest := bytes.TrimRight(p.b[p.i:], " \t\r\n")
-		if len(rest) >= 3 && rest[0] == '[' && bytes.HasSuffix(rest, []byte("]}")) &&
-			bytes.IndexByte(rest, '\\') < 0 && !bytes.Contains(rest, []byte(`"items"`)) {
-			n := bytes.Count(rest, statusKey)
-			for range n {
-				out = append(out, bulkItem{})
-			}
-			p.i += len(rest) - 1 // at the closing '}'
+	if countOnly && !p.exact {
+		// "errors":false, filtered: every item is {"<action>":{"status":N}}.
+		out, shape := p.countFiltered(out)
+		if shape == filteredShape {
+			p.counted = countedFiltered
 			return out, true
+		}
+		// "errors":false, not filtered: every item is a success made of
+		// fixed fields (_index, _id, _version, result, _shards, _seq_no,
+		// status), so when "items" closes the response, counting "status"
+		// keys counts the items without tokenising each one. Not for a
+		// response that starts filtered and then changes shape: that is
+		// read item by item below.
+		rest := bytes.TrimRight(p.b[p.i:], " \t\r\n")
+		if shape == otherShape && len(rest) >= 3 && rest[0] == '[' && bytes.HasSuffix(rest, []byte("]}")) &&
+			bytes.IndexByte(rest, '\\') < 0 && !bytes.Contains(rest, []byte(`"items"`)) {
+			p.counted = countedStatuses
+			p.i += len(rest) - 1 // at the closing '}'
+			return appendZero(out, bytes.Count(rest, statusKey)), true
 		}
 	}
 	if !p.consume('[') {
@@ -271,6 +303,87 @@ func (p *parser) items(out []bulkItem, countOnly bool) ([]bulkItem, bool) {
 		}
 		return out, p.consume(']')
 	}
+}
+
+// itemsShape is what countFiltered found.
+type itemsShape uint8
+
+const (
+	filteredShape itemsShape = iota // every item {"<action>":{"status":N}}: counted
+	otherShape                      // not so from the first item (or no items)
+	brokenShape                     // filtered items, then something else
+)
+
+// countFiltered counts the items of a success response filtered down to
+// {"<action>":{"status":N}} each, the shape bulkFilterPath gives them.
+// Every item is checked in full, but an item that is byte for byte the
+// one before it (in a batch of one action, nearly all are) costs one
+// comparison, without tokenising. Unless the shape is filteredShape, p is
+// left where it was, for the caller to read the items another way.
+func (p *parser) countFiltered(out []bulkItem) ([]bulkItem, itemsShape) {
+	start := p.i
+	if !p.consume('[') || p.peek() == ']' {
+		p.i = start
+		return out, otherShape
+	}
+	var prev []byte // the last item read in full
+	n := 0
+	for {
+		// The common case: the same item again, then a comma.
+		if k := len(prev); k > 0 && len(p.b)-p.i > k && p.b[p.i+k] == ',' && string(p.b[p.i:p.i+k]) == string(prev) {
+			p.i += k + 1
+			n++
+			continue
+		}
+		p.ws()
+		if k := len(prev); k > 0 && len(p.b)-p.i > k && string(p.b[p.i:p.i+k]) == string(prev) {
+			p.i += k
+		} else {
+			itemStart := p.i
+			if !p.statusOnlyItem() {
+				p.i = start
+				if n == 0 {
+					return out, otherShape
+				}
+				return out, brokenShape
+			}
+			prev = p.b[itemStart:p.i]
+		}
+		n++
+		if p.consume(',') {
+			continue
+		}
+		if p.consume(']') {
+			return appendZero(out, n), filteredShape
+		}
+		p.i = start
+		return out, brokenShape
+	}
+}
+
+// statusOnlyItem reads {"<action>":{"status":N}}.
+func (p *parser) statusOnlyItem() bool {
+	if !p.consume('{') {
+		return false
+	}
+	if _, ok := p.str(); !ok || !p.consume(':') || !p.consume('{') {
+		return false
+	}
+	if key, ok := p.str(); !ok || string(key) != "status" || !p.consume(':') {
+		return false
+	}
+	if _, ok := p.integer(); !ok {
+		return false
+	}
+	return p.consume('}') && p.consume('}')
+}
+
+// appendZero appends n zero items to out.
+func appendZero(out []bulkItem, n int) []bulkItem {
+	l := len(out)
+	out = slices.Grow(out, n)[:l+n]
+	clear(out[l:])
+	return out
 }
 
 // item reads {"<action>":{..."status":N,"error":{"type":..,"reason":..}}}.
