@@ -109,6 +109,8 @@ const (
 // out. It returns an error when setting up failed or an event was lost.
 func Run(ctx context.Context, opts Options, out io.Writer) (Summary, error) {
 	opts.defaults()
+	// The outage timers write too: one writer at a time.
+	out = &syncWriter{w: out}
 	start := time.Now()
 	cluster, err := kafkatest.Start(opts.Partitions, []string{topic, dlqTopic})
 	if err != nil {
@@ -178,17 +180,30 @@ func Run(ctx context.Context, opts Options, out io.Writer) (Summary, error) {
 
 	// The SIEM's maintenance window.
 	outageAt := opts.Duration * 3 / 10
-	var outageTimer *time.Timer
 	if opts.Outage > 0 {
-		outageTimer = time.AfterFunc(outageAt, func() {
+		// The timers' writes must end before Run returns: the caller may
+		// read out then.
+		var timers sync.WaitGroup
+		stopped := make(chan struct{})
+		timers.Add(1)
+		outageTimer := time.AfterFunc(outageAt, func() {
+			defer timers.Done()
 			fmt.Fprintf(out, "  -- SIEM down for maintenance (%s): connections refused --\n", opts.Outage)
 			_ = siem.SetMode(esfake.Refuse)
-			time.AfterFunc(opts.Outage, func() {
+			select {
+			case <-time.After(opts.Outage):
 				fmt.Fprintln(out, "  -- SIEM back --")
 				_ = siem.SetMode(esfake.Healthy)
-			})
+			case <-stopped:
+			}
 		})
-		defer outageTimer.Stop()
+		defer func() {
+			close(stopped)
+			if outageTimer.Stop() {
+				timers.Done()
+			}
+			timers.Wait()
+		}()
 	}
 
 	fmt.Fprintf(out, "siembridge demo: %d events/s into %q (%d partitions) → SIEM with capacity %.0f events/s; route limit %.0f/s, catch-up %.0f/s\n",
@@ -384,4 +399,16 @@ func verify(ctx context.Context, brokers []string, siem *esfake.Server, produced
 		}
 	}
 	return sum, nil
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
