@@ -10,6 +10,7 @@ import (
 
 	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/internal/gctune"
 	"github.com/siembridge/siembridge/metrics"
 )
 
@@ -25,7 +26,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
-	setMemoryLimit(cfg, log)
+	gctune.Apply(cfg, log)
 	opts := []bridge.Option{bridge.WithLogger(log)}
 	reg := metrics.NewRegistry()
 	if cfg.Metrics.Listen != "" {

@@ -23,6 +23,7 @@ import (
 	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/internal/bulkrecv"
+	"github.com/siembridge/siembridge/internal/gctune"
 	"github.com/siembridge/siembridge/internal/kafkatest"
 )
 
@@ -352,6 +353,7 @@ func runBridge(ctx context.Context, mode, brokers, topic, group, url string, c *
 		return Result{}, err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	gctune.Apply(cfg, log) // as `siembridge run` does
 	before := getUsage()
 	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithHooks(&hooks{c: c}))
 	if err != nil {
