@@ -130,7 +130,8 @@ func (r *Report) WriteMarkdown(w io.Writer, svg string) error {
 	b.WriteString("  event was delivered. MB/s counts event (document) bytes in every row. The null sink of (b)\n")
 	b.WriteString("  gets every event's JSON checked by the bridge; the Elasticsearch sink of (c) leaves that to the\n")
 	b.WriteString("  cluster for events that begin with `{\"@timestamp\":` (`event.Skim`; all generated events do) and\n")
-	b.WriteString("  asks for a filtered bulk response (`filter_path`).\n")
+	b.WriteString("  asks for a filtered bulk response (`filter_path`). Both processes set the garbage collector up\n")
+	b.WriteString("  as `siembridge run` does (`internal/gctune`: a memory limit from the buffers, GOGC 200).\n")
 	b.WriteString("- Consuming and receiving share the machine's cores, so (c) is bounded by H = 1/(1/a + 1/r), the\n")
 	b.WriteString("  rate if reading Kafka and taking in `_bulk` cost nothing else.\n")
 	fmt.Fprintf(&b, "- CPU s per million events of the broker during (a), (b), (c): %.2f, %.2f, %.2f; of the receiver during (c): %.2f.\n",
