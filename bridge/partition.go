@@ -168,8 +168,9 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	// burst of records rather than per record: the counters are shared by
 	// all partitions of the route, and at hundreds of thousands of records
 	// a second per-record atomics cost more than the bookkeeping is worth.
-	// A burst ends when the channel is empty, at a batch boundary, or
-	// after burstMax records.
+	// The pending counts are published when a burst ends (the channel is
+	// empty, or burstMax records were taken) and before a batch goes to
+	// the sender, which releases what it delivers.
 	var pendEvents, pendBytes int
 	publish := func() {
 		if pendEvents == 0 {
@@ -184,7 +185,7 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 		pendEvents, pendBytes = 0, 0
 	}
 	flush := func() bool {
-		publish() // the sender releases what it delivers: account first
+		publish()
 		if len(cur.events) == 0 {
 			return true
 		}
