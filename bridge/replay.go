@@ -64,7 +64,9 @@ type ReplayOptions struct {
 	// IdleEnd: a partition that gets no record for this long although it
 	// has not reached its end offset is taken as finished (the rest of its
 	// log holds only transaction markers or compacted-away records). A
-	// warning names it. Default 10s.
+	// warning names it. A fetch error restarts the wait: a partition that
+	// cannot be read is not idle. Default 10s, above sarama's retry
+	// backoff (2s), so a failing partition never looks idle.
 	IdleEnd time.Duration
 }
 
@@ -599,6 +601,9 @@ loop:
 		case err := <-pc.Errors():
 			lastErr = err
 			r.log.Warn("replay fetch error", "topic", p.Topic, "partition", p.Partition, "err", err)
+			// A partition that cannot be read is not idle: silence
+			// while fetches fail says nothing about the log.
+			idle.Reset(j.idleEnd)
 		case <-timer.C:
 			if len(cur.events) > 0 && !flush() {
 				break loop

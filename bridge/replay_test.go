@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/siembridge/siembridge/checkpoint"
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/event"
@@ -141,25 +144,34 @@ func TestReplayBoundaries(t *testing.T) {
 
 // TestReplayResumeSkipsDone: a resumed job starts each partition at its
 // saved watermark and does not touch finished partitions.
-func TestReplayResumeSkipsDone(t *testing.T) {
-	cluster, err := kafkatest.Start(2, []string{"events"})
+// startWithRecords starts a cluster whose topic "events" holds n records
+// spread round-robin over its partitions, record i stamped base + i
+// seconds.
+func startWithRecords(t *testing.T, partitions int32, n int) (*kafkatest.Cluster, time.Time) {
+	t.Helper()
+	cluster, err := kafkatest.Start(partitions, []string{"events"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cluster.Close()
+	t.Cleanup(cluster.Close)
 	base := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	prod, err := kafkatest.NewProducer(cluster.Brokers())
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer prod.Close()
 	var recs []kafkatest.Record
-	for i := range 20 {
-		recs = append(recs, kafkatest.Record{Topic: "events", Partition: int32(i % 2), Value: []byte(`{"a":1}`), Timestamp: base.Add(time.Duration(i) * time.Second)})
+	for i := range n {
+		recs = append(recs, kafkatest.Record{Topic: "events", Partition: int32(i) % partitions, Value: []byte(`{"a":1}`), Timestamp: base.Add(time.Duration(i) * time.Second)})
 	}
 	if err := prod.Send(recs...); err != nil {
 		t.Fatal(err)
 	}
-	prod.Close()
+	return cluster, base
+}
+
+func TestReplayResumeSkipsDone(t *testing.T) {
+	cluster, base := startWithRecords(t, 2, 20)
 	from, to := base, base.Add(time.Hour)
 	cp := filepath.Join(t.TempDir(), "cp.json")
 	st := &checkpoint.ReplayState{Route: "elastic", From: from, To: to, Partitions: []checkpoint.ReplayPartition{
@@ -255,5 +267,39 @@ func TestReplaySinkSplunk(t *testing.T) {
 	}
 	if _, err := replaySink(s, "f-%{+yyyy}"); err == nil {
 		t.Error("a template accepted as a Splunk index")
+	}
+}
+
+// TestReplayFetchErrorsAreNotIdleness: while fetches of a partition fail,
+// the partition is not taken as finished however long that lasts; once
+// they succeed, every record of the window is delivered.
+func TestReplayFetchErrorsAreNotIdleness(t *testing.T) {
+	cluster, base := startWithRecords(t, 1, 20)
+
+	// Every fetch of the partition fails (UNKNOWN_SERVER_ERROR, which
+	// sarama reports and retries every 2 s) for three idle periods.
+	const idleEnd = 3 * time.Second
+	fault := cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: "events", Count: -1})
+	lift := time.AfterFunc(3*idleEnd, fault.Remove)
+	defer lift.Stop()
+
+	sink := &recordingSink{}
+	cfg := replayTestConfig(t, cluster.Brokers())
+	res, err := Replay(context.Background(), cfg, ReplayOptions{
+		Route: "elastic", From: base, To: base.Add(time.Hour), Rate: 0, Sink: sink, Logger: quiet,
+		Checkpoint: filepath.Join(t.TempDir(), "cp.json"), IdleEnd: idleEnd,
+	})
+	if err != nil || !res.Complete {
+		t.Fatalf("Replay: %+v, %v", res, err)
+	}
+	if fault.Hits() == 0 {
+		t.Fatal("no fetch failed: the test tested nothing")
+	}
+	want := make([]int64, 20)
+	for i := range want {
+		want[i] = int64(i)
+	}
+	if got := sink.offsets(); !equalInt64(got[0], want) {
+		t.Fatalf("delivered %v, want offsets 0..19", got[0])
 	}
 }
