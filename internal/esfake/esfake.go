@@ -25,7 +25,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -38,6 +37,7 @@ import (
 	"time"
 
 	"github.com/siembridge/siembridge/internal/filterpath"
+	"github.com/siembridge/siembridge/internal/loopback"
 )
 
 // Version is the Elasticsearch version the fake reports on GET /.
@@ -159,17 +159,13 @@ func (m Mode) String() string {
 // Server is a fake Elasticsearch cluster. Create it with New, then Start
 // it; Close must be called to release the listener.
 type Server struct {
-	opts  Options
-	now   func() time.Time
-	start time.Time
-	mode  atomic.Pointer[Mode]
+	opts Options
+	now  func() time.Time
+	mode atomic.Pointer[Mode]
 
-	// lifeMu serialises Start, SetMode and Close.
-	lifeMu    sync.Mutex
-	addr      string
-	srv       *http.Server
-	serveDone chan struct{}
-	closed    bool
+	http      *loopback.Server
+	modeMu    sync.Mutex // serialises SetMode
+	closeOnce sync.Once
 	closing   chan struct{} // closed by Close; ends Slow delays
 
 	requests atomic.Int64
@@ -177,6 +173,7 @@ type Server struct {
 	mu         sync.Mutex // guards everything below
 	indices    map[string]*index
 	rng        *rand.Rand
+	start      time.Time // of Start, for PerSecond
 	tokens     float64
 	lastRefill time.Time
 	nextAutoID int64
@@ -219,63 +216,25 @@ func New(opts Options) *Server {
 		rejected: make(map[int]int64),
 	}
 	s.mode.Store(&Healthy)
+	s.http = loopback.New("esfake", http.HandlerFunc(s.serveHTTP))
 	return s
 }
 
 // Start listens on a free loopback port and serves in the background. It
 // does not block.
 func (s *Server) Start() error {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if s.closed {
-		return errors.New("esfake: server closed")
-	}
-	if s.addr != "" {
-		return errors.New("esfake: already started")
-	}
-	s.start = s.now()
 	s.mu.Lock()
-	s.lastRefill = s.start
+	if s.start.IsZero() {
+		s.start = s.now()
+		s.lastRefill = s.start
+	}
 	s.mu.Unlock()
-	return s.listen("127.0.0.1:0")
-}
-
-// listen starts serving on addr. lifeMu must be held.
-func (s *Server) listen(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("esfake: listen: %w", err)
-	}
-	s.addr = ln.Addr().String()
-	srv := &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	s.srv, s.serveDone = srv, done
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln) // always returns ErrServerClosed or a listener error after Close
-	}()
-	return nil
-}
-
-// stop closes the listener and every connection and waits for the serve
-// goroutine. lifeMu must be held.
-func (s *Server) stop() error {
-	if s.srv == nil {
-		return nil
-	}
-	err := s.srv.Close()
-	<-s.serveDone
-	s.srv, s.serveDone = nil, nil
-	return err
+	return s.http.Start()
 }
 
 // URL is the server's base URL, e.g. "http://127.0.0.1:41234". It stays the
 // same across Refuse and back.
-func (s *Server) URL() string {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	return "http://" + s.addr
-}
+func (s *Server) URL() string { return s.http.URL() }
 
 // SetMode switches the server's behaviour; it takes effect for requests
 // that arrive after it returns (a Slow request already waiting keeps its
@@ -283,23 +242,13 @@ func (s *Server) URL() string {
 // switching away from Refuse listens again on the same address, which
 // fails only if another process took the port meanwhile.
 func (s *Server) SetMode(m Mode) error {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if s.closed {
+	s.modeMu.Lock()
+	defer s.modeMu.Unlock()
+	if s.http.Closed() {
 		return errors.New("esfake: server closed")
 	}
-	old := *s.mode.Load()
 	s.mode.Store(&m)
-	if s.addr == "" { // not started yet
-		return nil
-	}
-	switch {
-	case m.kind == modeRefuse && old.kind != modeRefuse:
-		return s.stop()
-	case m.kind != modeRefuse && old.kind == modeRefuse:
-		return s.listen(s.addr)
-	}
-	return nil
+	return s.http.Refuse(m.kind == modeRefuse)
 }
 
 // Mode returns the current mode.
@@ -308,14 +257,8 @@ func (s *Server) Mode() Mode { return *s.mode.Load() }
 // Close stops the server and closes every connection. It is safe to call
 // more than once.
 func (s *Server) Close() error {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	close(s.closing)
-	return s.stop()
+	s.closeOnce.Do(func() { close(s.closing) })
+	return s.http.Close()
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {

@@ -34,15 +34,15 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/siembridge/siembridge/internal/loopback"
 )
 
 // HEC status codes and their texts, as Splunk answers them.
@@ -193,11 +193,8 @@ type Server struct {
 	now  func() time.Time
 	mode atomic.Uint32
 
-	lifeMu    sync.Mutex // serialises Start, SetMode and Close
-	addr      string
-	srv       *http.Server
-	serveDone chan struct{}
-	closed    bool
+	http   *loopback.Server
+	modeMu sync.Mutex // serialises SetMode
 
 	requests    atomic.Int64
 	ackRequests atomic.Int64
@@ -226,94 +223,36 @@ func New(opts Options) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{opts: opts, now: now, byKey: make(map[Key]int), channels: make(map[string]*channel)}
+	s := &Server{opts: opts, now: now, byKey: make(map[Key]int), channels: make(map[string]*channel)}
+	s.http = loopback.New("hecfake", s.Handler())
+	return s
 }
 
 // Start listens on a free loopback port and serves in the background.
-func (s *Server) Start() error {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if s.closed {
-		return errors.New("hecfake: server closed")
-	}
-	if s.addr != "" {
-		return errors.New("hecfake: already started")
-	}
-	return s.listen("127.0.0.1:0")
-}
-
-// listen starts serving on addr. lifeMu must be held.
-func (s *Server) listen(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("hecfake: listen: %w", err)
-	}
-	s.addr = ln.Addr().String()
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	s.srv, s.serveDone = srv, done
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln) // returns ErrServerClosed (or a listener error) after Close
-	}()
-	return nil
-}
-
-// stop closes the listener and every connection and waits for the serve
-// goroutine. lifeMu must be held.
-func (s *Server) stop() error {
-	if s.srv == nil {
-		return nil
-	}
-	err := s.srv.Close()
-	<-s.serveDone
-	s.srv, s.serveDone = nil, nil
-	return err
-}
+func (s *Server) Start() error { return s.http.Start() }
 
 // URL is the base URL, e.g. "http://127.0.0.1:41234"; it stays the same
 // across Refuse and back.
-func (s *Server) URL() string {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	return "http://" + s.addr
-}
+func (s *Server) URL() string { return s.http.URL() }
 
 // SetMode switches the behaviour for requests that arrive after it
 // returns. Switching to Refuse stops listening and closes open connections;
 // switching away listens again on the same address.
 func (s *Server) SetMode(m Mode) error {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if s.closed {
+	s.modeMu.Lock()
+	defer s.modeMu.Unlock()
+	if s.http.Closed() {
 		return errors.New("hecfake: server closed")
 	}
-	old := Mode(s.mode.Swap(uint32(m)))
-	if s.addr == "" {
-		return nil
-	}
-	switch {
-	case m == Refuse && old != Refuse:
-		return s.stop()
-	case m != Refuse && old == Refuse:
-		return s.listen(s.addr)
-	}
-	return nil
+	s.mode.Store(uint32(m))
+	return s.http.Refuse(m == Refuse)
 }
 
 // Mode returns the current mode.
 func (s *Server) Mode() Mode { return Mode(s.mode.Load()) }
 
 // Close stops the server; it is safe to call more than once.
-func (s *Server) Close() error {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	return s.stop()
-}
+func (s *Server) Close() error { return s.http.Close() }
 
 // Events returns a copy of the stored events in arrival order.
 func (s *Server) Events() []Event {

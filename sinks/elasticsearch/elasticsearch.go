@@ -337,6 +337,9 @@ func (s *Sink) appendEvent(body []byte, b *sendBuf, e *event.Event) []byte {
 	body = append(body, s.actionSuffix...)
 	start := len(body)
 	body = append(body, e.Doc...)
+	if e.Unchecked {
+		return append(body, '\n') // event.Skim let through one line only
+	}
 	// Doc is a JSON object, not re-encoded. A pretty-printed one may hold
 	// raw newlines, which would end the NDJSON line early. In valid JSON a
 	// raw newline can only be white space between tokens (inside strings
