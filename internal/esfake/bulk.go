@@ -250,6 +250,11 @@ type item struct {
 }
 
 // apply executes one operation against the store. s.mu must be held.
+//
+// The operation's index may name an alias or a data stream: it is resolved
+// to the concrete index it writes to, which the item reports as _index
+// (as Elasticsearch does), and an existing _id is looked up in that index
+// only.
 func (s *Server) apply(o *op, now time.Time) item {
 	it := item{action: o.action, index: o.index, id: o.id}
 	if o.action != "delete" && o.id == "" {
@@ -266,6 +271,11 @@ func (s *Server) apply(o *op, now time.Time) item {
 	if o.badIndex != "" {
 		return fail(http.StatusBadRequest, "invalid_index_name_exception", "Invalid index name ["+o.index+"], "+o.badIndex)
 	}
+	concrete, dataStream, st, errType, reason := s.resolveWrite(o.index, o.action)
+	if st != 0 {
+		return fail(st, errType, reason)
+	}
+	it.index = concrete
 	if s.opts.Item429Rate > 0 && s.rng.Float64() < s.opts.Item429Rate {
 		return fail(http.StatusTooManyRequests, "es_rejected_execution_exception", rejectedExecution("injected"))
 	}
@@ -273,7 +283,7 @@ func (s *Server) apply(o *op, now time.Time) item {
 		return fail(http.StatusTooManyRequests, "es_rejected_execution_exception", rejectedExecution("capacity"))
 	}
 
-	ix := s.indices[o.index]
+	ix := s.indices[concrete]
 	var existing doc
 	var exists bool
 	if ix != nil {
@@ -282,7 +292,7 @@ func (s *Server) apply(o *op, now time.Time) item {
 	if ix != nil {
 		it.indexUUID = ix.uuid
 	} else {
-		it.indexUUID = fakeUUID(o.index)
+		it.indexUUID = fakeUUID(concrete)
 	}
 
 	var src []byte
@@ -290,6 +300,10 @@ func (s *Server) apply(o *op, now time.Time) item {
 	case "create", "index":
 		if reason := checkSource(o.source); reason != "" {
 			return fail(http.StatusBadRequest, "document_parsing_exception", reason)
+		}
+		if dataStream && !hasTimestamp(o.source) {
+			return fail(http.StatusBadRequest, "document_parsing_exception",
+				"[1:1] failed to parse: data stream timestamp field [@timestamp] is missing")
 		}
 		if s.opts.RejectIf != nil {
 			if st, t, r := s.opts.RejectIf(o.source); st != 0 {
@@ -351,8 +365,7 @@ func (s *Server) apply(o *op, now time.Time) item {
 	}
 
 	if ix == nil {
-		ix = &index{uuid: it.indexUUID, docs: make(map[string]doc)}
-		s.indices[o.index] = ix
+		ix = s.ensureIndex(concrete)
 	}
 	var stored []byte
 	if !s.opts.DiscardSources {
@@ -397,6 +410,18 @@ func checkSource(src []byte) string {
 		return "[1:1] failed to parse: root value of a document must be an object"
 	}
 	return ""
+}
+
+// hasTimestamp reports whether the document src (valid JSON) has a
+// top-level "@timestamp" that is not null. Elasticsearch also checks that
+// it parses as a date; the fake does not.
+func hasTimestamp(src []byte) bool {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(src, &m); err != nil {
+		return false
+	}
+	v, ok := m["@timestamp"]
+	return ok && string(v) != "null"
 }
 
 // mergeDoc applies a partial update (top-level keys of patch) to src.

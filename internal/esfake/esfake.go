@@ -16,6 +16,14 @@
 // Elasticsearch, error responses are never filtered. Exclusion paths
 // ("-path") are not supported and get a 400.
 //
+// Documents are unique by _id within one concrete index, not across
+// indices, as in Elasticsearch. Aliases with a write index and data streams
+// (CreateAlias, CreateDataStream) resolve writes to their newest concrete
+// index, and Rollover gives them a new one, so that a "create" re-sent
+// after a rollover makes a second document with the same _id, as it does
+// in a real cluster (see series.go). Count and Documents see every copy;
+// All, IDs and DistinctIDs merge copies by _id.
+//
 // A Server is safe for concurrent use. Bulk requests are applied one at a
 // time under one lock, like a single-shard index, which keeps the oracle
 // simple and its counters exact.
@@ -29,6 +37,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -170,8 +179,10 @@ type Server struct {
 
 	requests atomic.Int64
 
-	mu         sync.Mutex // guards everything below
-	indices    map[string]*index
+	mu         sync.Mutex         // guards everything below
+	indices    map[string]*index  // concrete indices by name
+	series     map[string]*series // aliases and data streams by name
+	backingOf  map[string]string  // data stream of each backing index
 	rng        *rand.Rand
 	start      time.Time // of Start, for PerSecond
 	tokens     float64
@@ -207,13 +218,15 @@ func New(opts Options) *Server {
 		now = time.Now
 	}
 	s := &Server{
-		opts:     opts,
-		now:      now,
-		closing:  make(chan struct{}),
-		indices:  make(map[string]*index),
-		rng:      rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
-		tokens:   float64(opts.Burst),
-		rejected: make(map[int]int64),
+		opts:      opts,
+		now:       now,
+		closing:   make(chan struct{}),
+		indices:   make(map[string]*index),
+		series:    make(map[string]*series),
+		backingOf: make(map[string]string),
+		rng:       rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
+		tokens:    float64(opts.Burst),
+		rejected:  make(map[int]int64),
 	}
 	s.mode.Store(&Healthy)
 	s.http = loopback.New("esfake", http.HandlerFunc(s.serveHTTP))
@@ -425,7 +438,9 @@ func fakeUUID(seed string) string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// Count returns the number of documents stored across all indices.
+// Count returns the number of documents stored in all indices: every
+// copy, so an _id held by two indices (an alias or data stream that rolled
+// over, or two plain indices) counts twice. See DistinctIDs.
 func (s *Server) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -436,7 +451,16 @@ func (s *Server) Count() int {
 	return n
 }
 
-// Indices returns the names of the indices that exist, sorted.
+// DistinctIDs returns the number of distinct _ids stored in all indices:
+// Count minus the extra copies of an _id held by more than one index.
+func (s *Server) DistinctIDs() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.idSet())
+}
+
+// Indices returns the names of the concrete indices that exist, sorted;
+// backing indices of data streams included, aliases and data streams not.
 func (s *Server) Indices() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -448,8 +472,10 @@ func (s *Server) Indices() []string {
 	return names
 }
 
-// Docs returns a copy of the documents of index, by _id. Sources are nil
-// with Options.DiscardSources.
+// Docs returns a copy of the documents of the concrete index indexName, by
+// _id; for the name of an alias or data stream it returns none (use
+// Documents, which sees every backing index). Sources are nil with
+// Options.DiscardSources.
 func (s *Server) Docs(indexName string) map[string][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -462,9 +488,48 @@ func (s *Server) Docs(indexName string) map[string][]byte {
 	return out
 }
 
-// All returns the documents of every index by _id (an _id present in two
-// indices appears once, from either). Sources are nil with
-// Options.DiscardSources.
+// Document is one stored document: its concrete index, _id and source
+// (nil with Options.DiscardSources).
+type Document struct {
+	Index  string
+	ID     string
+	Source []byte
+}
+
+// Documents returns every stored document of targets, sorted by index and
+// _id, one entry per copy: an _id held by two indices appears twice. A
+// target is resolved as a search resolves it: an alias or data stream to
+// all its indices, a concrete index to itself, an unknown name to nothing.
+// With no target it returns the documents of every index.
+func (s *Server) Documents(targets ...string) []Document {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var names []string
+	if len(targets) == 0 {
+		for name := range s.indices {
+			names = append(names, name)
+		}
+	}
+	for _, t := range targets {
+		names = append(names, s.resolveSearch(t)...)
+	}
+	sort.Strings(names)
+	names = slices.Compact(names)
+	var out []Document
+	for _, name := range names {
+		first := len(out)
+		for id, d := range s.indices[name].docs {
+			out = append(out, Document{Index: name, ID: id, Source: d.src})
+		}
+		slices.SortFunc(out[first:], func(a, b Document) int { return strings.Compare(a.ID, b.ID) })
+	}
+	return out
+}
+
+// All returns the documents of every index by _id. It merges copies: an
+// _id present in two indices appears once, from either, so it cannot show
+// a duplicate across indices; use Documents or Count for that. Sources are
+// nil with Options.DiscardSources.
 func (s *Server) All() map[string][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -477,18 +542,33 @@ func (s *Server) All() map[string][]byte {
 	return out
 }
 
-// IDs returns the _id of every stored document, sorted.
+// IDs returns the distinct _ids of the stored documents, sorted: an _id
+// held by two indices appears once.
 func (s *Server) IDs() []string {
-	all := s.All()
-	ids := make([]string, 0, len(all))
-	for id := range all {
+	s.mu.Lock()
+	set := s.idSet()
+	s.mu.Unlock()
+	ids := make([]string, 0, len(set))
+	for id := range set {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	return ids
 }
 
-// Version returns the stored version of a document, 0 if absent.
+// idSet returns the distinct _ids of all indices. s.mu must be held.
+func (s *Server) idSet() map[string]struct{} {
+	set := make(map[string]struct{})
+	for _, ix := range s.indices {
+		for id := range ix.docs {
+			set[id] = struct{}{}
+		}
+	}
+	return set
+}
+
+// Version returns the stored version of a document of the concrete index
+// indexName, 0 if absent.
 func (s *Server) Version(indexName, id string) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -498,8 +578,10 @@ func (s *Server) Version(indexName, id string) int64 {
 	return 0
 }
 
-// Duplicates counts writes of an _id that already existed: create attempts
-// answered 409 and index overwrites.
+// Duplicates counts writes of an _id that already existed in the concrete
+// index written to: create attempts answered 409 and index overwrites. A
+// create that lands in a new write index after a rollover is not one: it
+// is accepted and makes a second copy (Count minus DistinctIDs).
 func (s *Server) Duplicates() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -537,11 +619,14 @@ func (s *Server) PerSecond() []int {
 	return append([]int(nil), s.perSecond...)
 }
 
-// Reset forgets every document and counter, keeping options and mode.
+// Reset forgets every index, alias, data stream, document and counter,
+// keeping options and mode.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.indices = make(map[string]*index)
+	s.series = make(map[string]*series)
+	s.backingOf = make(map[string]string)
 	s.accepted, s.dups, s.nextAutoID = 0, 0, 0
 	s.rejected = make(map[int]int64)
 	s.perSecond = nil
