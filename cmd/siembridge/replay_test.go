@@ -164,19 +164,3 @@ func TestFmtBehind(t *testing.T) {
 		}
 	}
 }
-
-func TestRewindTable(t *testing.T) {
-	rows := []rewindRow{
-		{Topic: "events", Partition: 0, Before: 2000, Target: 1333, After: 1333, LogEnd: 2000},
-		{Topic: "events", Partition: 1, Before: -1, Target: 50, After: 50, LogEnd: 50, AtEnd: true},
-	}
-	var buf bytes.Buffer
-	writeRewindTable(&buf, rows, true)
-	want := `TOPIC   PARTITION  BEFORE  AFTER  LOG END  TO DELIVER AGAIN
-events  0          2000    1333   2000     667
-events  1          -       50     50       -  (no record at or after the time: log end)
-`
-	if buf.String() != want {
-		t.Errorf("table:\n%s\nwant:\n%s", buf.String(), want)
-	}
-}

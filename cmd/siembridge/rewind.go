@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,15 +22,18 @@ func cmdRewind(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("rewind", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: siembridge rewind --config FILE --route NAME --to T [--force] [--dry-run]")
-		fmt.Fprintln(stderr, "\nMoves the route's consumer-group offsets to the first record at or after T, so that")
+		fmt.Fprintln(stderr, "Usage: siembridge rewind --config FILE --route NAME --to T [--allow-skip] [--force] [--dry-run]")
+		fmt.Fprintln(stderr, "\nMoves the route's consumer-group offsets back to the first record at or after T, so that")
 		fmt.Fprintln(stderr, "the next 'siembridge run' delivers again from T (after the SIEM lost indexed data).")
-		fmt.Fprintln(stderr, "Stop the bridge first. Times: RFC 3339, \"now\", or ago: -2h, -1d.\n\nFlags:")
+		fmt.Fprintln(stderr, "A partition whose group is already at or before T is left alone: a rewind never skips")
+		fmt.Fprintln(stderr, "an event unless --allow-skip says so. Stop the bridge first.")
+		fmt.Fprintln(stderr, "Times: RFC 3339, \"now\", or ago: -2h, -1d.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	path := fs.String("config", "siembridge.yaml", "configuration file")
 	routeName := fs.String("route", "", "route whose group to rewind (default: the only route)")
 	toFlag := fs.String("to", "", "time to rewind to (required)")
+	allowSkip := fs.Bool("allow-skip", false, "also move partitions forward to T, skipping the undelivered events before T (printed per partition)")
 	force := fs.Bool("force", false, "rewind although the group has live members (Kafka normally refuses the commit then)")
 	dryRun := fs.Bool("dry-run", false, "print the offsets the rewind would commit, commit nothing")
 	if err := fs.Parse(args); err != nil {
@@ -59,29 +63,51 @@ func cmdRewind(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer k.close()
-	plan, err := planRewind(k, rc, to, *force)
+	group := rc.Group
+	if err := checkGroupStopped(k.admin, rc, *force); err != nil {
+		return err
+	}
+	parts, err := readRewindOffsets(k, group, rc.Topics, to)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "route %s, group %s: rewind to %s\n", rc.Name, rc.Group, fmtUTC(to))
-	if *dryRun {
-		writeRewindTable(stdout, plan, false)
-		fmt.Fprintln(stdout, "dry run: nothing committed")
+	plan := planRewind(parts, rc.Start, *allowSkip)
+	fmt.Fprintf(stdout, "route %s, group %s: rewind to %s\n", rc.Name, group, fmtUTC(to))
+	if *dryRun || !plan.commits() {
+		writeRewindTable(stdout, plan)
+		writeRewindSummary(stdout, plan)
+		if *dryRun {
+			fmt.Fprintln(stdout, "dry run: nothing committed")
+		} else {
+			fmt.Fprintln(stdout, "nothing to commit")
+		}
 		return nil
 	}
-	if err := commitRewind(k.admin, rc.Group, plan, to); err != nil {
-		writeRewindTable(stdout, plan, false)
+	if err := commitRewind(k.admin, group, plan, to); err != nil {
+		writeRewindTable(stdout, plan)
 		return err
 	}
 	// Read the offsets back: the table shows what the group now holds.
-	after, err := committedOffsets(k.admin, rc.Group, rc.Topics, k.client)
+	after, err := committedOffsets(k.admin, group, rc.Topics, k.client)
 	if err != nil {
 		return fmt.Errorf("rewind committed, but reading the offsets back failed: %w", err)
 	}
-	for i := range plan {
-		plan[i].After = after[topicPart{plan[i].Topic, plan[i].Partition}]
+	var differ []string
+	for i := range plan.Rows {
+		r := &plan.Rows[i]
+		r.New = -1
+		if o, ok := after[topicPart{r.Topic, r.Partition}]; ok {
+			r.New = o
+		}
+		if r.Commit && r.New != r.Target {
+			differ = append(differ, fmt.Sprintf("%s/%d holds %s, not %d", r.Topic, r.Partition, offsetStr(r.New), r.Target))
+		}
 	}
-	writeRewindTable(stdout, plan, true)
+	writeRewindTable(stdout, plan)
+	writeRewindSummary(stdout, plan)
+	if len(differ) > 0 {
+		return fmt.Errorf("offsets read back differ from the commit (is a bridge running?): %s", strings.Join(differ, "; "))
+	}
 	return nil
 }
 
@@ -90,78 +116,209 @@ type topicPart struct {
 	partition int32
 }
 
-// rewindRow is one partition of a rewind.
-type rewindRow struct {
+// partitionOffsets is what the brokers say about one partition before a
+// rewind.
+type partitionOffsets struct {
 	Topic     string
 	Partition int32
-	Before    int64 // committed before, -1 when none
-	Target    int64 // first offset at or after the time, or the log end
-	After     int64 // committed after, read back
-	LogEnd    int64
-	AtEnd     bool // no record at or after the time: Target is the log end
+	Committed int64 // the group's committed offset, -1 when none
+	LogStart  int64 // first offset still in the log (retention)
+	LogEnd    int64 // offset of the next record to be written
+	AtT       int64 // first offset whose timestamp is at or after T, -1 when none
 }
 
-// planRewind refuses a group with live members (unless force) and
-// computes each partition's target offset.
-func planRewind(k *kafkaConn, rc config.Route, to time.Time, force bool) ([]rewindRow, error) {
-	descs, err := k.admin.DescribeConsumerGroups([]string{rc.Group})
+// rewindRow is one partition of a rewind plan.
+type rewindRow struct {
+	partitionOffsets
+	// Target is the offset the rewind would move to: AtT, or the log end
+	// when no record is at or after T.
+	Target int64
+	AtEnd  bool // no record at or after T: Target is the log end
+	// Start is where the next run would read without a rewind: the
+	// committed offset, or, with none (or one outside the log, which the
+	// consumer resets), the log start or end as the route's start says.
+	Start int64
+	// Commit: the plan writes Target for this partition. A partition not
+	// committed keeps what it has (New).
+	Commit bool
+	// New is the offset the group holds after the rewind (-1 when none):
+	// planned, then read back.
+	New int64
+	// Again counts the events the next run delivers again (moving back);
+	// Skip those it will never deliver (moving forward, --allow-skip).
+	Again, Skip int64
+	Note        string
+}
+
+// rewindPlan is a whole rewind, in topic and partition order.
+type rewindPlan struct {
+	Rows []rewindRow
+}
+
+func (p rewindPlan) commits() bool {
+	for _, r := range p.Rows {
+		if r.Commit {
+			return true
+		}
+	}
+	return false
+}
+
+// planRewind decides each partition's new offset. It is the safety rule of
+// rewind and does no I/O.
+//
+// A rewind exists to deliver again, so a partition only ever moves back:
+// new = min(where the next run would start, offset at T). The next run
+// starts at the committed offset; without one it starts at the route's
+// start: oldest reads from the log start, which is never after T's offset
+// (so the partition is left alone, without a commit), newest from the log
+// end as it is when the run starts, which is never before T's offset (so T's
+// offset is committed, and the run delivers from T). A committed offset
+// outside [log start, log end] counts as none: the consumer resets it the
+// same way. T after the last record gives the log end; T before the oldest
+// retained record gives the log start (the records before it are gone).
+//
+// With allowSkip every partition goes to T's offset, forward too; Skip
+// counts the events a forward move leaves undelivered.
+func planRewind(parts []partitionOffsets, start string, allowSkip bool) rewindPlan {
+	var plan rewindPlan
+	for _, p := range parts {
+		r := rewindRow{partitionOffsets: p, Target: p.AtT, New: p.Committed}
+		if r.Target < 0 || r.Target > p.LogEnd {
+			r.Target, r.AtEnd = p.LogEnd, true
+		}
+		r.Target = max(r.Target, p.LogStart)
+		committed := p.Committed >= p.LogStart && p.Committed <= p.LogEnd && p.Committed >= 0
+		// floating: the next run starts at the log end of its own start,
+		// later than any offset known now.
+		floating := !committed && start == "newest"
+		switch {
+		case committed:
+			r.Start = p.Committed
+		case floating:
+			r.Start = p.LogEnd
+		default:
+			r.Start = p.LogStart
+		}
+		switch {
+		case r.Target < r.Start || floating:
+			r.Commit, r.New, r.Again = true, r.Target, r.Start-r.Target
+			r.Note = fmt.Sprintf("back %d: delivers %s again", r.Again, eventCount(r.Again))
+			if floating {
+				r.Note = fmt.Sprintf("%s; start: newest reads from the log end", startNote(p))
+				if r.Again > 0 {
+					r.Note += fmt.Sprintf(": delivers %s more", eventCount(r.Again))
+				}
+			}
+		case r.Target == r.Start:
+			r.Note = "left alone: already at T"
+			if !committed {
+				r.Note = fmt.Sprintf("left alone: %s; start: oldest reads from %d", startNote(p), p.LogStart)
+			}
+		case allowSkip:
+			r.Commit, r.New, r.Skip = true, r.Target, r.Target-r.Start
+			r.Note = fmt.Sprintf("FORWARD %d: skips %s", r.Skip, eventCount(r.Skip))
+		default:
+			r.Note = "left alone: already behind T"
+			if !committed {
+				r.Note = fmt.Sprintf("left alone: %s; start: oldest reads from %d", startNote(p), p.LogStart)
+			}
+		}
+		if r.AtEnd {
+			r.Note += " (no record at or after T: log end)"
+		} else if r.Target == p.LogStart && p.LogStart > 0 && r.Commit {
+			r.Note += " (log start: older records were deleted)"
+		}
+		plan.Rows = append(plan.Rows, r)
+	}
+	sort.Slice(plan.Rows, func(i, j int) bool {
+		a, b := plan.Rows[i], plan.Rows[j]
+		if a.Topic != b.Topic {
+			return a.Topic < b.Topic
+		}
+		return a.Partition < b.Partition
+	})
+	return plan
+}
+
+// startNote says why a partition has no usable committed offset.
+func startNote(p partitionOffsets) string {
+	if p.Committed < 0 {
+		return "no committed offset"
+	}
+	return fmt.Sprintf("committed offset %d is outside the log [%d, %d]", p.Committed, p.LogStart, p.LogEnd)
+}
+
+func eventCount(n int64) string {
+	if n == 1 {
+		return "1 event"
+	}
+	return strconv.FormatInt(n, 10) + " events"
+}
+
+// checkGroupStopped refuses a group with live members unless force.
+func checkGroupStopped(admin sarama.ClusterAdmin, rc config.Route, force bool) error {
+	group := rc.Group
+	descs, err := admin.DescribeConsumerGroups([]string{group})
 	if err != nil {
-		return nil, fmt.Errorf("describe group %s: %w", rc.Group, err)
+		return fmt.Errorf("describe group %s: %w", group, err)
 	}
 	for _, d := range descs {
 		if d.Err != sarama.ErrNoError && d.Err != sarama.ErrGroupIDNotFound {
-			return nil, fmt.Errorf("describe group %s: %w", rc.Group, d.Err)
+			return fmt.Errorf("describe group %s: %w", group, d.Err)
 		}
-		if n := len(d.Members); n > 0 {
-			if !force {
-				return nil, fmt.Errorf("group %s has %d live member(s) (state %s): stop the bridge of route %s first, or use --force", rc.Group, n, d.State, rc.Name)
-			}
+		if n := len(d.Members); n > 0 && !force {
+			return fmt.Errorf("group %s has %d live member(s) (state %s): stop the bridge of route %s first, or use --force", group, n, d.State, rc.Name)
 		}
 	}
-	before, err := committedOffsets(k.admin, rc.Group, rc.Topics, k.client)
+	return nil
+}
+
+// readRewindOffsets reads, for every partition of topics, the group's
+// committed offset, the log start and end, and the offset at time to.
+func readRewindOffsets(k *kafkaConn, group string, topics []string, to time.Time) ([]partitionOffsets, error) {
+	committed, err := committedOffsets(k.admin, group, topics, k.client)
 	if err != nil {
 		return nil, err
 	}
-	var rows []rewindRow
-	for _, topic := range rc.Topics {
+	var out []partitionOffsets
+	for _, topic := range topics {
 		parts, err := k.client.Partitions(topic)
 		if err != nil {
 			return nil, fmt.Errorf("topic %s: %w", topic, err)
 		}
 		for _, p := range parts {
-			end, err := k.client.GetOffset(topic, p, sarama.OffsetNewest)
-			if err != nil {
+			po := partitionOffsets{Topic: topic, Partition: p, Committed: -1}
+			if c, ok := committed[topicPart{topic, p}]; ok {
+				po.Committed = c
+			}
+			if po.LogStart, err = k.client.GetOffset(topic, p, sarama.OffsetOldest); err != nil {
+				return nil, fmt.Errorf("log start of %s/%d: %w", topic, p, err)
+			}
+			if po.LogEnd, err = k.client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
 				return nil, fmt.Errorf("log end of %s/%d: %w", topic, p, err)
 			}
-			target, err := k.client.GetOffset(topic, p, to.UnixMilli())
-			if err != nil {
+			// ListOffsets by timestamp answers -1 when no record is at
+			// or after the time.
+			if po.AtT, err = k.client.GetOffset(topic, p, to.UnixMilli()); err != nil {
 				return nil, fmt.Errorf("offset of %s/%d at %s: %w", topic, p, fmtUTC(to), err)
 			}
-			row := rewindRow{Topic: topic, Partition: p, Before: -1, Target: target, After: -1, LogEnd: end}
-			if target < 0 || target > end {
-				row.Target, row.AtEnd = end, true
-			}
-			if b, ok := before[topicPart{topic, p}]; ok {
-				row.Before = b
-			}
-			rows = append(rows, row)
+			out = append(out, po)
 		}
 	}
-	sort.Slice(rows, func(i, j int) bool {
-		if rows[i].Topic != rows[j].Topic {
-			return rows[i].Topic < rows[j].Topic
-		}
-		return rows[i].Partition < rows[j].Partition
-	})
-	return rows, nil
+	return out, nil
 }
 
-// commitRewind commits the target offsets for the group (OffsetCommit
-// with no generation, which Kafka accepts for a group without members).
-func commitRewind(admin sarama.ClusterAdmin, group string, rows []rewindRow, to time.Time) error {
+// commitRewind commits the target offsets of the partitions the plan
+// moves, and only those (OffsetCommit with no generation, which Kafka
+// accepts for a group without members).
+func commitRewind(admin sarama.ClusterAdmin, group string, plan rewindPlan, to time.Time) error {
 	offsets := map[string]map[int32]sarama.OffsetAndMetadata{}
 	meta := "siembridge rewind to " + fmtUTC(to)
-	for _, r := range rows {
+	for _, r := range plan.Rows {
+		if !r.Commit {
+			continue
+		}
 		if offsets[r.Topic] == nil {
 			offsets[r.Topic] = map[int32]sarama.OffsetAndMetadata{}
 		}
@@ -182,7 +339,7 @@ func commitRewind(admin sarama.ClusterAdmin, group string, rows []rewindRow, to 
 	if len(errs) > 0 {
 		sort.Strings(errs)
 		hint := ""
-		if strings.Contains(strings.Join(errs, " "), "generation") || strings.Contains(strings.Join(errs, " "), "member") {
+		if all := strings.Join(errs, " "); strings.Contains(all, "generation") || strings.Contains(all, "member") {
 			hint = " (a group with live members takes commits only from its members: stop the bridge)"
 		}
 		return fmt.Errorf("the broker refused the commit of group %s: %s%s", group, strings.Join(errs, "; "), hint)
@@ -190,29 +347,41 @@ func commitRewind(admin sarama.ClusterAdmin, group string, rows []rewindRow, to 
 	return nil
 }
 
-func writeRewindTable(w io.Writer, rows []rewindRow, committed bool) {
+// writeRewindTable prints committed → new per partition, with what the
+// move means.
+func writeRewindTable(w io.Writer, plan rewindPlan) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	last := "AFTER"
-	if !committed {
-		last = "TARGET"
-	}
-	fmt.Fprintf(tw, "TOPIC\tPARTITION\tBEFORE\t%s\tLOG END\tTO DELIVER AGAIN\n", last)
-	for _, r := range rows {
-		after := r.After
-		if !committed {
-			after = r.Target
-		}
-		again := "-"
-		if r.Before >= 0 && after >= 0 && r.Before > after {
-			again = strconv.FormatInt(r.Before-after, 10)
-		}
-		note := ""
-		if r.AtEnd {
-			note = "  (no record at or after the time: log end)"
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s%s\n", r.Topic, r.Partition, offsetStr(r.Before), offsetStr(after), r.LogEnd, again, note)
+	fmt.Fprintln(tw, "TOPIC\tPARTITION\tCOMMITTED\tNEW\tAT T\tLOG START\tLOG END\tMOVE")
+	for _, r := range plan.Rows {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\n", r.Topic, r.Partition, offsetStr(r.Committed), offsetStr(r.New), r.Target, r.LogStart, r.LogEnd, r.Note)
 	}
 	tw.Flush()
+}
+
+// writeRewindSummary prints the totals; skipped events always get a line.
+func writeRewindSummary(w io.Writer, plan rewindPlan) {
+	var back, fwd, alone int
+	var again, skip int64
+	for _, r := range plan.Rows {
+		switch {
+		case r.Skip > 0:
+			fwd++
+			skip += r.Skip
+		case r.Commit:
+			back++
+			again += r.Again
+		default:
+			alone++
+		}
+	}
+	fmt.Fprintf(w, "%s moved back (%s to deliver again), %d left alone", checkPlural(back, "partition"), eventCount(again), alone)
+	if fwd > 0 {
+		fmt.Fprintf(w, ", %s moved forward", checkPlural(fwd, "partition"))
+	}
+	fmt.Fprintln(w)
+	if fwd > 0 {
+		fmt.Fprintf(w, "--allow-skip: skips %s in total; they will not be delivered\n", eventCount(skip))
+	}
 }
 
 func offsetStr(o int64) string {
@@ -259,11 +428,16 @@ func committedOffsets(admin sarama.ClusterAdmin, group string, topics []string, 
 		}
 		req[t] = parts
 	}
+	out := map[topicPart]int64{}
 	resp, err := admin.ListConsumerGroupOffsets(group, req)
+	if errors.Is(err, sarama.ErrGroupIDNotFound) {
+		// A group that never existed has no offsets (Kafka answers -1
+		// per partition, some brokers this error).
+		return out, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("offsets of group %s: %w", group, err)
 	}
-	out := map[topicPart]int64{}
 	for topic, blocks := range resp.Blocks {
 		for p, b := range blocks {
 			if b.Err != sarama.ErrNoError {
