@@ -35,6 +35,9 @@ type Bridge struct {
 	producer sarama.SyncProducer
 	started  atomic.Bool
 	ready    atomic.Bool
+
+	// newConsumerGroup is sarama.NewConsumerGroup.
+	newConsumerGroup func(addrs []string, groupID string, config *sarama.Config) (sarama.ConsumerGroup, error)
 }
 
 // Option customises a Bridge.
@@ -65,7 +68,7 @@ func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Bridge{cfg: cfg, sc: sc, log: slog.Default(), hooks: NopHooks{}}
+	b := &Bridge{cfg: cfg, sc: sc, log: slog.Default(), hooks: NopHooks{}, newConsumerGroup: sarama.NewConsumerGroup}
 	for i := range cfg.Routes {
 		b.routes = append(b.routes, &route{b: b, cfg: cfg.Routes[i]})
 	}
@@ -167,6 +170,29 @@ func (b *Bridge) connect(ctx context.Context) error {
 	}, backoff.WithContext(bo, ctx))
 }
 
+// Abort cuts the requests in flight and every wait of a Run that is
+// stopping, so that it commits what was delivered and returns at once
+// rather than after the shutdown timeout (a second SIGTERM). Events whose
+// outcome is unknown stay uncommitted. Call it only after the context
+// given to Run ended: on a running bridge it would stop every delivery.
+// Safe for concurrent use.
+func (b *Bridge) Abort() {
+	for _, r := range b.routes {
+		r.abort()
+	}
+}
+
+// Healthy reports whether every route can run: false while a route's
+// consumer group cannot be created.
+func (b *Bridge) Healthy() bool {
+	for _, r := range b.routes {
+		if r.runErr.Load() != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // Ready reports whether every route has joined its group and no sink is
 // down.
 func (b *Bridge) Ready() bool {
@@ -174,7 +200,7 @@ func (b *Bridge) Ready() bool {
 		return false
 	}
 	for _, r := range b.routes {
-		if !r.joined.Load() || r.sinkDown() {
+		if !r.joined.Load() || r.sinkDown() || r.blocked.Load() > 0 {
 			return false
 		}
 	}

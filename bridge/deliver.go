@@ -25,16 +25,28 @@ type rejected struct {
 // dead-letter topic. It returns an error only when ctx ends; the events are
 // then neither delivered nor released, so their offsets stay uncommitted.
 func (r *route) deliver(ctx context.Context, b *batch) error {
+	return r.deliverBatch(ctx, ctx, b)
+}
+
+// deliverBatch is deliver with two contexts: wait ends every wait (the
+// breaker, the rate limiter, a worker slot, the backoff before a retry, the
+// dead-letter topic's backoff), send ends a request in flight. On shutdown
+// wait ends first, so that a request already sent gets its answer and is
+// accounted, and nothing new is sent. send must end no later than wait.
+func (r *route) deliverBatch(wait, send context.Context, b *batch) error {
 	pending := b.events
 	if f, ok := r.sink.(sinks.Filter); ok {
 		pending = r.filter(f, pending)
 	}
-	return r.deliverEvents(ctx, pending)
+	return r.deliverEvents(wait, send, pending)
 }
 
-// deliverEvents is deliver for a run of events of one partition, in order.
-func (r *route) deliverEvents(ctx context.Context, pending []*event.Event) error {
+// deliverEvents is deliverBatch for a run of events of one partition, in
+// order.
+func (r *route) deliverEvents(ctx, send context.Context, pending []*event.Event) error {
 	bo := r.newBackOff()
+	var held blockedHold
+	defer held.release(r)
 	for len(pending) > 0 {
 		if err := r.brk.WaitUp(ctx, r.sink.Probe); err != nil {
 			return err
@@ -56,14 +68,14 @@ func (r *route) deliverEvents(ctx context.Context, pending []*event.Event) error
 			return ctx.Err()
 		}
 		start := time.Now()
-		err := r.sink.Send(ctx, pending)
+		err := r.sink.Send(send, pending)
 		<-r.sem
 		now := time.Now()
 		latency := now.Sub(start)
 		r.stats.requests.Add(1)
 		r.b.hooks.OnRequest(r.cfg.Name, len(pending), bytes, latency, err)
-		if ctx.Err() != nil {
-			return ctx.Err() // the outcome is unknown: deliver again later
+		if send.Err() != nil {
+			return send.Err() // the outcome is unknown: deliver again later
 		}
 		if isTooLarge(err) && len(pending) > 1 {
 			// The request body is over a limit of the sink or a proxy in
@@ -72,7 +84,7 @@ func (r *route) deliverEvents(ctx context.Context, pending []*event.Event) error
 			// permanent reject and goes to the dead-letter topic.
 			r.brk.Success()
 			half := len(pending) / 2
-			if err := r.deliverEvents(ctx, pending[:half]); err != nil {
+			if err := r.deliverEvents(ctx, send, pending[:half]); err != nil {
 				return err
 			}
 			pending = pending[half:]
@@ -80,7 +92,8 @@ func (r *route) deliverEvents(ctx context.Context, pending []*event.Event) error
 			continue
 		}
 
-		retry, rejects := r.classify(pending, err, now, latency)
+		retry, rejects, blocked := r.classify(pending, err, now, latency)
+		held.set(r, blocked)
 		if n := len(pending) - len(retry) - len(rejects); n > 0 {
 			nb := bytes - sizeOf(retry) - sizeOfRejects(rejects)
 			r.stats.delivered.Add(int64(n))
@@ -111,14 +124,15 @@ func (r *route) deliverEvents(ctx context.Context, pending []*event.Event) error
 }
 
 // classify splits pending by the outcome of Send and informs the breaker
-// and the adaptive rate.
-func (r *route) classify(pending []*event.Event, err error, now time.Time, latency time.Duration) (retry []*event.Event, rejects []rejected) {
+// and the adaptive rate. retry holds the blocked events too; blocked is the
+// first blocked item's description, "" when none.
+func (r *route) classify(pending []*event.Event, err error, now time.Time, latency time.Duration) (retry []*event.Event, rejects []rejected, blocked string) {
 	var be *sinks.BatchError
 	switch {
 	case err == nil:
 		r.brk.Success()
 		r.lim.Success(now, latency)
-		return nil, nil
+		return nil, nil, ""
 	case errors.As(err, &be):
 		r.brk.Success() // the sink answered; some items failed
 		if be.Throttled {
@@ -131,17 +145,23 @@ func (r *route) classify(pending []*event.Event, err error, now time.Time, laten
 			if it.Index < 0 || it.Index >= len(pending) {
 				continue
 			}
-			if it.Outcome == sinks.Reject {
+			switch it.Outcome {
+			case sinks.Reject:
 				rejects = append(rejects, rejected{ev: pending[it.Index], status: it.Status, reason: it.Reason})
-			} else {
+			case sinks.Blocked:
+				if blocked == "" {
+					blocked = "status " + strconv.Itoa(it.Status) + ": " + it.Reason
+				}
+				retry = append(retry, pending[it.Index])
+			default:
 				retry = append(retry, pending[it.Index])
 			}
 		}
-		return retry, rejects
+		return retry, rejects, blocked
 	case sinks.IsFatal(err):
 		r.stats.failedRequests.Add(1)
 		r.brk.Trip(err)
-		return pending, nil
+		return pending, nil, ""
 	case sinks.Classify(err) == sinks.Reject:
 		r.brk.Success()
 		var re *sinks.RequestError
@@ -149,20 +169,66 @@ func (r *route) classify(pending []*event.Event, err error, now time.Time, laten
 		for _, ev := range pending {
 			rejects = append(rejects, rejected{ev: ev, status: re.Status, reason: err.Error()})
 		}
-		return nil, rejects
+		return nil, rejects, ""
 	case isTooManyRequests(err):
 		// Alive but busy: slow down, but this is no outage.
 		r.brk.Success()
 		r.lim.Throttled(now)
-		return pending, nil
+		return pending, nil, ""
 	default:
 		r.stats.failedRequests.Add(1)
 		r.brk.Failure(err)
 		if sinks.IsThrottled(err) {
 			r.lim.Throttled(now)
 		}
-		return pending, nil
+		return pending, nil, ""
 	}
+}
+
+// blockedHold is one delivery loop's share of the route's degraded state:
+// it holds one count of r.blocked while its last answer had blocked items.
+type blockedHold struct{ held bool }
+
+// set records the latest answer: reason "" when nothing was blocked.
+func (h *blockedHold) set(r *route, reason string) {
+	switch {
+	case reason != "" && !h.held:
+		h.held = true
+		r.blockedMu.Lock()
+		r.blockedReason = reason
+		r.blockedMu.Unlock()
+		if r.blocked.Add(1) == 1 {
+			r.log.Error("sink degraded: it refuses events for a reason of its own; they are retried, not dead-lettered, until an operator fixes it",
+				"sink", r.cfg.Sink.Type, "reason", reason)
+		}
+	case reason != "":
+		r.blockedMu.Lock()
+		r.blockedReason = reason
+		r.blockedMu.Unlock()
+	case h.held:
+		h.release(r)
+	}
+}
+
+// release gives the count back, when held.
+func (h *blockedHold) release(r *route) {
+	if !h.held {
+		return
+	}
+	h.held = false
+	if r.blocked.Add(-1) == 0 {
+		r.log.Info("sink no longer degraded", "sink", r.cfg.Sink.Type)
+	}
+}
+
+// degraded returns why the sink is degraded, "" when it is not.
+func (r *route) degraded() string {
+	if r.blocked.Load() == 0 {
+		return ""
+	}
+	r.blockedMu.Lock()
+	defer r.blockedMu.Unlock()
+	return r.blockedReason
 }
 
 // isTooLarge reports a whole request refused as too large (HTTP 413).

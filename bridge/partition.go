@@ -47,6 +47,7 @@ func (h *handler) Cleanup(sess sarama.ConsumerGroupSession) error {
 	h.stopTick()
 	<-h.tickDone
 	sess.Commit()
+	h.r.joined.Store(false)
 	h.r.log.Info("left generation", "generation", sess.GenerationID())
 	return nil
 }
@@ -116,12 +117,11 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	}
 	var tracker *checkpoint.Tracker // created at the first record
 	p.tracker.Store(nil)
-	if r.paused.Load() {
-		r.group.Pause(map[string][]int32{p.topic: {p.partition}})
-	}
+	r.pauseClaim(p.topic, p.partition)
 
-	// Deliveries stop on revoke, except while draining for shutdown, when
-	// only the shutdown timeout cuts them off.
+	// Requests in flight (dctx) end on revoke, except while stopping,
+	// when only the shutdown timeout or Abort cuts them off. Waits (wctx)
+	// end on revoke and on shutdown: a stopping route starts nothing new.
 	dctx, cancel := context.WithCancel(r.hardCtx)
 	defer cancel()
 	stop := context.AfterFunc(sess.Context(), func() {
@@ -130,6 +130,10 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 		}
 	})
 	defer stop()
+	wctx, wcancel := context.WithCancel(dctx)
+	defer wcancel()
+	stopW := context.AfterFunc(r.softCtx, wcancel)
+	defer stopW()
 
 	batches := make(chan *batch, 1)
 	// held counts what this claim has consumed and not yet released.
@@ -139,13 +143,13 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	go func() {
 		defer senderWG.Done()
 		for b := range batches {
-			if dctx.Err() != nil {
-				continue // revoked: the next owner reads these again
+			if wctx.Err() != nil {
+				continue // revoked or stopping: Kafka still has these
 			}
 			// Everything before this batch is delivered: its first
 			// event is the oldest one the sink does not have yet.
 			p.oldest.Store(b.events[0].Timestamp.UnixMilli())
-			if err := r.deliver(dctx, b); err != nil {
+			if err := r.deliverBatch(wctx, dctx, b); err != nil {
 				continue
 			}
 			p.oldest.Store(0)
@@ -194,7 +198,7 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			cur = &batch{events: make([]*event.Event, 0, len(cur.events))}
 			timer.Stop()
 			return true
-		case <-dctx.Done():
+		case <-wctx.Done():
 			return false
 		}
 	}
@@ -281,9 +285,8 @@ loop:
 	}
 	publish()
 	timer.Stop()
-	if r.draining.Load() {
-		flush()
-	}
+	// The batch being cut is not sent: on revoke the next owner reads it
+	// again, on shutdown the next start does.
 	close(batches)
 	senderWG.Wait()
 	// Whatever was not delivered stays uncommitted and leaves memory.

@@ -44,10 +44,26 @@ type route struct {
 
 	joined   atomic.Bool
 	draining atomic.Bool
-	// hardCtx ends in-flight deliveries; cancelled when the shutdown
-	// timeout expires.
+	// runErr is why the route cannot run right now (its consumer group
+	// could not be created), nil while it runs. /healthz fails on it.
+	runErr atomic.Pointer[string]
+	// softCtx ends waits (rate limit, breaker, backoff, the batch queue)
+	// when the route stops: on shutdown only requests already in flight
+	// finish. hardCtx ends those in-flight requests too; it is cancelled
+	// when the shutdown timeout expires or on Abort.
+	softCtx    context.Context
+	softCancel context.CancelFunc
 	hardCtx    context.Context
 	hardCancel context.CancelFunc
+	// downCh wakes the prober when the breaker goes down.
+	downCh chan struct{}
+
+	// blocked counts batches held because the sink refuses some of their
+	// events for a reason of its own (sinks.Blocked); the sink is
+	// degraded while it is above 0. blockedReason is the latest reason.
+	blocked       atomic.Int64
+	blockedMu     sync.Mutex
+	blockedReason string
 
 	partsMu sync.Mutex
 	parts   map[topicPartition]*partition
@@ -64,6 +80,9 @@ func (r *route) init() error {
 	r.log = r.b.log.With("route", r.cfg.Name)
 	r.parts = make(map[topicPartition]*partition)
 	r.sem = make(chan struct{}, max(1, r.cfg.Workers))
+	r.downCh = make(chan struct{}, 1)
+	r.softCtx, r.softCancel = context.WithCancel(context.Background())
+	r.hardCtx, r.hardCancel = context.WithCancel(context.Background())
 	r.dlq = r.cfg.DeadLetter.Topic
 	if r.dlq == "" {
 		r.dlq = "siembridge-" + r.cfg.Name + "-dlq"
@@ -88,6 +107,11 @@ func (r *route) init() error {
 		r.updatePause()
 		if st == breaker.Up {
 			r.lim.ResetAdaptive()
+		} else {
+			select {
+			case r.downCh <- struct{}{}:
+			default:
+			}
 		}
 	}))
 	return nil
@@ -121,31 +145,40 @@ func limiterConfig(rc config.Route) ratelimit.Config {
 
 func (r *route) sinkDown() bool { return r.brk.State() == breaker.Down }
 
-// run consumes until ctx ends, then drains and leaves the group.
+// run consumes until ctx ends, then stops and leaves the group: on
+// shutdown no new batch is cut or started, only requests already in flight
+// finish (bounded by the shutdown timeout, or cut at once by Abort), what
+// they delivered is committed, and the rest stays in Kafka.
 func (r *route) run(ctx context.Context) error {
-	group, err := sarama.NewConsumerGroup(r.b.cfg.Kafka.Brokers, r.groupID(), r.saramaConfig())
-	if err != nil {
-		return err
-	}
-	r.group = group
-	r.hardCtx, r.hardCancel = context.WithCancel(context.Background())
 	defer r.hardCancel()
+	defer r.softCancel()
+	group, err := r.newGroup(ctx)
+	if err != nil {
+		return nil // ctx ended before the group could be created
+	}
+	r.pauseMu.Lock()
+	r.group = group
+	r.pauseMu.Unlock()
 
 	consumeCtx, stopConsume := context.WithCancel(context.Background())
 	defer stopConsume()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); r.logGroupErrors() }()
 	go func() { defer wg.Done(); r.monitor(consumeCtx) }()
+	go func() { defer wg.Done(); r.probeWhileDown(consumeCtx) }()
 
-	// Shutdown: stop fetching, let in-flight batches finish within the
-	// timeout, then cut them off. The handler commits in Cleanup.
+	// Shutdown: stop fetching and stop every wait; requests in flight
+	// finish within the timeout, then they are cut off. The handler
+	// commits in Cleanup.
 	stopDrain := context.AfterFunc(ctx, func() {
 		r.draining.Store(true)
-		r.log.Info("draining", "timeout", r.b.cfg.ShutdownTimeout)
+		r.softCancel()
+		r.log.Info("stopping: finishing the requests in flight", "timeout", r.b.cfg.ShutdownTimeout)
 		r.group.PauseAll()
 		stopConsume()
-		time.AfterFunc(r.b.cfg.ShutdownTimeout, r.hardCancel)
+		t := time.AfterFunc(r.b.cfg.ShutdownTimeout, r.hardCancel)
+		context.AfterFunc(r.hardCtx, func() { t.Stop() })
 	})
 	defer stopDrain()
 
@@ -179,6 +212,56 @@ func (r *route) run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// newGroup creates the route's consumer group, retrying with backoff until
+// it succeeds or ctx ends (then it returns ctx.Err()). While it fails the
+// route cannot run: runErr says why (and /healthz fails).
+func (r *route) newGroup(ctx context.Context) (sarama.ConsumerGroup, error) {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = 500 * time.Millisecond
+	bo.MaxInterval = 15 * time.Second
+	bo.MaxElapsedTime = 0
+	for {
+		group, err := r.b.newConsumerGroup(r.b.cfg.Kafka.Brokers, r.groupID(), r.saramaConfig())
+		if err == nil {
+			if r.runErr.Swap(nil) != nil {
+				r.log.Info("consumer group created", "group", r.groupID())
+			}
+			return group, nil
+		}
+		msg := "cannot create consumer group " + r.groupID() + ": " + err.Error()
+		if prev := r.runErr.Swap(&msg); prev == nil || *prev != msg {
+			r.log.Error("route cannot run, retrying", "group", r.groupID(), "err", err)
+		}
+		if err := sleep(ctx, bo.NextBackOff()); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// probeWhileDown probes the sink whenever the breaker is down, until ctx
+// ends. Senders of pending batches probe too (WaitUp lets exactly one
+// caller probe), but a partition paused while the sink is down may have no
+// pending batch at all, for example every claim after a rebalance: without
+// this prober nothing would ever bring the sink back up.
+func (r *route) probeWhileDown(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.downCh:
+		}
+		if err := r.brk.WaitUp(ctx, r.sink.Probe); err != nil && ctx.Err() == nil {
+			r.log.Warn("probing the sink", "err", err)
+		}
+	}
+}
+
+// abort cuts requests in flight and every wait at once.
+func (r *route) abort() {
+	r.softCancel()
+	r.hardCancel()
 }
 
 func (r *route) groupID() string {
@@ -226,6 +309,18 @@ func (r *route) releaseBuffer(events, bytes int64) {
 	r.bufBytes.Add(-bytes)
 	if r.paused.Load() {
 		r.updatePause()
+	}
+}
+
+// pauseClaim pauses a newly claimed partition when the route is paused.
+// It holds pauseMu so that it cannot interleave with updatePause: checking
+// the flag, then a ResumeAll, then the Pause would leave the partition
+// paused while the route is not, until the next pause cycle.
+func (r *route) pauseClaim(topic string, partition int32) {
+	r.pauseMu.Lock()
+	defer r.pauseMu.Unlock()
+	if r.paused.Load() {
+		r.group.Pause(map[string][]int32{topic: {partition}})
 	}
 }
 

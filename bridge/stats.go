@@ -9,6 +9,8 @@ import (
 // metrics.
 type Stats struct {
 	Ready bool `json:"ready"`
+	// Healthy: every route can run (see RouteStats.RunError).
+	Healthy bool `json:"healthy"`
 	// Running: Run connected to Kafka and runs the routes (false while
 	// connecting and once they stopped).
 	Running bool         `json:"running"`
@@ -17,12 +19,19 @@ type Stats struct {
 
 // RouteStats is one route's snapshot. Counters are totals since start.
 type RouteStats struct {
-	Name      string `json:"name"`
-	Group     string `json:"group"`
-	Sink      string `json:"sink"`
-	SinkState string `json:"sink_state"` // up or down
-	Joined    bool   `json:"joined"`
-	Paused    bool   `json:"paused"`
+	Name  string `json:"name"`
+	Group string `json:"group"`
+	Sink  string `json:"sink"`
+	// SinkState: up, degraded (the sink answers but refuses some events
+	// for a reason of its own, which are held and retried) or down.
+	SinkState string `json:"sink_state"`
+	// SinkReason says why the sink is degraded or down, "" when up.
+	SinkReason string `json:"sink_reason,omitempty"`
+	// RunError says why the route cannot run (its consumer group cannot
+	// be created), "" while it runs. /healthz fails while it is set.
+	RunError string `json:"run_error,omitempty"`
+	Joined   bool   `json:"joined"`
+	Paused   bool   `json:"paused"`
 	// PauseReason: "buffer full" or "sink down" while paused.
 	PauseReason string `json:"pause_reason,omitempty"`
 	// Mode of the rate limiter: live or catch-up.
@@ -72,7 +81,7 @@ type PartitionStats struct {
 
 // Stats returns a snapshot. It is safe for concurrent use.
 func (b *Bridge) Stats() Stats {
-	s := Stats{Ready: b.Ready(), Running: b.ready.Load()}
+	s := Stats{Ready: b.Ready(), Healthy: b.Healthy(), Running: b.ready.Load()}
 	for _, r := range b.routes {
 		s.Routes = append(s.Routes, r.snapshot())
 	}
@@ -111,6 +120,17 @@ func (r *route) snapshot() RouteStats {
 		BufferMaxBytes:  int64(r.cfg.Buffer.MaxBytes),
 		Lag:             r.stats.lag.Load(),
 		MaxLag:          r.stats.maxLag.Load(),
+	}
+	switch {
+	case rs.SinkState == "down":
+		if err := r.brk.LastError(); err != nil {
+			rs.SinkReason = err.Error()
+		}
+	case r.degraded() != "":
+		rs.SinkState, rs.SinkReason = "degraded", r.degraded()
+	}
+	if msg := r.runErr.Load(); msg != nil {
+		rs.RunError = *msg
 	}
 	for _, p := range r.partitions() {
 		ps := PartitionStats{Topic: p.topic, Partition: p.partition, Next: p.next.Load(), LogEnd: p.logEnd.Load(), Lag: p.lag()}

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,7 @@ type Collector struct {
 	now func() time.Time
 
 	ready, joined, sinkUp, paused           *prometheus.Desc
+	sinkDegraded, routeRunning              *prometheus.Desc
 	info                                    *prometheus.Desc
 	mode, adaptive                          *prometheus.Desc
 	rate, configuredRate                    *prometheus.Desc
@@ -51,7 +53,9 @@ func NewCollector(src Source) *Collector {
 		now:              time.Now,
 		ready:            d("ready", "1 when every route joined its group and no sink is down (as /readyz)."),
 		joined:           d("consumer_group_joined", "1 while the route is a member of its consumer group.", "route"),
-		sinkUp:           d("sink_up", "1 while the route's sink is up, 0 while the breaker holds it down.", "route"),
+		sinkUp:           d("sink_up", "1 while the route's sink is up (degraded included), 0 while the breaker holds it down.", "route"),
+		sinkDegraded:     d("sink_degraded", "1 while the route's sink refuses events for a reason of its own (permissions, missing index, read-only cluster); they are held and retried.", "route", "reason"),
+		routeRunning:     d("route_running", "1 while the route can run, 0 while its consumer group cannot be created (as /healthz).", "route"),
 		paused:           d("paused", "1 while the route's partitions are paused (buffer full or sink down).", "route"),
 		info:             d("route_info", "Constant 1, labelled with the route's consumer group and sink type.", "route", "group", "sink"),
 		mode:             d("rate_mode", "1 for the rate limiter's current mode (live or catch-up), 0 for the other.", "route", "mode"),
@@ -72,7 +76,7 @@ func NewCollector(src Source) *Collector {
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.ready, c.joined, c.sinkUp, c.paused, c.info, c.mode, c.adaptive,
+		c.ready, c.joined, c.sinkUp, c.sinkDegraded, c.routeRunning, c.paused, c.info, c.mode, c.adaptive,
 		c.rate, c.configuredRate, c.bufEvents, c.bufBytes, c.bufMaxE, c.bufMaxB,
 		c.lagRoute, c.lag, c.logEnd, c.oldestPendingAge,
 	} {
@@ -91,7 +95,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range st.Routes {
 		gauge(c.info, 1, r.Name, r.Group, r.Sink)
 		gauge(c.joined, b2f(r.Joined), r.Name)
-		gauge(c.sinkUp, b2f(r.SinkState == "up"), r.Name)
+		gauge(c.sinkUp, b2f(r.SinkState != "down"), r.Name)
+		if r.SinkState == "degraded" {
+			gauge(c.sinkDegraded, 1, r.Name, reasonLabel(r.SinkReason))
+		} else {
+			gauge(c.sinkDegraded, 0, r.Name, "")
+		}
+		gauge(c.routeRunning, b2f(r.RunError == ""), r.Name)
 		gauge(c.paused, b2f(r.Paused), r.Name)
 		for _, m := range rateModes {
 			gauge(c.mode, b2f(r.Mode == m), r.Name, m)
@@ -122,4 +132,19 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// reasonLabel keeps a label's cardinality low: the error type of a sink's
+// reason ("status 403: security_exception: action [...]" gives
+// "security_exception"), at most 64 bytes.
+func reasonLabel(reason string) string {
+	parts := strings.SplitN(reason, ": ", 3)
+	label := parts[0]
+	if len(parts) > 1 && strings.HasPrefix(parts[0], "status ") {
+		label = parts[1]
+	}
+	if len(label) > 64 {
+		label = strings.ToValidUTF8(label[:64], "")
+	}
+	return label
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -104,10 +105,50 @@ func TestCollector(t *testing.T) {
 		`siembridge_log_end_offset{partition="1",route="elastic",topic="events"}`:                8000,
 		`siembridge_oldest_pending_age_seconds{partition="0",route="elastic",topic="events"}`:    90,
 		`siembridge_oldest_pending_age_seconds{partition="1",route="elastic",topic="events"}`:    0,
+		`siembridge_route_running{route="elastic"}`:                                              1,
+		`siembridge_route_running{route="hec"}`:                                                  1,
+		`siembridge_sink_degraded{reason="",route="elastic"}`:                                    0,
+		`siembridge_sink_degraded{reason="",route="hec"}`:                                        0,
 	} {
 		want[k] = v
 	}
 	compare(t, got, want)
+}
+
+// A degraded sink is up (reachable) and says why in a low-cardinality
+// label; a route whose group cannot be created is not running.
+func TestCollectorDegradedAndNotRunning(t *testing.T) {
+	st := sampleStats()
+	st.Routes[0].SinkState = "degraded"
+	st.Routes[0].SinkReason = "status 403: security_exception: action [indices:data/write/bulk[s]] is unauthorized for API key id [k1]"
+	st.Routes[1].RunError = "cannot create consumer group g2: kafka: client has run out of available brokers"
+	got := collect(t, NewCollector(&fakeSource{st: st}))
+	for k, want := range map[string]float64{
+		`siembridge_sink_up{route="elastic"}`:                                   1,
+		`siembridge_sink_degraded{reason="security_exception",route="elastic"}`: 1,
+		`siembridge_sink_degraded{reason="",route="hec"}`:                       0,
+		`siembridge_route_running{route="elastic"}`:                             1,
+		`siembridge_route_running{route="hec"}`:                                 0,
+	} {
+		if v, ok := got[k]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", k, v, ok, want)
+		}
+	}
+}
+
+func TestReasonLabel(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"status 403: security_exception: action [x] is unauthorized", "security_exception"},
+		{"status 404: index_not_found_exception: no such index [a]", "index_not_found_exception"},
+		{"security_exception: plain", "security_exception"},
+		{"no colon at all", "no colon at all"},
+		{"", ""},
+		{strings.Repeat("é", 40), strings.Repeat("é", 32)},
+	} {
+		if got := reasonLabel(tc.in); got != tc.want {
+			t.Errorf("reasonLabel(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
 }
 
 func TestCollectorNoRoutes(t *testing.T) {

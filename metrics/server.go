@@ -51,7 +51,8 @@ func WithLogger(l *slog.Logger) ServerOption { return func(s *Server) { s.log = 
 // Server serves, over plain HTTP:
 //
 //	/metrics      Prometheus exposition of the registry
-//	/healthz      200 "ok" while the process runs
+//	/healthz      200 "ok" while every route can run, 503 with the reason
+//	              while one cannot (its consumer group cannot be created)
 //	/readyz       200 when the bridge is ready, else 503 and a one-line reason
 //	/api/status   JSON Status: the bridge's Stats, server time, version, limits
 //	/api/history  JSON History: per-route samples of the last minutes
@@ -120,7 +121,7 @@ func NewServer(cfg ServerConfig, src Source, reg *prometheus.Registry, opts ...S
 		ErrorLog:            slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		MaxRequestsInFlight: 4,
 	}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { plain(w, http.StatusOK, "ok") })
+	mux.HandleFunc("GET /healthz", s.serveHealth)
 	mux.HandleFunc("GET /readyz", s.serveReady)
 	mux.HandleFunc("GET /api/status", s.serveStatus)
 	mux.HandleFunc("GET /api/history", s.serveHistory)
@@ -201,6 +202,19 @@ func (s *Server) sample(ctx context.Context) {
 	}
 }
 
+// serveHealth answers 200 while every route can run, 503 with the reason
+// while one cannot (its consumer group cannot be created): a restart may
+// help, and an orchestrator should know.
+func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	for _, r := range s.src.Stats().Routes {
+		if r.RunError != "" {
+			plain(w, http.StatusServiceUnavailable, fmt.Sprintf("route %s cannot run: %s", r.Name, r.RunError))
+			return
+		}
+	}
+	plain(w, http.StatusOK, "ok")
+}
+
 func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 	if s.src.Ready() {
 		plain(w, http.StatusOK, "ready")
@@ -223,7 +237,11 @@ func NotReadyReason(st bridge.Stats) string {
 	}
 	for _, r := range st.Routes {
 		if r.SinkState != "up" {
-			return fmt.Sprintf("route %s: sink %s is %s", r.Name, r.Sink, r.SinkState)
+			msg := fmt.Sprintf("route %s: sink %s is %s", r.Name, r.Sink, r.SinkState)
+			if r.SinkReason != "" {
+				msg += " (" + r.SinkReason + ")"
+			}
+			return msg
 		}
 	}
 	for _, r := range st.Routes {

@@ -64,10 +64,17 @@ func get(t *testing.T, srv *Server, path string) (int, string, string) {
 }
 
 func TestHealthz(t *testing.T) {
-	srv, _ := startServer(t, &fakeSource{}, nil)
+	src := &fakeSource{st: sampleStats()}
+	srv, _ := startServer(t, src, nil)
 	code, _, body := get(t, srv, "/healthz")
 	if code != 200 || body != "ok\n" {
 		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
+	}
+	// A route that cannot run fails /healthz: a restart may help.
+	src.set(func(st *bridge.Stats) { st.Routes[1].RunError = "cannot create consumer group g2: out of brokers" })
+	code, _, body = get(t, srv, "/healthz")
+	if want := "route hec cannot run: cannot create consumer group g2: out of brokers\n"; code != http.StatusServiceUnavailable || body != want {
+		t.Errorf("route cannot run: /healthz = %d %q, want 503 %q", code, body, want)
 	}
 }
 
@@ -86,6 +93,9 @@ func TestReadyz(t *testing.T) {
 		reason string
 	}{
 		{"sink down", func(st *bridge.Stats) { st.Routes[1].SinkState = "down" }, "route hec: sink splunk_hec is down\n"},
+		{"sink degraded", func(st *bridge.Stats) {
+			st.Routes[0].SinkState, st.Routes[0].SinkReason = "degraded", "status 403: security_exception: unauthorized"
+		}, "route elastic: sink elasticsearch is degraded (status 403: security_exception: unauthorized)\n"},
 		{"not joined", func(st *bridge.Stats) { st.Routes[0].Joined = false }, "route elastic: not a member of consumer group siembridge-elastic\n"},
 		{"not running", func(st *bridge.Stats) { st.Running = false; st.Routes[1].SinkState = "down" }, "bridge not running: connecting to Kafka or shutting down\n"},
 	} {

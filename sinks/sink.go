@@ -69,6 +69,13 @@ const (
 	// Reject: a permanent failure for this event (mapping or format
 	// error, too large); it goes to the dead-letter topic.
 	Reject
+	// Blocked: the sink refused the event for a reason of its own, not
+	// of the event: missing permission on the index, the index does not
+	// exist and may not be created, the cluster is read-only. Sending it
+	// again succeeds once an operator fixes the sink. The bridge retries
+	// it with backoff, never dead-letters it, and reports the sink
+	// degraded with the item's Reason while any event is blocked.
+	Blocked
 )
 
 func (o Outcome) String() string {
@@ -79,6 +86,8 @@ func (o Outcome) String() string {
 		return "retry"
 	case Reject:
 		return "reject"
+	case Blocked:
+		return "blocked"
 	}
 	return fmt.Sprintf("Outcome(%d)", uint8(o))
 }
@@ -86,7 +95,7 @@ func (o Outcome) String() string {
 // ItemError is the failure of one event of a batch.
 type ItemError struct {
 	Index   int     // position in the batch passed to Send
-	Outcome Outcome // Retry or Reject
+	Outcome Outcome // Retry, Reject or Blocked
 	Status  int     // sink status code (HTTP status, HEC code), 0 if none
 	Reason  string  // human readable, from the sink when it gave one
 }
@@ -103,15 +112,21 @@ type BatchError struct {
 }
 
 func (e *BatchError) Error() string {
-	var retry, reject int
+	var retry, reject, blocked int
 	for _, it := range e.Items {
-		if it.Outcome == Reject {
+		switch it.Outcome {
+		case Reject:
 			reject++
-		} else {
+		case Blocked:
+			blocked++
+		default:
 			retry++
 		}
 	}
 	msg := fmt.Sprintf("%d events to retry, %d rejected", retry, reject)
+	if blocked > 0 {
+		msg += fmt.Sprintf(", %d blocked by the sink", blocked)
+	}
 	if len(e.Items) > 0 {
 		first := e.Items[0]
 		msg += fmt.Sprintf(" (first: status %d: %s)", first.Status, first.Reason)

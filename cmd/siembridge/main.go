@@ -19,6 +19,11 @@ const (
 	exitUsage   = 2 // bad flags or configuration
 )
 
+// stopSignals end a command: the first one gracefully (a run finishes the
+// requests in flight, commits and leaves its groups), and for run a second
+// one at once (see cmdRun).
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
 // usageError marks errors that exit with code 2.
 type usageError struct{ err error }
 
@@ -62,7 +67,9 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		if c.name != args[0] {
 			continue
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		// SIGHUP stops like SIGTERM (a closed terminal or a supervisor's
+		// reload must not kill the process without a commit).
+		ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 		defer stop()
 		err := c.run(ctx, args[1:], stdout, stderr)
 		if err == nil {

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"strings"
 	"time"
 
@@ -56,7 +58,40 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		log.Info("metrics and status page listening", "url", "http://"+srv.Addr()+"/")
 	}
 	log.Info("starting", "routes", len(cfg.Routes), "brokers", cfg.Kafka.Brokers)
+	stopAbort := abortOnSecondSignal(ctx, b, log)
+	defer stopAbort()
 	return b.Run(ctx)
+}
+
+// abortOnSecondSignal calls b.Abort when a stop signal arrives after the
+// first one (which ended ctx): the operator wants out now, so the requests
+// in flight are cut, what was delivered is committed once, and Run
+// returns. The returned function stops listening.
+func abortOnSecondSignal(ctx context.Context, b *bridge.Bridge, log *slog.Logger) func() {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, stopSignals...)
+	done := make(chan struct{})
+	go func() {
+		seen := 0
+		for {
+			select {
+			case <-done:
+				return
+			case <-sigs:
+				// The first signal also ended ctx (signal.NotifyContext
+				// in main); a signal after that is the second.
+				seen++
+				if seen >= 2 && ctx.Err() != nil {
+					log.Warn("second stop signal: cutting requests in flight; committing what was delivered and exiting")
+					b.Abort()
+				}
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
 }
 
 // loadConfig loads and validates a configuration file; its errors are usage

@@ -1,6 +1,7 @@
 package elasticsearch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,22 +13,25 @@ import (
 )
 
 // classifyItem decides what one bulk item's answer means. create reports
-// whether we sent "create" actions.
+// whether we sent "create" actions; errType and reason are the item's
+// error.type and error.reason (raw JSON string contents).
 //
 //	2xx                                   delivered
 //	409 version_conflict_engine_exception delivered on create: the document
 //	                                      is already indexed under our
 //	                                      deterministic _id (a replay)
 //	409 otherwise                         retry (a concurrent write)
+//	a problem of the cluster, not of the  blocked: retried with backoff,
+//	document (see sinkProblem)            never dead-lettered; the sink is
+//	                                      reported degraded
 //	429                                   retry, throttled (write queue full)
 //	503                                   retry, throttled (shard unavailable)
 //	5xx, 408                              retry
 //	other 4xx                             reject: mapping and parsing errors,
-//	                                      invalid index name, index_not_found
-//	                                      with auto-create off, 413; sending
+//	                                      invalid index name, 413; sending
 //	                                      the same document again cannot work
 //	anything else (0, 1xx, 3xx)           retry: not an answer we understand
-func classifyItem(status int, errType []byte, create bool) (o sinks.Outcome, throttled bool) {
+func classifyItem(status int, errType, reason []byte, create bool) (o sinks.Outcome, throttled bool) {
 	switch {
 	case status >= 200 && status < 300:
 		return sinks.Delivered, false
@@ -36,6 +40,8 @@ func classifyItem(status int, errType []byte, create bool) (o sinks.Outcome, thr
 			return sinks.Delivered, false
 		}
 		return sinks.Retry, false
+	case sinkProblem(status, errType, reason):
+		return sinks.Blocked, false
 	case status == http.StatusTooManyRequests, status == http.StatusServiceUnavailable:
 		return sinks.Retry, true
 	case status >= 500 && status < 600, status == http.StatusRequestTimeout:
@@ -44,6 +50,32 @@ func classifyItem(status int, errType []byte, create bool) (o sinks.Outcome, thr
 		return sinks.Reject, false
 	}
 	return sinks.Retry, false
+}
+
+// sinkProblem reports an item error that says nothing about the document
+// and everything about the cluster or our access to it; sending the same
+// document again works once an operator fixes the cause, so it must never
+// go to the dead-letter topic:
+//
+//	401, 403 security_exception    the API key or role lacks create_doc or
+//	                               auto_configure on the index
+//	404 index_not_found_exception  the index does not exist and
+//	                               action.auto_create_index forbids it
+//	cluster_block_exception        the index or cluster is read-only (a
+//	                               disk flood-stage watermark, an admin);
+//	                               403, or 429 since 7.x
+//	index_closed_exception         the target index is closed
+//	op_type of create              an "index" action into a data stream:
+//	                               only create is allowed (configuration)
+func sinkProblem(status int, errType, reason []byte) bool {
+	switch string(errType) {
+	case "security_exception", "index_not_found_exception", "cluster_block_exception", "index_closed_exception":
+		return true
+	}
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		return true
+	}
+	return status == http.StatusBadRequest && bytes.Contains(reason, []byte("op_type of create"))
 }
 
 // statusError classifies a whole-request HTTP failure (any non-2xx status).

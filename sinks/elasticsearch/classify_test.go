@@ -23,27 +23,37 @@ func TestClassifyItem(t *testing.T) {
 		create    bool
 		want      sinks.Outcome
 		throttled bool
+		reason    string
 	}{
-		{200, "", true, sinks.Delivered, false},
-		{201, "", true, sinks.Delivered, false},
-		{409, "version_conflict_engine_exception", true, sinks.Delivered, false},
-		{409, "version_conflict_engine_exception", false, sinks.Retry, false},
-		{409, "something_else", true, sinks.Retry, false},
-		{429, "es_rejected_execution_exception", true, sinks.Retry, true},
-		{503, "unavailable_shards_exception", true, sinks.Retry, true},
-		{500, "null_pointer_exception", true, sinks.Retry, false},
-		{502, "", true, sinks.Retry, false},
-		{408, "", true, sinks.Retry, false},
-		{400, "mapper_parsing_exception", true, sinks.Reject, false},
-		{400, "document_parsing_exception", true, sinks.Reject, false},
-		{400, "illegal_argument_exception", true, sinks.Reject, false},
-		{400, "invalid_index_name_exception", true, sinks.Reject, false},
-		{404, "index_not_found_exception", true, sinks.Reject, false},
-		{413, "", true, sinks.Reject, false},
-		{0, "", true, sinks.Retry, false},
-		{302, "", true, sinks.Retry, false},
+		{200, "", true, sinks.Delivered, false, ""},
+		{201, "", true, sinks.Delivered, false, ""},
+		{409, "version_conflict_engine_exception", true, sinks.Delivered, false, ""},
+		{409, "version_conflict_engine_exception", false, sinks.Retry, false, ""},
+		{409, "something_else", true, sinks.Retry, false, ""},
+		{429, "es_rejected_execution_exception", true, sinks.Retry, true, ""},
+		{503, "unavailable_shards_exception", true, sinks.Retry, true, ""},
+		{500, "null_pointer_exception", true, sinks.Retry, false, ""},
+		{502, "", true, sinks.Retry, false, ""},
+		{408, "", true, sinks.Retry, false, ""},
+		{400, "mapper_parsing_exception", true, sinks.Reject, false, ""},
+		{400, "document_parsing_exception", true, sinks.Reject, false, ""},
+		{400, "illegal_argument_exception", true, sinks.Reject, false, ""},
+		{400, "invalid_index_name_exception", true, sinks.Reject, false, ""},
+		{413, "", true, sinks.Reject, false, ""},
+		// Problems of the cluster or of our access: held, never
+		// dead-lettered.
+		{404, "index_not_found_exception", true, sinks.Blocked, false, "no such index [logs-x] and [action.auto_create_index] ([false]) doesn't match"},
+		{403, "security_exception", true, sinks.Blocked, false, "action [indices:data/write/bulk[s]] is unauthorized for API key id [k1] of user [u] on indices [logs-x]"},
+		{401, "security_exception", true, sinks.Blocked, false, "unable to authenticate"},
+		{403, "cluster_block_exception", true, sinks.Blocked, false, "index [logs-x] blocked by: [FORBIDDEN/8/index write (api)];"},
+		{429, "cluster_block_exception", true, sinks.Blocked, false, "index [logs-x] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark, index has read-only-allow-delete block];"},
+		{400, "index_closed_exception", true, sinks.Blocked, false, "closed"},
+		{403, "", true, sinks.Blocked, false, ""},
+		{400, "illegal_argument_exception", false, sinks.Blocked, false, "only write ops with an op_type of create are allowed in data streams"},
+		{0, "", true, sinks.Retry, false, ""},
+		{302, "", true, sinks.Retry, false, ""},
 	} {
-		got, th := classifyItem(tc.status, []byte(tc.errType), tc.create)
+		got, th := classifyItem(tc.status, []byte(tc.errType), []byte(tc.reason), tc.create)
 		if got != tc.want || th != tc.throttled {
 			t.Errorf("%d %s create=%v: %v throttled=%v, want %v %v", tc.status, tc.errType, tc.create, got, th, tc.want, tc.throttled)
 		}
@@ -252,7 +262,7 @@ func FuzzParseBulkResponse(f *testing.F) {
 				t.Fatalf("status %d", it.status)
 			}
 			_ = itemReason(&it)
-			_, _ = classifyItem(it.status, it.errType, true)
+			_, _ = classifyItem(it.status, it.errType, it.errReason, true)
 		}
 		_ = hasErrors
 		_ = describeErrorBody(data)

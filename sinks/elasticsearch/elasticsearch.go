@@ -295,7 +295,7 @@ func (s *Sink) send(ctx context.Context, batch []*event.Event) error {
 	if hasErrors {
 		for k := range items {
 			it := &items[k]
-			o, throttled := classifyItem(it.status, it.errType, s.create)
+			o, throttled := classifyItem(it.status, it.errType, it.errReason, s.create)
 			if o == sinks.Delivered {
 				continue
 			}
