@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -19,6 +18,9 @@ import (
 	"github.com/siembridge/siembridge/event"
 	"github.com/siembridge/siembridge/sinks"
 )
+
+// DefaultReplayLateness is ReplayOptions.Lateness when it is zero.
+const DefaultReplayLateness = 15 * time.Minute
 
 // ReplayOptions describe one replay job: the events of a route's topics
 // whose Kafka record timestamp lies in [From, To), delivered again into the
@@ -30,6 +32,23 @@ type ReplayOptions struct {
 	// From and To bound the window of record timestamps, From inclusive,
 	// To exclusive. Required, From before To.
 	From, To time.Time
+	// Lateness bounds how far record timestamps stray from their order
+	// within a partition (several producers, buffering shippers, skewed
+	// clocks): each partition is read from the first record stamped at or
+	// after From − Lateness until a record stamped at or after To +
+	// Lateness (or the end offset captured at the start); of the records
+	// read, exactly those stamped in [From, To) are delivered. A record in
+	// the window that lies beyond those bounds in its partition is not
+	// replayed. Default (0) DefaultReplayLateness, 15m; negative: none
+	// (read from the first record at or after From, stop at the first one
+	// at or after To).
+	Lateness time.Duration
+	// AllowPartial replays what Kafka still holds when retention deleted
+	// part of the job: the window starts before the oldest record of a
+	// partition, or a resumed checkpoint points below a partition's log
+	// start. Default false: Replay returns a *RetentionError naming what
+	// is gone, before delivering anything.
+	AllowPartial bool
 	// Rate in events per second. Negative: the route's catch-up rate (and
 	// its catch-up bytes rate); 0: unlimited.
 	Rate float64
@@ -61,13 +80,18 @@ type ReplayOptions struct {
 	// ProgressInterval between checkpoint writes and progress calls.
 	// Default 500ms.
 	ProgressInterval time.Duration
-	// IdleEnd: a partition that gets no record for this long although it
-	// has not reached its end offset is taken as finished (the rest of its
-	// log holds only transaction markers or compacted-away records). A
-	// warning names it. A fetch error restarts the wait: a partition that
-	// cannot be read is not idle. Default 10s, above sarama's retry
-	// backoff (2s), so a failing partition never looks idle.
-	IdleEnd time.Duration
+}
+
+// lateness is the effective Lateness: the default for 0, none for a
+// negative value.
+func (o ReplayOptions) lateness() time.Duration {
+	switch {
+	case o.Lateness == 0:
+		return DefaultReplayLateness
+	case o.Lateness < 0:
+		return 0
+	}
+	return o.Lateness
 }
 
 // ReplayProgress is a snapshot of a replay.
@@ -75,14 +99,17 @@ type ReplayProgress struct {
 	Partitions     int `json:"partitions"`
 	PartitionsDone int `json:"partitions_done"`
 	// Total is the number of offsets between each partition's start and
-	// end offset: an upper bound of the events in the window (the records
-	// after the first one at or past To are not in it).
+	// end offset: an upper bound of the records to read (a partition stops
+	// early at a record stamped at or after To + lateness).
 	Total int64 `json:"total"`
 	// Done is how many of those offsets are behind the delivered
 	// watermark, or were found to be outside the window.
 	Done int64 `json:"done"`
-	// Delivered and DeadLettered count the events of this run;
-	// Skipped the records read whose timestamp was before From.
+	// Delivered and DeadLettered count the events of this run. Skipped
+	// counts the records read and not delivered because their timestamp
+	// is outside [From, To) — before From, or at or after To within the
+	// lateness bound — among the offsets done, over every run of the job
+	// (the checkpoint keeps it).
 	Delivered    int64         `json:"delivered"`
 	DeadLettered int64         `json:"dead_lettered"`
 	Skipped      int64         `json:"skipped"`
@@ -92,8 +119,15 @@ type ReplayProgress struct {
 // ReplayResult is what Replay did.
 type ReplayResult struct {
 	ReplayProgress
-	// Complete: the whole window was delivered (or dead-lettered).
+	// Complete: the whole window was delivered (or dead-lettered), or,
+	// with AllowPartial, all of it that Kafka still held (Gaps says what
+	// was not).
 	Complete bool
+	// Lateness is the lateness bound the job ran with.
+	Lateness time.Duration
+	// Gaps are the parts of the job retention deleted before they were
+	// read, replayed around because AllowPartial was set.
+	Gaps []RetentionGap
 	// Checkpoint is the path of the checkpoint file left behind for
 	// --resume, empty when there is none (the replay completed, or ran
 	// without one).
@@ -118,10 +152,17 @@ func optErr(option, format string, args ...any) error {
 // is in [From, To) into the route's sink, through a private consumer: it
 // joins no consumer group and leaves every committed offset alone, so the
 // live bridge may keep running. Each partition starts at the first offset
-// whose timestamp is at or after From (Kafka's ListOffsets by timestamp)
-// and stops at its first record at or after To, or at the log end seen
-// when the job started, whichever comes first; records before From met on
-// the way (timestamps need not be monotonic) are skipped.
+// whose timestamp is at or after From − Lateness (Kafka's ListOffsets by
+// timestamp) and stops at a record stamped at or after To + Lateness, or
+// at the log end captured when the job started, whichever comes first;
+// the records read that are stamped outside [From, To) are skipped and
+// counted. A partition is finished only there: never because nothing
+// arrived for a while (see tailProbe).
+//
+// When retention deleted part of the job — the window starts before the
+// oldest record of a partition, or a resumed checkpoint points below its
+// log start — Replay returns a *RetentionError before delivering anything,
+// unless AllowPartial.
 //
 // Delivery is the live bridge's: batches cut by batch.max_events and
 // max_bytes, the same deterministic document IDs (a window replayed twice
@@ -156,6 +197,7 @@ func Replay(ctx context.Context, cfg *config.Config, opts ReplayOptions) (res Re
 	if err != nil {
 		return res, err
 	}
+	res.Lateness = opts.lateness()
 	var state *checkpoint.ReplayState
 	if opts.Resume {
 		if state, err = loadResume(opts); err != nil {
@@ -169,6 +211,9 @@ func Replay(ctx context.Context, cfg *config.Config, opts ReplayOptions) (res Re
 	}
 	sc.ClientID += "-replay"
 	sc.ChannelBufferSize = max(64, min(rc.Batch.MaxEvents, 1024))
+	// What the live bridge reads (sarama's default, said here because the
+	// end-of-partition probe reads the log the same way).
+	sc.Consumer.IsolationLevel = sarama.ReadUncommitted
 	b := &Bridge{cfg: cfg, sc: sc, log: log.With("job", "replay"), hooks: hooks}
 	r := &route{b: b, cfg: rc, sink: opts.Sink}
 	if err := r.init(); err != nil {
@@ -198,22 +243,20 @@ func Replay(ctx context.Context, cfg *config.Config, opts ReplayOptions) (res Re
 	defer consumer.Close()
 	b.client, b.producer = client, producer
 
-	state, err = planReplay(client, rc, opts, state, r.log)
+	state, gaps, err := planReplay(client, sc, rc, opts, state, r.log)
 	if err != nil {
 		return res, err
 	}
+	res.Gaps = gaps
 	j := &replayJob{
-		r: r, consumer: consumer, opts: opts, state: state, start: time.Now(),
-		idleEnd: opts.IdleEnd, dirty: true,
-	}
-	if j.idleEnd <= 0 {
-		j.idleEnd = 10 * time.Second
+		r: r, client: client, sc: sc, consumer: consumer, opts: opts, state: state, start: time.Now(),
+		window: replayWindow{from: opts.From, to: opts.To, lateness: opts.lateness()}, dirty: true,
 	}
 	if err := j.save(); err != nil {
 		return res, err
 	}
 	prog := j.progress()
-	r.log.Info("replay starting", "from", opts.From, "to", opts.To, "partitions", prog.Partitions,
+	r.log.Info("replay starting", "from", opts.From, "to", opts.To, "lateness", j.window.lateness, "partitions", prog.Partitions,
 		"offsets", prog.Total, "done", prog.Done, "rate", rc.Rate.EventsPerSecond, "index", opts.Index, "checkpoint", opts.Checkpoint)
 
 	runErr := j.run(ctx)
@@ -270,6 +313,9 @@ func replayRoute(cfg *config.Config, opts ReplayOptions) (config.Route, error) {
 	}
 	if !opts.From.Before(opts.To) {
 		return rc, optErr("to", "%s is not after from %s", opts.To.Format(time.RFC3339Nano), opts.From.Format(time.RFC3339Nano))
+	}
+	if l := opts.lateness(); l > 0 && (opts.From.Add(-l).Year() < 1970 || opts.To.Add(l).Before(opts.To)) {
+		return rc, optErr("lateness", "%s reaches outside the times Kafka can hold", l)
 	}
 	if math.IsNaN(opts.Rate) || math.IsInf(opts.Rate, 0) {
 		return rc, optErr("rate", "must be a finite number")
@@ -333,7 +379,7 @@ func loadResume(opts ReplayOptions) (*checkpoint.ReplayState, error) {
 	if err != nil {
 		return nil, &ReplayOptionError{Option: "resume", Err: err}
 	}
-	if err := st.Check(opts.Route, opts.From, opts.To, opts.Index); err != nil {
+	if err := st.Check(opts.Route, opts.From, opts.To, opts.Index, opts.lateness()); err != nil {
 		return nil, &ReplayOptionError{Option: "resume", Err: fmt.Errorf("%s: %w", opts.Checkpoint, err)}
 	}
 	return st, nil
@@ -341,20 +387,38 @@ func loadResume(opts ReplayOptions) (*checkpoint.ReplayState, error) {
 
 // planReplay lists the partitions of the route's topics and, for those the
 // state does not hold yet, asks Kafka for the start offset (the first
-// record at or after From) and the log end.
-func planReplay(client sarama.Client, rc config.Route, opts ReplayOptions, st *checkpoint.ReplayState, log *slog.Logger) (*checkpoint.ReplayState, error) {
+// record at or after From − lateness) and the log end. It checks what
+// retention left (checkRetention): the gaps found are an error unless
+// AllowPartial, and are returned otherwise, the resumed partitions moved
+// past them.
+func planReplay(client sarama.Client, sc *sarama.Config, rc config.Route, opts ReplayOptions, st *checkpoint.ReplayState, log *slog.Logger) (*checkpoint.ReplayState, []RetentionGap, error) {
+	w := replayWindow{from: opts.From, to: opts.To, lateness: opts.lateness()}
 	if st == nil {
-		st = &checkpoint.ReplayState{Route: opts.Route, From: opts.From, To: opts.To, Index: opts.Index}
+		st = &checkpoint.ReplayState{Route: opts.Route, From: opts.From, To: opts.To, Index: opts.Index, Lateness: w.lateness}
 	}
 	have := make(map[topicPartition]bool, len(st.Partitions))
 	for _, p := range st.Partitions {
 		have[topicPartition{p.Topic, p.Partition}] = true
 	}
 	resumed := len(st.Partitions) > 0
+	var gaps []RetentionGap
+	for i := range st.Partitions {
+		p := &st.Partitions[i]
+		if p.Done {
+			continue
+		}
+		logStart, err := client.GetOffset(p.Topic, p.Partition, sarama.OffsetOldest)
+		if err != nil {
+			return nil, nil, fmt.Errorf("log start of %s/%d: %w", p.Topic, p.Partition, err)
+		}
+		if g, ok := resumeGap(*p, logStart); ok {
+			gaps = append(gaps, g)
+		}
+	}
 	for _, topic := range rc.Topics {
 		parts, err := client.Partitions(topic)
 		if err != nil {
-			return nil, fmt.Errorf("topic %s: %w", topic, err)
+			return nil, nil, fmt.Errorf("topic %s: %w", topic, err)
 		}
 		for _, p := range parts {
 			if have[topicPartition{topic, p}] {
@@ -362,14 +426,30 @@ func planReplay(client sarama.Client, rc config.Route, opts ReplayOptions, st *c
 			}
 			end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
 			if err != nil {
-				return nil, fmt.Errorf("log end of %s/%d: %w", topic, p, err)
+				return nil, nil, fmt.Errorf("log end of %s/%d: %w", topic, p, err)
 			}
-			start, err := client.GetOffset(topic, p, opts.From.UnixMilli())
+			logStart, err := client.GetOffset(topic, p, sarama.OffsetOldest)
 			if err != nil {
-				return nil, fmt.Errorf("offset of %s/%d at %s: %w", topic, p, opts.From.Format(time.RFC3339Nano), err)
+				return nil, nil, fmt.Errorf("log start of %s/%d: %w", topic, p, err)
+			}
+			start, err := client.GetOffset(topic, p, w.startTime().UnixMilli())
+			if err != nil {
+				return nil, nil, fmt.Errorf("offset of %s/%d at %s: %w", topic, p, w.startTime().Format(time.RFC3339Nano), err)
 			}
 			if start < 0 || start > end {
-				start = end // no record at or after From
+				start = end // no record at or after From − lateness
+			}
+			// Retention took something from this partition, and what is
+			// left may begin inside the window: find the oldest record's
+			// time.
+			if logStart > 0 && (start == logStart || logStart >= end) {
+				oldest, found, err := oldestRecord(client, sc, topic, p, logStart, end)
+				if err != nil {
+					return nil, nil, fmt.Errorf("oldest record of %s/%d: %w", topic, p, err)
+				}
+				if g, ok := windowGap(w, topic, p, logStart, oldest, found); ok {
+					gaps = append(gaps, g)
+				}
 			}
 			if resumed {
 				log.Warn("partition not in the checkpoint (added since?); replaying it from the window start", "topic", topic, "partition", p)
@@ -386,17 +466,36 @@ func planReplay(client sarama.Client, rc config.Route, opts ReplayOptions, st *c
 		}
 		return x.Partition < y.Partition
 	})
-	return st, nil
+	if len(gaps) > 0 {
+		if !opts.AllowPartial {
+			return nil, nil, &RetentionError{From: opts.From, To: opts.To, Gaps: gaps}
+		}
+		for _, g := range gaps {
+			log.Warn("retention deleted part of the replay; replaying what is left (--allow-partial)", "gap", g.String())
+			if g.Next < 0 {
+				continue
+			}
+			for i := range st.Partitions {
+				p := &st.Partitions[i]
+				if p.Topic == g.Topic && p.Partition == g.Partition {
+					p.Next = min(g.LogStart, p.End)
+					p.Done = p.Next >= p.End
+				}
+			}
+		}
+	}
+	return st, gaps, nil
 }
 
 // replayJob is a running replay.
 type replayJob struct {
 	r        *route
+	client   sarama.Client
+	sc       *sarama.Config
 	consumer sarama.Consumer
 	opts     ReplayOptions
+	window   replayWindow
 	start    time.Time
-	idleEnd  time.Duration
-	skipped  atomic.Int64
 
 	mu    sync.Mutex
 	state *checkpoint.ReplayState
@@ -409,8 +508,9 @@ type replayJob struct {
 // (records skipped before it included).
 type replayBatch struct {
 	batch
-	next int64
-	done bool // the partition ends with this batch
+	next    int64
+	skipped int64 // records read for it and not delivered (outside the window)
+	done    bool  // the partition ends with this batch
 }
 
 // run replays every partition that is not done, Parallel at a time, and
@@ -489,6 +589,16 @@ func (j *replayJob) run(ctx context.Context) error {
 	return nil
 }
 
+// tailCheckAfter is how long a partition's consumer may be silent, short
+// of the end offset, before tailProbe looks at what is left (and again
+// after each look that found records still to come). Silence alone never
+// ends a partition.
+const tailCheckAfter = time.Second
+
+// skippedFlush is how many skipped records a batch may carry before it is
+// sent (empty, or as it is) so that the watermark moves past them.
+const skippedFlush = 1024
+
 // partition replays partition i: this goroutine reads records and cuts
 // batches, a sender delivers them one after the other so that the order
 // is kept while the next batch fills.
@@ -498,11 +608,14 @@ func (j *replayJob) partition(ctx context.Context, i int) error {
 	p := j.state.Partitions[i]
 	j.mu.Unlock()
 	if p.Next >= p.End {
-		j.advance(i, p.End, true)
+		j.advance(i, p.End, 0, true)
 		return nil
 	}
 	pc, err := j.consumer.ConsumePartition(p.Topic, p.Partition, p.Next)
 	if err != nil {
+		if errors.Is(err, sarama.ErrOffsetOutOfRange) {
+			return j.retentionError(p, p.Next)
+		}
 		return fmt.Errorf("%s/%d at offset %d: %w", p.Topic, p.Partition, p.Next, err)
 	}
 	defer pc.Close()
@@ -524,11 +637,17 @@ func (j *replayJob) partition(ctx context.Context, i int) error {
 					continue
 				}
 			}
-			j.advance(i, b.next, b.done)
+			j.advance(i, b.next, b.skipped, b.done)
 		}
 	})
 
-	from, to := j.opts.From, j.opts.To
+	// At most one tail probe runs at a time; its answer arrives on
+	// probed, and the partition waits for it before returning.
+	probed := make(chan tailResult, 1)
+	var probeWG sync.WaitGroup
+	defer probeWG.Wait()
+	probing := false
+
 	maxEvents, maxBytes := r.cfg.Batch.MaxEvents, int(r.cfg.Batch.MaxBytes)
 	cur := &replayBatch{next: p.Next}
 	timer := time.NewTimer(time.Hour)
@@ -544,8 +663,8 @@ func (j *replayJob) partition(ctx context.Context, i int) error {
 			return false
 		}
 	}
-	idle := time.NewTimer(j.idleEnd)
-	defer idle.Stop()
+	quiet := time.NewTimer(tailCheckAfter)
+	defer quiet.Stop()
 	var readErr error
 	var lastErr error
 loop:
@@ -553,7 +672,11 @@ loop:
 		select {
 		case msg, ok := <-pc.Messages():
 			if !ok {
-				readErr = fmt.Errorf("%s/%d: consumer stopped at offset %d: %v", p.Topic, p.Partition, cur.next, lastErr)
+				if errors.Is(lastErr, sarama.ErrOffsetOutOfRange) {
+					readErr = j.retentionError(p, cur.next)
+				} else {
+					readErr = fmt.Errorf("%s/%d: consumer stopped at offset %d: %v", p.Topic, p.Partition, cur.next, lastErr)
+				}
 				break loop
 			}
 			if msg.Offset >= p.End {
@@ -562,15 +685,17 @@ loop:
 				flush()
 				break loop
 			}
-			if !msg.Timestamp.Before(to) {
-				// The first record at or past To ends the partition.
+			deliver, done := j.window.Classify(msg.Timestamp)
+			if done {
+				// A record stamped at or after To + lateness ends the
+				// partition.
 				cur.done = true
 				cur.next = msg.Offset
 				flush()
 				break loop
 			}
-			if msg.Timestamp.Before(from) {
-				j.skipped.Add(1)
+			if !deliver {
+				cur.skipped++
 			} else {
 				ev := new(event.Event)
 				ev.Init(msg.Topic, msg.Partition, msg.Offset, msg.Timestamp, msg.Key, msg.Value, r.skim)
@@ -593,31 +718,46 @@ loop:
 				flush()
 				break loop
 			}
-			if len(cur.events) >= maxEvents && !flush() {
+			// A long run of skipped records moves the watermark too.
+			if (len(cur.events) >= maxEvents || cur.skipped >= skippedFlush) && !flush() {
 				break loop
 			}
-			// Time spent waiting for the sender does not count as idle.
-			idle.Reset(j.idleEnd)
+			quiet.Reset(tailCheckAfter)
 		case err := <-pc.Errors():
 			lastErr = err
 			r.log.Warn("replay fetch error", "topic", p.Topic, "partition", p.Partition, "err", err)
-			// A partition that cannot be read is not idle: silence
-			// while fetches fail says nothing about the log.
-			idle.Reset(j.idleEnd)
 		case <-timer.C:
 			if len(cur.events) > 0 && !flush() {
 				break loop
 			}
-			idle.Reset(j.idleEnd)
-		case <-idle.C:
-			// Nothing more arrives before the end offset: the rest of the
-			// log holds no data record (transaction markers, compaction).
-			r.log.Warn("no record before the end offset; taking the partition as finished",
-				"topic", p.Topic, "partition", p.Partition, "next", cur.next, "end", p.End, "idle", j.idleEnd)
-			cur.done = true
-			cur.next = p.End
-			flush()
-			break loop
+		case <-quiet.C:
+			// Silence says nothing about the log: look at it. The
+			// probe's fetch may hang as the consumer's does; it runs
+			// beside the loop.
+			if !probing {
+				probing = true
+				next := cur.next
+				probeWG.Go(func() {
+					done, err := tailProbe(j.client, j.sc, p.Topic, p.Partition, next, p.End)
+					probed <- tailResult{done: done, err: err}
+				})
+			}
+		case res := <-probed:
+			probing = false
+			switch {
+			case res.err != nil:
+				r.log.Debug("replay end check failed; will look again", "topic", p.Topic, "partition", p.Partition, "err", res.err)
+			case res.done:
+				// No record left before the end offset: only
+				// transaction markers or compacted-away offsets.
+				r.log.Info("no record left before the end offset; partition finished",
+					"topic", p.Topic, "partition", p.Partition, "next", cur.next, "end", p.End)
+				cur.done = true
+				cur.next = p.End
+				flush()
+				break loop
+			}
+			quiet.Reset(tailCheckAfter)
 		case <-ctx.Done():
 			break loop
 		}
@@ -633,13 +773,27 @@ loop:
 	return nil
 }
 
-// advance records that partition i was delivered up to next (exclusive).
-func (j *replayJob) advance(i int, next int64, done bool) {
+// retentionError is the error of a partition whose next offset is no
+// longer in Kafka: retention deleted it while the job ran.
+func (j *replayJob) retentionError(p checkpoint.ReplayPartition, next int64) error {
+	logStart, err := j.client.GetOffset(p.Topic, p.Partition, sarama.OffsetOldest)
+	if err != nil {
+		return fmt.Errorf("%s/%d at offset %d: %w (log start unknown: %v)", p.Topic, p.Partition, next, sarama.ErrOffsetOutOfRange, err)
+	}
+	return &RetentionError{From: j.opts.From, To: j.opts.To, Gaps: []RetentionGap{{
+		Topic: p.Topic, Partition: p.Partition, LogStart: logStart, Next: next,
+	}}}
+}
+
+// advance records that partition i was delivered up to next (exclusive),
+// skipping skipped records of the window on the way.
+func (j *replayJob) advance(i int, next, skipped int64, done bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	p := &j.state.Partitions[i]
 	if next > p.Next {
 		p.Next = min(next, p.End)
+		p.Skipped += skipped
 	}
 	if done {
 		p.Done = true
@@ -684,6 +838,7 @@ func (j *replayJob) progress() ReplayProgress {
 	defer j.mu.Unlock()
 	pr := ReplayProgress{Partitions: len(j.state.Partitions)}
 	for _, p := range j.state.Partitions {
+		pr.Skipped += p.Skipped
 		pr.Total += p.End - p.Start
 		if p.Done {
 			pr.PartitionsDone++
@@ -694,7 +849,320 @@ func (j *replayJob) progress() ReplayProgress {
 	}
 	pr.Delivered = j.r.stats.delivered.Load()
 	pr.DeadLettered = j.r.stats.deadLettered.Load()
-	pr.Skipped = j.skipped.Load()
 	pr.Elapsed = time.Since(j.start)
 	return pr
+}
+
+// replayWindow is the time window of a replay and its lateness bound. It
+// decides from a record's timestamp alone what the replay does with it.
+type replayWindow struct {
+	from, to time.Time // [from, to)
+	lateness time.Duration
+}
+
+// startTime is the record time each partition is read from: from −
+// lateness.
+func (w replayWindow) startTime() time.Time { return w.from.Add(-w.lateness) }
+
+// Classify says what to do with a record stamped ts: deliver it (ts in
+// [from, to)); or not, and done when ts is at or after to + lateness — the
+// record ends its partition; neither: the record is read and skipped.
+func (w replayWindow) Classify(ts time.Time) (deliver, done bool) {
+	if !ts.Before(w.to.Add(w.lateness)) {
+		return false, true
+	}
+	return !ts.Before(w.from) && ts.Before(w.to), false
+}
+
+// tailResult is the answer of a tailProbe.
+type tailResult struct {
+	done bool
+	err  error
+}
+
+// tailProbeFetches bounds the fetches of one tailProbe; each one moves
+// past at least one batch.
+const tailProbeFetches = 16
+
+// tailProbe reports whether partition topic/partition holds no data record
+// in [next, end), reading the log itself from next with Fetch requests to
+// its leader: true when all that is left before end is transaction
+// markers or offsets compaction removed, so that the consumer will never
+// deliver a record at end − 1. False when a record is there (the consumer
+// has yet to deliver it) or when it cannot tell. It blocks for the fetches
+// (each bounded by the client's read timeout).
+func tailProbe(client sarama.Client, sc *sarama.Config, topic string, partition int32, next, end int64) (bool, error) {
+	for range tailProbeFetches {
+		if next >= end {
+			return true, nil
+		}
+		block, err := fetchBlock(client, sc, topic, partition, next)
+		if err != nil {
+			return false, err
+		}
+		verdict, after := scanTail(block, next, end)
+		switch verdict {
+		case tailEmpty:
+			return true, nil
+		case tailHasRecord:
+			return false, nil
+		}
+		if after <= next {
+			return false, nil // no progress (a batch larger than the fetch)
+		}
+		next = after
+	}
+	return false, nil
+}
+
+// tailVerdict is what scanTail found.
+type tailVerdict int
+
+const (
+	tailUnknown   tailVerdict = iota // look again from the offset returned
+	tailHasRecord                    // a data record lies in [next, end)
+	tailEmpty                        // none does
+)
+
+// scanTail looks through a fetch answer read at next for a data record in
+// [next, end). It returns tailUnknown, with the offset after the last
+// batch seen, when the answer ends before end with only markers.
+func scanTail(block *sarama.FetchResponseBlock, next, end int64) (tailVerdict, int64) {
+	seen := false
+	for _, rs := range block.RecordsSet {
+		switch {
+		case rs == nil:
+		case rs.RecordBatch != nil:
+			b := rs.RecordBatch
+			if b.PartialTrailingRecord && len(b.Records) == 0 {
+				return tailUnknown, next // truncated: look again
+			}
+			seen = true
+			if b.LastOffset() < next {
+				continue
+			}
+			if b.FirstOffset >= end {
+				return tailEmpty, next
+			}
+			if !b.Control {
+				for _, rec := range b.Records {
+					if off := b.FirstOffset + rec.OffsetDelta; off >= next && off < end {
+						return tailHasRecord, next
+					}
+				}
+			}
+			// Markers, or records compaction removed: the batch keeps
+			// its last offset.
+			next = b.LastOffset() + 1
+			if next >= end {
+				return tailEmpty, next
+			}
+		case rs.MsgSet != nil:
+			for _, mb := range rs.MsgSet.Messages {
+				seen = true
+				if mb.Offset >= end {
+					return tailEmpty, next
+				}
+				if mb.Offset >= next {
+					return tailHasRecord, next
+				}
+			}
+		}
+	}
+	if !seen && !block.Partial {
+		// Nothing at or after next below the high watermark.
+		return tailEmpty, next
+	}
+	return tailUnknown, next
+}
+
+// fetchBlock reads partition topic/partition from offset with one Fetch
+// request to its leader, as the replay's consumer reads it (isolation
+// level). It blocks until the broker answers or the client's read timeout.
+func fetchBlock(client sarama.Client, sc *sarama.Config, topic string, partition int32, offset int64) (*sarama.FetchResponseBlock, error) {
+	broker, err := client.Leader(topic, partition)
+	if err != nil {
+		return nil, err
+	}
+	const maxBytes = 1 << 20
+	req := &sarama.FetchRequest{MaxWaitTime: 100, MinBytes: 1, MaxBytes: maxBytes}
+	switch {
+	case sc.Version.IsAtLeast(sarama.V0_11_0_0):
+		req.Version = 4 // record batches, with control records
+		req.Isolation = sc.Consumer.IsolationLevel
+	case sc.Version.IsAtLeast(sarama.V0_10_0_0):
+		req.Version = 2
+	}
+	req.AddBlock(topic, partition, offset, maxBytes, -1)
+	resp, err := broker.Fetch(req)
+	if err != nil {
+		return nil, err
+	}
+	block := resp.GetBlock(topic, partition)
+	if block == nil {
+		return nil, sarama.ErrIncompleteResponse
+	}
+	if !errors.Is(block.Err, sarama.ErrNoError) {
+		return nil, block.Err
+	}
+	return block, nil
+}
+
+// oldestRecord returns the time of the first data record of the partition
+// at or after logStart and before end; found is false when there is none.
+func oldestRecord(client sarama.Client, sc *sarama.Config, topic string, partition int32, logStart, end int64) (ts time.Time, found bool, err error) {
+	next := logStart
+	for range tailProbeFetches {
+		if next >= end {
+			return ts, false, nil
+		}
+		block, err := fetchBlock(client, sc, topic, partition, next)
+		if err != nil {
+			return ts, false, err
+		}
+		ts, found, after := firstRecordTime(block, next, end)
+		if found {
+			return ts, true, nil
+		}
+		if after <= next {
+			return ts, false, fmt.Errorf("no progress reading from offset %d", next)
+		}
+		next = after
+	}
+	return ts, false, fmt.Errorf("no record found in %d fetches from offset %d", tailProbeFetches, logStart)
+}
+
+// firstRecordTime returns the time of the first data record at or after
+// next and before end in a fetch answer, or the offset to read on from
+// (end when the answer shows there is none).
+func firstRecordTime(block *sarama.FetchResponseBlock, next, end int64) (time.Time, bool, int64) {
+	seen := false
+	for _, rs := range block.RecordsSet {
+		switch {
+		case rs == nil:
+		case rs.RecordBatch != nil:
+			b := rs.RecordBatch
+			if b.PartialTrailingRecord && len(b.Records) == 0 {
+				return time.Time{}, false, next
+			}
+			seen = true
+			if b.LastOffset() < next {
+				continue
+			}
+			if !b.Control {
+				for _, rec := range b.Records {
+					off := b.FirstOffset + rec.OffsetDelta
+					if off < next {
+						continue
+					}
+					if off >= end {
+						return time.Time{}, false, end
+					}
+					if b.LogAppendTime {
+						return b.MaxTimestamp, true, off
+					}
+					return b.FirstTimestamp.Add(rec.TimestampDelta), true, off
+				}
+			}
+			next = b.LastOffset() + 1
+		case rs.MsgSet != nil:
+			for _, mb := range rs.MsgSet.Messages {
+				seen = true
+				if mb.Offset < next || mb.Msg == nil {
+					continue
+				}
+				if mb.Offset >= end {
+					return time.Time{}, false, end
+				}
+				return mb.Msg.Timestamp, true, mb.Offset
+			}
+		}
+	}
+	if !seen && !block.Partial {
+		return time.Time{}, false, end
+	}
+	return time.Time{}, false, next
+}
+
+// RetentionGap is a part of a replay that Kafka no longer holds: retention
+// (or a DeleteRecords) moved a partition's log start past it.
+type RetentionGap struct {
+	Topic     string
+	Partition int32
+	// LogStart is the first offset the partition still holds.
+	LogStart int64
+	// Oldest is the time of the oldest record still held, later than the
+	// window's start; zero when the partition holds no record at all (then
+	// whatever it held of the window is gone).
+	Oldest time.Time
+	// Next is, for a resumed job, the offset the checkpoint continues at,
+	// below LogStart; -1 for a window that starts before Oldest.
+	Next int64
+	// Lost is the part of the window that is gone: [From, Oldest) capped
+	// at To; zero for a resumed job's gap.
+	Lost time.Duration
+	// From is the window's start (for the message).
+	From time.Time
+}
+
+// windowGap returns the gap of a partition whose oldest retained record is
+// stamped after the window starts (or that holds no record although it
+// held some).
+func windowGap(w replayWindow, topic string, partition int32, logStart int64, oldest time.Time, found bool) (RetentionGap, bool) {
+	g := RetentionGap{Topic: topic, Partition: partition, LogStart: logStart, Next: -1, From: w.from}
+	switch {
+	case logStart <= 0:
+		return g, false // nothing was ever deleted
+	case !found:
+		g.Lost = w.to.Sub(w.from)
+		return g, true
+	case !oldest.After(w.from):
+		return g, false
+	}
+	g.Oldest = oldest
+	lostTo := oldest
+	if lostTo.After(w.to) {
+		lostTo = w.to
+	}
+	g.Lost = lostTo.Sub(w.from)
+	return g, true
+}
+
+// resumeGap returns the gap of a resumed partition whose next offset is
+// below the log start.
+func resumeGap(p checkpoint.ReplayPartition, logStart int64) (RetentionGap, bool) {
+	if p.Done || p.Next >= logStart {
+		return RetentionGap{}, false
+	}
+	return RetentionGap{Topic: p.Topic, Partition: p.Partition, LogStart: logStart, Next: p.Next}, true
+}
+
+// String says what is gone, in one sentence.
+func (g RetentionGap) String() string {
+	tp := fmt.Sprintf("%s/%d", g.Topic, g.Partition)
+	switch {
+	case g.Next >= 0:
+		return fmt.Sprintf("the checkpoint continues %s at offset %d, but Kafka now starts it at offset %d: offsets %d to %d were deleted by retention before they were replayed",
+			tp, g.Next, g.LogStart, g.Next, g.LogStart-1)
+	case g.Oldest.IsZero():
+		return fmt.Sprintf("%s holds no record any more (offsets below %d were deleted): whatever it held of the window is gone", tp, g.LogStart)
+	}
+	return fmt.Sprintf("the window's first %s are gone from %s: %s to %s, the time of its oldest record (offset %d)",
+		g.Lost, tp, g.From.UTC().Format(time.RFC3339Nano), g.Oldest.UTC().Format(time.RFC3339Nano), g.LogStart)
+}
+
+// RetentionError is returned by Replay when retention deleted part of the
+// job and AllowPartial is not set. Nothing was delivered (a resumed job's
+// checkpoint is left as it was).
+type RetentionError struct {
+	From, To time.Time
+	Gaps     []RetentionGap
+}
+
+func (e *RetentionError) Error() string {
+	parts := make([]string, len(e.Gaps))
+	for i, g := range e.Gaps {
+		parts[i] = g.String()
+	}
+	return "retention: " + strings.Join(parts, "; ") + "; replay what is left with --allow-partial"
 }

@@ -3,15 +3,19 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -81,10 +85,29 @@ routes:
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // TestReplayBoundaries: a partition starts at the first record at or after
-// From, skips records before From met on the way, and stops at its first
-// record at or after To, even if later ones are back inside the window. A
-// partition with nothing at or after From replays nothing.
+// From − lateness, skips the records outside [From, To) met on the way,
+// and stops at a record at or after To + lateness. Without lateness, the
+// first record at or after To ends it even if later ones are back inside
+// the window. A partition with nothing at or after From replays nothing.
 func TestReplayBoundaries(t *testing.T) {
+	for _, tt := range []struct {
+		lateness time.Duration
+		want     []int64
+		skipped  int64
+		total    int64
+	}{
+		// Default 15m: offset 0 (before From) and 5 (after To) are
+		// read and skipped, and both of partition 1; 6, back in the
+		// window, is delivered.
+		{0, []int64{1, 3, 4, 6}, 3 + 2, 7 + 2},
+		// None: start at offset 1, stop at offset 5.
+		{-1, []int64{1, 3, 4}, 1, 6},
+	} {
+		t.Run(fmt.Sprint("lateness ", tt.lateness), func(t *testing.T) { testReplayBoundaries(t, tt.lateness, tt.want, tt.skipped, tt.total) })
+	}
+}
+
+func testReplayBoundaries(t *testing.T, lateness time.Duration, want []int64, skipped, total int64) {
 	cluster, err := kafkatest.Start(2, []string{"events"})
 	if err != nil {
 		t.Fatal(err)
@@ -115,21 +138,21 @@ func TestReplayBoundaries(t *testing.T) {
 	cp := filepath.Join(t.TempDir(), "cp.json")
 	var last ReplayProgress
 	res, err := Replay(context.Background(), cfg, ReplayOptions{
-		Route: "elastic", From: at(100), To: at(1000), Rate: 0, Sink: sink, Logger: quiet,
+		Route: "elastic", From: at(100), To: at(1000), Rate: 0, Sink: sink, Logger: quiet, Lateness: lateness,
 		Checkpoint: cp, OnProgress: func(p ReplayProgress) { last = p },
 	})
 	if err != nil || !res.Complete {
 		t.Fatalf("Replay: %+v, %v", res, err)
 	}
 	got := sink.offsets()
-	if want := []int64{1, 3, 4}; !equalInt64(got[0], want) || len(got[1]) != 0 {
+	if !equalInt64(got[0], want) || len(got[1]) != 0 {
 		t.Fatalf("delivered offsets %v, want partition 0: %v and nothing of partition 1", got, want)
 	}
-	if res.Delivered != 3 || res.Skipped != 1 || res.Partitions != 2 || res.PartitionsDone != 2 || res.Done != res.Total {
-		t.Errorf("result %+v", res)
+	if res.Delivered != int64(len(want)) || res.Skipped != skipped || res.Partitions != 2 || res.PartitionsDone != 2 || res.Done != res.Total {
+		t.Errorf("result %+v, want %d skipped", res, skipped)
 	}
-	if res.Total != 6 { // partition 0: offsets 1..6; partition 1: none
-		t.Errorf("total %d, want 6", res.Total)
+	if res.Total != total {
+		t.Errorf("total %d, want %d", res.Total, total)
 	}
 	if last != res.ReplayProgress {
 		t.Errorf("last OnProgress %+v differs from the result %+v", last, res.ReplayProgress)
@@ -174,7 +197,7 @@ func TestReplayResumeSkipsDone(t *testing.T) {
 	cluster, base := startWithRecords(t, 2, 20)
 	from, to := base, base.Add(time.Hour)
 	cp := filepath.Join(t.TempDir(), "cp.json")
-	st := &checkpoint.ReplayState{Route: "elastic", From: from, To: to, Partitions: []checkpoint.ReplayPartition{
+	st := &checkpoint.ReplayState{Route: "elastic", From: from, To: to, Lateness: DefaultReplayLateness, Partitions: []checkpoint.ReplayPartition{
 		{Topic: "events", Partition: 0, Start: 0, End: 10, Next: 7},
 		{Topic: "events", Partition: 1, Start: 0, End: 10, Next: 10, Done: true},
 	}}
@@ -277,17 +300,17 @@ func TestReplayFetchErrorsAreNotIdleness(t *testing.T) {
 	cluster, base := startWithRecords(t, 1, 20)
 
 	// Every fetch of the partition fails (UNKNOWN_SERVER_ERROR, which
-	// sarama reports and retries every 2 s) for three idle periods.
-	const idleEnd = 3 * time.Second
+	// sarama reports and retries every 2 s), the end probe's too, for
+	// several probe periods.
 	fault := cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: "events", Count: -1})
-	lift := time.AfterFunc(3*idleEnd, fault.Remove)
+	lift := time.AfterFunc(5*tailCheckAfter, fault.Remove)
 	defer lift.Stop()
 
 	sink := &recordingSink{}
 	cfg := replayTestConfig(t, cluster.Brokers())
 	res, err := Replay(context.Background(), cfg, ReplayOptions{
 		Route: "elastic", From: base, To: base.Add(time.Hour), Rate: 0, Sink: sink, Logger: quiet,
-		Checkpoint: filepath.Join(t.TempDir(), "cp.json"), IdleEnd: idleEnd,
+		Checkpoint: filepath.Join(t.TempDir(), "cp.json"),
 	})
 	if err != nil || !res.Complete {
 		t.Fatalf("Replay: %+v, %v", res, err)
@@ -301,5 +324,393 @@ func TestReplayFetchErrorsAreNotIdleness(t *testing.T) {
 	}
 	if got := sink.offsets(); !equalInt64(got[0], want) {
 		t.Fatalf("delivered %v, want offsets 0..19", got[0])
+	}
+}
+
+// TestReplayLateRecords is issue 12's partition: 1000 events stamped
+// 01:00–01:30, then 1000 stamped 02:01–02:03, then 1000 stamped
+// 01:30–01:59. Replaying [01:00, 02:00) delivers the 2000 in the window
+// and counts the 1000 others as skipped: the records stamped after To but
+// within the lateness bound do not end the partition.
+func TestReplayLateRecords(t *testing.T) {
+	cluster, err := kafkatest.Start(1, []string{"events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	day := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	hm := func(h, m int) time.Time { return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	spread := func(from, to time.Time, n int) []kafkatest.Record {
+		recs := make([]kafkatest.Record, n)
+		step := to.Sub(from) / time.Duration(n)
+		for i := range recs {
+			recs[i] = kafkatest.Record{Topic: "events", Value: []byte(`{"a":1}`), Timestamp: from.Add(time.Duration(i) * step)}
+		}
+		return recs
+	}
+	prod, err := kafkatest.NewProducer(cluster.Brokers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range [][]kafkatest.Record{spread(hm(1, 0), hm(1, 30), 1000), spread(hm(2, 1), hm(2, 3), 1000), spread(hm(1, 30), hm(1, 59), 1000)} {
+		if err := prod.Send(part...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prod.Close()
+
+	cfg := replayTestConfig(t, cluster.Brokers())
+	cfg.Routes[0].Batch.MaxEvents = 500
+	sink := &recordingSink{}
+	res, err := Replay(context.Background(), cfg, ReplayOptions{
+		Route: "elastic", From: hm(1, 0), To: hm(2, 0), Rate: 0, Sink: sink, Logger: quiet,
+		Checkpoint: filepath.Join(t.TempDir(), "cp.json"),
+	})
+	if err != nil || !res.Complete {
+		t.Fatalf("Replay: %+v, %v", res, err)
+	}
+	var want []int64
+	for o := range int64(3000) {
+		if o < 1000 || o >= 2000 {
+			want = append(want, o)
+		}
+	}
+	if got := sink.offsets(); !equalInt64(got[0], want) {
+		t.Fatalf("delivered %d events, want the 2000 of offsets 0..999 and 2000..2999", len(got[0]))
+	}
+	if res.Delivered != 2000 || res.Skipped != 1000 {
+		t.Errorf("result %+v, want 2000 delivered and 1000 skipped", res)
+	}
+}
+
+// hangFetches makes every Fetch the broker receives wait until the
+// returned release function is called (or the cluster closes); then they
+// are answered normally.
+func hangFetches(cluster *kafkatest.Cluster) (release func(), hung *atomic.Int32) {
+	ch := make(chan struct{})
+	hung = new(atomic.Int32)
+	cluster.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		select {
+		case <-ch:
+			return nil, nil, false
+		default:
+		}
+		hung.Add(1)
+		cluster.SleepControl(func() { <-ch })
+		return nil, nil, false
+	})
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }, hung
+}
+
+// TestReplayHungFetchIsNotTheEnd: fetches that hang for longer than the
+// old idle rule allowed do not end the partition; once they are answered,
+// every record of the window is delivered.
+func TestReplayHungFetchIsNotTheEnd(t *testing.T) {
+	cluster, base := startWithRecords(t, 1, 20)
+	release, hung := hangFetches(cluster)
+	defer release()
+	lift := time.AfterFunc(3*time.Second, release)
+	defer lift.Stop()
+
+	sink := &recordingSink{}
+	cfg := replayTestConfig(t, cluster.Brokers())
+	res, err := Replay(context.Background(), cfg, ReplayOptions{
+		Route: "elastic", From: base, To: base.Add(time.Hour), Rate: 0, Sink: sink, Logger: quiet,
+		Checkpoint: filepath.Join(t.TempDir(), "cp.json"),
+	})
+	if err != nil || !res.Complete {
+		t.Fatalf("Replay: %+v, %v", res, err)
+	}
+	if hung.Load() == 0 {
+		t.Fatal("no fetch hung: the test tested nothing")
+	}
+	want := make([]int64, 20)
+	for i := range want {
+		want[i] = int64(i)
+	}
+	if got := sink.offsets(); !equalInt64(got[0], want) {
+		t.Fatalf("delivered %v, want offsets 0..19", got[0])
+	}
+}
+
+// deleteRecords moves the log start of events/partition to offset, as
+// retention does.
+func deleteRecords(t *testing.T, cluster *kafkatest.Cluster, partition int32, offset int64) {
+	t.Helper()
+	admin, err := sarama.NewClusterAdmin(cluster.Brokers(), kafkatest.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := admin.DeleteRecords("events", map[int32]int64{partition: offset}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReplayRetentionGap: a window that starts before the oldest record
+// Kafka still holds is refused with an error naming the lost part (from
+// T1 to the oldest record's time); AllowPartial replays the rest.
+func TestReplayRetentionGap(t *testing.T) {
+	// Records stamped base, base+1m, ... one a minute.
+	cluster, err := kafkatest.Start(1, []string{"events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	base := time.Date(2024, 5, 1, 1, 0, 0, 0, time.UTC)
+	prod, err := kafkatest.NewProducer(cluster.Brokers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []kafkatest.Record
+	for i := range 60 {
+		recs = append(recs, kafkatest.Record{Topic: "events", Value: []byte(`{"a":1}`), Timestamp: base.Add(time.Duration(i) * time.Minute)})
+	}
+	if err := prod.Send(recs...); err != nil {
+		t.Fatal(err)
+	}
+	prod.Close()
+	deleteRecords(t, cluster, 0, 20) // the oldest record left is stamped 01:20
+
+	cfg := replayTestConfig(t, cluster.Brokers())
+	opts := ReplayOptions{Route: "elastic", From: base, To: base.Add(time.Hour), Rate: 0, Logger: quiet}
+	sink := &recordingSink{}
+	opts.Sink = sink
+	res, err := Replay(context.Background(), cfg, opts)
+	if err == nil || res.Complete {
+		t.Fatalf("Replay of a window partly deleted by retention: %+v, %v; want an error", res, err)
+	}
+	for _, want := range []string{"2024-05-01T01:00:00Z", "2024-05-01T01:20:00Z", "20m", "events/0", "--allow-partial"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if n := len(sink.offsets()[0]); n != 0 {
+		t.Errorf("%d events delivered before the refusal", n)
+	}
+	var re *RetentionError
+	if !errors.As(err, &re) || len(re.Gaps) != 1 || re.Gaps[0].Lost != 20*time.Minute {
+		t.Errorf("error %#v, want a *RetentionError with one 20m gap", err)
+	}
+	t.Logf("refusal: %v", err)
+
+	sink = &recordingSink{}
+	opts.Sink, opts.AllowPartial = sink, true
+	res, err = Replay(context.Background(), cfg, opts)
+	if err != nil || !res.Complete || len(res.Gaps) != 1 || res.Delivered != 40 {
+		t.Fatalf("--allow-partial: %+v, %v; want the 40 records left", res, err)
+	}
+}
+
+func TestReplayWindowClassify(t *testing.T) {
+	from := time.Date(2024, 5, 1, 1, 0, 0, 0, time.UTC)
+	to := from.Add(time.Hour)
+	tests := []struct {
+		lateness      time.Duration
+		ts            time.Time
+		deliver, done bool
+	}{
+		{15 * time.Minute, from.Add(-20 * time.Minute), false, false},
+		{15 * time.Minute, from.Add(-time.Nanosecond), false, false},
+		{15 * time.Minute, from, true, false},
+		{15 * time.Minute, to.Add(-time.Nanosecond), true, false},
+		{15 * time.Minute, to, false, false},
+		{15 * time.Minute, to.Add(15*time.Minute - time.Nanosecond), false, false},
+		{15 * time.Minute, to.Add(15 * time.Minute), false, true},
+		{15 * time.Minute, to.Add(24 * time.Hour), false, true},
+		{0, from.Add(-time.Second), false, false},
+		{0, from, true, false},
+		{0, to, false, true},
+	}
+	for _, tt := range tests {
+		w := replayWindow{from: from, to: to, lateness: tt.lateness}
+		if deliver, done := w.Classify(tt.ts); deliver != tt.deliver || done != tt.done {
+			t.Errorf("lateness %s, record at %s: deliver=%v done=%v, want %v %v", tt.lateness, tt.ts.Format(time.RFC3339Nano), deliver, done, tt.deliver, tt.done)
+		}
+	}
+	if got := (replayWindow{from: from, to: to, lateness: time.Minute}).startTime(); !got.Equal(from.Add(-time.Minute)) {
+		t.Errorf("startTime %s", got)
+	}
+}
+
+func TestReplayOptionsLateness(t *testing.T) {
+	for _, tt := range []struct{ in, want time.Duration }{{0, DefaultReplayLateness}, {-1, 0}, {time.Minute, time.Minute}} {
+		if got := (ReplayOptions{Lateness: tt.in}).lateness(); got != tt.want {
+			t.Errorf("Lateness %s: effective %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+// batchAt is a record batch of offsets [first, first+n) (no records kept
+// for the offsets in gone, as compaction leaves it).
+func batchAt(first int64, n int, control bool, gone ...int64) *sarama.Records {
+	b := &sarama.RecordBatch{FirstOffset: first, LastOffsetDelta: int32(n - 1), Control: control, Version: 2}
+	for d := range int64(n) {
+		if slices.Contains(gone, first+d) {
+			continue
+		}
+		b.Records = append(b.Records, &sarama.Record{OffsetDelta: d, TimestampDelta: time.Duration(d) * time.Second})
+	}
+	return &sarama.Records{RecordBatch: b}
+}
+
+func TestReplayScanTail(t *testing.T) {
+	tests := []struct {
+		name      string
+		sets      []*sarama.Records
+		partial   bool
+		next, end int64
+		want      tailVerdict
+		after     int64
+	}{
+		{"nothing at or after next", nil, false, 10, 12, tailEmpty, 10},
+		{"truncated answer", nil, true, 10, 12, tailUnknown, 10},
+		{"commit marker is the last offset", []*sarama.Records{batchAt(10, 1, true)}, false, 10, 11, tailEmpty, 11},
+		{"a record before the marker", []*sarama.Records{batchAt(9, 1, false), batchAt(10, 1, true)}, false, 9, 11, tailHasRecord, 9},
+		{"already-read batch, then a marker", []*sarama.Records{batchAt(5, 5, false), batchAt(10, 1, true)}, false, 10, 11, tailEmpty, 11},
+		{"compacted tail", []*sarama.Records{batchAt(10, 5, false, 12, 13, 14)}, false, 12, 15, tailEmpty, 15},
+		{"compacted middle, record before end", []*sarama.Records{batchAt(10, 5, false, 12, 13)}, false, 12, 15, tailHasRecord, 12},
+		{"markers then a batch past end", []*sarama.Records{batchAt(10, 1, true), batchAt(20, 3, false)}, false, 10, 15, tailEmpty, 11},
+		{"markers, answer ends before end", []*sarama.Records{batchAt(10, 1, true), batchAt(11, 1, true)}, false, 10, 15, tailUnknown, 12},
+	}
+	for _, tt := range tests {
+		v, after := scanTail(&sarama.FetchResponseBlock{RecordsSet: tt.sets, Partial: tt.partial}, tt.next, tt.end)
+		if v != tt.want || after != tt.after {
+			t.Errorf("%s: %v, %d; want %v, %d", tt.name, v, after, tt.want, tt.after)
+		}
+	}
+}
+
+func TestReplayWindowGap(t *testing.T) {
+	from := time.Date(2024, 5, 1, 1, 0, 0, 0, time.UTC)
+	w := replayWindow{from: from, to: from.Add(time.Hour), lateness: 15 * time.Minute}
+	tests := []struct {
+		name     string
+		logStart int64
+		oldest   time.Time
+		found    bool
+		gap      bool
+		lost     time.Duration
+	}{
+		{"nothing deleted", 0, from.Add(20 * time.Minute), true, false, 0},
+		{"deleted records all older than the window", 20, from, true, false, 0},
+		{"first 20 minutes gone", 20, from.Add(20 * time.Minute), true, true, 20 * time.Minute},
+		{"whole window gone", 20, from.Add(2 * time.Hour), true, true, time.Hour},
+		{"no record left", 20, time.Time{}, false, true, time.Hour},
+	}
+	for _, tt := range tests {
+		g, ok := windowGap(w, "events", 0, tt.logStart, tt.oldest, tt.found)
+		if ok != tt.gap || g.Lost != tt.lost {
+			t.Errorf("%s: gap %v (%+v), want %v lost %s", tt.name, ok, g, tt.gap, tt.lost)
+		}
+	}
+	if _, ok := resumeGap(checkpoint.ReplayPartition{Next: 5, End: 30}, 20); !ok {
+		t.Error("resume below the log start: no gap")
+	}
+	if _, ok := resumeGap(checkpoint.ReplayPartition{Next: 20, End: 30}, 20); ok {
+		t.Error("resume at the log start: a gap")
+	}
+}
+
+// TestReplayResumeBelowLogStart: a checkpoint whose next offset retention
+// has deleted since is refused with a message saying so (not an
+// offset-out-of-range error); AllowPartial goes on from the log start.
+func TestReplayResumeBelowLogStart(t *testing.T) {
+	cluster, base := startWithRecords(t, 1, 30)
+	from, to := base, base.Add(time.Hour)
+	cp := filepath.Join(t.TempDir(), "cp.json")
+	st := &checkpoint.ReplayState{Route: "elastic", From: from, To: to, Lateness: DefaultReplayLateness, Partitions: []checkpoint.ReplayPartition{
+		{Topic: "events", Partition: 0, Start: 0, End: 30, Next: 5},
+	}}
+	if err := checkpoint.SaveReplay(cp, st); err != nil {
+		t.Fatal(err)
+	}
+	deleteRecords(t, cluster, 0, 20)
+	cfg := replayTestConfig(t, cluster.Brokers())
+	opts := ReplayOptions{Route: "elastic", From: from, To: to, Rate: 0, Logger: quiet, Checkpoint: cp, Resume: true}
+	opts.Sink = &recordingSink{}
+	_, err := Replay(context.Background(), cfg, opts)
+	var re *RetentionError
+	if !errors.As(err, &re) {
+		t.Fatalf("resume below the log start: %v, want a *RetentionError", err)
+	}
+	for _, want := range []string{"events/0", "offset 5", "offset 20", "retention", "--allow-partial"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if saved, err := checkpoint.LoadReplay(cp); err != nil || saved.Partitions[0].Next != 5 {
+		t.Errorf("checkpoint after the refusal: %+v, %v; want it untouched", saved, err)
+	}
+
+	sink := &recordingSink{}
+	opts.Sink, opts.AllowPartial = sink, true
+	res, err := Replay(context.Background(), cfg, opts)
+	if err != nil || !res.Complete || len(res.Gaps) != 1 {
+		t.Fatalf("--allow-partial: %+v, %v", res, err)
+	}
+	want := make([]int64, 0, 10)
+	for o := int64(20); o < 30; o++ {
+		want = append(want, o)
+	}
+	if got := sink.offsets(); !equalInt64(got[0], want) {
+		t.Fatalf("delivered %v, want offsets 20..29", got[0])
+	}
+}
+
+// TestReplayEndsAfterTransactionMarkers: a partition whose last offsets
+// before the end are transaction markers never yields a record at end −
+// 1; the replay finds that in the log and finishes the partition.
+func TestReplayEndsAfterTransactionMarkers(t *testing.T) {
+	cluster, err := kafkatest.Start(1, []string{"events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	base := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	sc := kafkatest.Config()
+	sc.Producer.Idempotent = true
+	sc.Producer.Transaction.ID = "replay-test"
+	sc.Net.MaxOpenRequests = 1
+	prod, err := sarama.NewSyncProducer(cluster.Brokers(), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for txn := range 2 {
+		if err := prod.BeginTxn(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			ts := base.Add(time.Duration(txn*5+i) * time.Second)
+			if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: "events", Partition: 0, Value: sarama.StringEncoder(`{"a":1}`), Timestamp: ts}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := prod.CommitTxn(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prod.Close()
+	ends, err := kafkatest.EndOffsets(cluster.Brokers(), "events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ends[0] != 12 { // 5 records, a marker, 5 records, a marker
+		t.Fatalf("log end %d, want 12: the test needs a partition ending with a marker", ends[0])
+	}
+
+	sink := &recordingSink{}
+	cfg := replayTestConfig(t, cluster.Brokers())
+	res, err := Replay(context.Background(), cfg, ReplayOptions{
+		Route: "elastic", From: base, To: base.Add(time.Hour), Rate: 0, Sink: sink, Logger: quiet,
+		Checkpoint: filepath.Join(t.TempDir(), "cp.json"),
+	})
+	if err != nil || !res.Complete || res.Done != res.Total {
+		t.Fatalf("Replay: %+v, %v", res, err)
+	}
+	if got := sink.offsets(); !equalInt64(got[0], []int64{0, 1, 2, 3, 4, 6, 7, 8, 9, 10}) {
+		t.Fatalf("delivered %v, want the 10 records", got[0])
 	}
 }

@@ -10,8 +10,11 @@ import (
 	"time"
 )
 
-// ReplayVersion is the format version of a replay checkpoint file.
-const ReplayVersion = 1
+// ReplayVersion is the format version of a replay checkpoint file written
+// now. Version 1 files (no lateness, no skipped counts) are still read: they
+// were made by the rule "a partition ends at its first record at or after
+// To", which is lateness 0.
+const ReplayVersion = 2
 
 // ReplayState is the progress of one replay job: which window of which
 // route, and for every partition where it started, where it stops at the
@@ -23,26 +26,67 @@ type ReplayState struct {
 	From    time.Time `json:"from"`
 	To      time.Time `json:"to"`
 	// Index is the --index override, empty for the route's own.
-	Index      string            `json:"index,omitempty"`
+	Index string `json:"index,omitempty"`
+	// Lateness is how far record timestamps may stray from their order:
+	// each partition starts at the first record stamped at or after
+	// From − Lateness and ends at a record stamped at or after To +
+	// Lateness. Written as a Go duration ("15m0s").
+	Lateness   time.Duration     `json:"-"`
 	Partitions []ReplayPartition `json:"partitions"`
 	Updated    time.Time         `json:"updated"`
 }
 
+// replayStateJSON is ReplayState on disk: the lateness as a readable
+// duration.
+type replayStateJSON struct {
+	replayStateAlias
+	Lateness string `json:"lateness,omitempty"`
+}
+
+type replayStateAlias ReplayState
+
+// MarshalJSON writes the lateness as a Go duration string.
+func (s ReplayState) MarshalJSON() ([]byte, error) {
+	return json.Marshal(replayStateJSON{replayStateAlias(s), s.Lateness.String()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes; no lateness is 0.
+func (s *ReplayState) UnmarshalJSON(data []byte) error {
+	var j replayStateJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	*s = ReplayState(j.replayStateAlias)
+	s.Lateness = 0
+	if j.Lateness != "" {
+		d, err := time.ParseDuration(j.Lateness)
+		if err != nil {
+			return fmt.Errorf("lateness: %w", err)
+		}
+		s.Lateness = d
+	}
+	return nil
+}
+
 // ReplayPartition is one partition of a replay. Offsets in [Start, Next)
-// were delivered or dead-lettered, or lie outside the window.
+// were delivered or dead-lettered, or lie outside the window (Skipped of
+// them).
 type ReplayPartition struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
-	// Start is the first offset with a timestamp at or after From (the
-	// end offset when there is none).
+	// Start is the first offset with a timestamp at or after From −
+	// Lateness (the end offset when there is none).
 	Start int64 `json:"start"`
 	// End is the log-end offset when the replay first started: the replay
 	// never reads at or beyond it.
 	End int64 `json:"end"`
 	// Next is the first offset not yet delivered.
 	Next int64 `json:"next"`
+	// Skipped counts the records in [Start, Next) that were read and not
+	// delivered because their timestamp is outside [From, To).
+	Skipped int64 `json:"skipped,omitempty"`
 	// Done is set when the partition reached End or a record at or after
-	// To, and everything before it was delivered.
+	// To + Lateness, and everything before it was delivered.
 	Done bool `json:"done,omitempty"`
 }
 
@@ -61,8 +105,8 @@ func (s *ReplayState) Complete() bool {
 var ErrMismatch = errors.New("checkpoint belongs to another replay")
 
 // Check returns an error wrapping ErrMismatch unless the state is for this
-// route, window and index.
-func (s *ReplayState) Check(route string, from, to time.Time, index string) error {
+// route, window, index and lateness.
+func (s *ReplayState) Check(route string, from, to time.Time, index string, lateness time.Duration) error {
 	switch {
 	case s.Route != route:
 		return fmt.Errorf("%w: route %q, not %q", ErrMismatch, s.Route, route)
@@ -72,14 +116,19 @@ func (s *ReplayState) Check(route string, from, to time.Time, index string) erro
 			from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano))
 	case s.Index != index:
 		return fmt.Errorf("%w: index %q, not %q", ErrMismatch, s.Index, index)
+	case s.Lateness != lateness:
+		return fmt.Errorf("%w: lateness %s, not %s", ErrMismatch, s.Lateness, lateness)
 	}
 	return nil
 }
 
 // validate checks what a loaded state must satisfy to be resumed from.
 func (s *ReplayState) validate() error {
-	if s.Version != ReplayVersion {
-		return fmt.Errorf("version %d, this siembridge reads version %d", s.Version, ReplayVersion)
+	if s.Version != 1 && s.Version != ReplayVersion {
+		return fmt.Errorf("version %d, this siembridge reads versions 1 and %d", s.Version, ReplayVersion)
+	}
+	if s.Lateness < 0 {
+		return fmt.Errorf("negative lateness %s", s.Lateness)
 	}
 	if s.Route == "" {
 		return errors.New("no route")
@@ -96,6 +145,9 @@ func (s *ReplayState) validate() error {
 		seen[k] = true
 		if p.Start < 0 || p.Next < p.Start || p.End < p.Next {
 			return fmt.Errorf("partition %s: inconsistent offsets start=%d next=%d end=%d", k, p.Start, p.Next, p.End)
+		}
+		if p.Skipped < 0 || p.Skipped > p.Next-p.Start {
+			return fmt.Errorf("partition %s: %d skipped of %d offsets", k, p.Skipped, p.Next-p.Start)
 		}
 	}
 	return nil

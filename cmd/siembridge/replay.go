@@ -41,6 +41,8 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	resume := fs.Bool("resume", false, "continue an interrupted replay from its checkpoint")
 	cpPath := fs.String("checkpoint", "", "checkpoint file (default .siembridge-replay-<route>-<from>-<to>.json in the working directory)")
 	parallel := fs.Int("parallel", 0, "partitions replayed at once (default: the route's workers)")
+	lateness := fs.Duration("lateness", bridge.DefaultReplayLateness, "how far record times may be out of order in a partition: read from --from minus this until a record stamped at or after --to plus this; 0 = none")
+	allowPartial := fs.Bool("allow-partial", false, "replay what Kafka still holds when retention deleted part of the window (otherwise: exit 1 naming what is gone)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -55,10 +57,17 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	indexSet := false
-	fs.Visit(func(f *flag.Flag) { indexSet = indexSet || f.Name == "index" })
+	if *lateness < 0 {
+		return usagef("--lateness %s: must not be negative", *lateness)
+	}
+	indexSet, latenessSet := false, false
+	fs.Visit(func(f *flag.Flag) {
+		indexSet = indexSet || f.Name == "index"
+		latenessSet = latenessSet || f.Name == "lateness"
+	})
 
-	opts := bridge.ReplayOptions{Route: rc.Name, Rate: *rate, Index: *index, Checkpoint: *cpPath, Resume: *resume, Parallel: *parallel}
+	opts := bridge.ReplayOptions{Route: rc.Name, Rate: *rate, Index: *index, Checkpoint: *cpPath, Resume: *resume,
+		Parallel: *parallel, Lateness: replayLateness(*lateness), AllowPartial: *allowPartial}
 	now := time.Now()
 	switch {
 	case *resume && *fromFlag == "" && *toFlag == "":
@@ -85,6 +94,9 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		opts.From, opts.To = st.From, st.To
 		if !indexSet {
 			opts.Index = st.Index
+		}
+		if !latenessSet {
+			opts.Lateness = replayLateness(st.Lateness)
 		}
 	case *fromFlag == "":
 		return usagef("--from is required")
@@ -114,6 +126,9 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if !indexSet {
 				opts.Index = st.Index
 			}
+			if !latenessSet {
+				opts.Lateness = replayLateness(st.Lateness)
+			}
 		} else if _, err := os.Stat(opts.Checkpoint); err == nil {
 			return usagef("checkpoint %s exists: an earlier replay of this window did not finish; continue it with --resume, or delete the file to start over", opts.Checkpoint)
 		}
@@ -128,7 +143,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	log := newLogger(logCfg, stderr)
 	opts.Logger = log
 	opts.OnProgress = prog.update
-	fmt.Fprintf(stderr, "replaying route %s, window [%s, %s)%s\n", rc.Name, fmtUTC(opts.From), fmtUTC(opts.To), indexNote(opts.Index))
+	fmt.Fprintf(stderr, "replaying route %s, window [%s, %s), lateness %s%s\n", rc.Name, fmtUTC(opts.From), fmtUTC(opts.To), effectiveLateness(opts.Lateness), indexNote(opts.Index))
 
 	res, err := bridge.Replay(ctx, cfg, opts)
 	prog.finish()
@@ -136,13 +151,25 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if errors.As(err, &oe) {
 		return usagef("--%s: %v", oe.Option, oe.Err)
 	}
+	var re *bridge.RetentionError
+	if errors.As(err, &re) {
+		fmt.Fprintf(stdout, "replay of route %s [%s, %s) NOT started: retention deleted part of it\n", rc.Name, fmtUTC(opts.From), fmtUTC(opts.To))
+		for _, g := range re.Gaps {
+			fmt.Fprintf(stdout, "  %s\n", g)
+		}
+		fmt.Fprintln(stdout, "run again with --allow-partial to replay what Kafka still holds")
+		return err
+	}
 	rateStr := ""
 	if s := res.Elapsed.Seconds(); s > 0 {
 		rateStr = fmt.Sprintf(" (%.0f events/s)", float64(res.Delivered+res.DeadLettered)/s)
 	}
+	for _, g := range res.Gaps {
+		fmt.Fprintf(stdout, "PARTIAL (--allow-partial): %s\n", g)
+	}
 	if res.Complete {
-		fmt.Fprintf(stdout, "replay of route %s [%s, %s) complete: %d events delivered, %d dead-lettered, %d records before --from skipped, in %s%s\n",
-			rc.Name, fmtUTC(opts.From), fmtUTC(opts.To), res.Delivered, res.DeadLettered, res.Skipped, res.Elapsed.Round(time.Millisecond), rateStr)
+		fmt.Fprintf(stdout, "replay of route %s [%s, %s) complete: %d events delivered, %d dead-lettered, %d records read outside the window skipped (lateness %s), in %s%s\n",
+			rc.Name, fmtUTC(opts.From), fmtUTC(opts.To), res.Delivered, res.DeadLettered, res.Skipped, res.Lateness, res.Elapsed.Round(time.Millisecond), rateStr)
 		if res.Checkpoint == "" && opts.Checkpoint != "" {
 			fmt.Fprintf(stdout, "checkpoint %s deleted\n", opts.Checkpoint)
 		}
@@ -151,13 +178,33 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err == nil {
 		err = errors.New("replay incomplete")
 	}
-	fmt.Fprintf(stdout, "replay of route %s [%s, %s) NOT complete: %d of at most %d offsets done; %d events delivered, %d dead-lettered in this run\n",
-		rc.Name, fmtUTC(opts.From), fmtUTC(opts.To), res.Done, res.Total, res.Delivered, res.DeadLettered)
+	fmt.Fprintf(stdout, "replay of route %s [%s, %s) NOT complete: %d of at most %d offsets done; %d events delivered, %d dead-lettered in this run; %d records outside the window skipped\n",
+		rc.Name, fmtUTC(opts.From), fmtUTC(opts.To), res.Done, res.Total, res.Delivered, res.DeadLettered, res.Skipped)
 	if res.Checkpoint != "" {
 		fmt.Fprintf(stdout, "progress saved in %s; continue with:\n  siembridge replay --config %s --route %s --resume --checkpoint %s\n",
 			res.Checkpoint, *path, rc.Name, res.Checkpoint)
 	}
 	return err
+}
+
+// replayLateness maps the --lateness flag (0 = none) to
+// bridge.ReplayOptions.Lateness (0 = the default, negative = none).
+func replayLateness(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// effectiveLateness is the lateness a bridge.ReplayOptions.Lateness means.
+func effectiveLateness(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return bridge.DefaultReplayLateness
+	case d < 0:
+		return 0
+	}
+	return d
 }
 
 func indexNote(index string) string {
@@ -215,7 +262,7 @@ func (p *replayProgress) update(pr bridge.ReplayProgress) {
 	now := time.Now()
 	if p.tty {
 		if p.bar == nil {
-			fmt.Fprintf(p.w, "%d offsets to read in %d partitions (an upper bound: each partition stops at its first record at or after --to)\n", pr.Total, pr.Partitions)
+			fmt.Fprintf(p.w, "%d offsets to read in %d partitions (an upper bound: a partition stops early at a record stamped at or after --to + --lateness)\n", pr.Total, pr.Partitions)
 			p.bar = progressbar.NewOptions64(max(pr.Total, 1),
 				progressbar.OptionSetWriter(p.w),
 				progressbar.OptionSetDescription("replay "+p.route),
@@ -228,7 +275,7 @@ func (p *replayProgress) update(pr bridge.ReplayProgress) {
 				progressbar.OptionSetWidth(30),
 			)
 		}
-		p.bar.Describe(fmt.Sprintf("replay %s: %d delivered", p.route, pr.Delivered))
+		p.bar.Describe(fmt.Sprintf("replay %s: %d delivered, %d skipped", p.route, pr.Delivered, pr.Skipped))
 		_ = p.bar.Set64(pr.Done)
 		return
 	}
@@ -246,7 +293,8 @@ func (p *replayProgress) update(pr bridge.ReplayProgress) {
 }
 
 // progressLine is the plain progress report: offsets done of the total,
-// events delivered, the recent rate in offsets/s and the ETA at that rate.
+// events delivered, records skipped (read, stamped outside the window), the
+// recent rate in offsets/s and the ETA at that rate.
 func progressLine(route string, pr bridge.ReplayProgress, rate float64) string {
 	pct := 100.0
 	if pr.Total > 0 {
@@ -256,8 +304,8 @@ func progressLine(route string, pr bridge.ReplayProgress, rate float64) string {
 	if rate > 0 {
 		eta = time.Duration(float64(pr.Total-pr.Done) / rate * float64(time.Second)).Round(time.Second).String()
 	}
-	return fmt.Sprintf("replay %s: %d/%d offsets (%.1f%%), %d delivered, %d dead-lettered, %d partitions of %d done, %.0f offsets/s, ETA %s (at most)",
-		route, pr.Done, pr.Total, pct, pr.Delivered, pr.DeadLettered, pr.PartitionsDone, pr.Partitions, rate, eta)
+	return fmt.Sprintf("replay %s: %d/%d offsets (%.1f%%), %d delivered, %d dead-lettered, %d skipped, %d partitions of %d done, %.0f offsets/s, ETA %s (at most)",
+		route, pr.Done, pr.Total, pct, pr.Delivered, pr.DeadLettered, pr.Skipped, pr.PartitionsDone, pr.Partitions, rate, eta)
 }
 
 func (p *replayProgress) finish() {

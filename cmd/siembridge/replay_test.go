@@ -47,6 +47,8 @@ func TestOffsetCommandUsageErrors(t *testing.T) {
 		{[]string{"replay", "--config", cfg, "--from", "-1h", "--to", "now"}, "--route is required (routes: elastic, archive)"},
 		{[]string{"replay", "--config", cfg, "--route", "elastic", "--resume", "--checkpoint", filepath.Join(t.TempDir(), "none.json")}, "--resume"},
 		{[]string{"replay", "--config", cfg, "--route", "elastic", "--bogus"}, "bogus"},
+		{[]string{"replay", "--config", cfg, "--route", "elastic", "--from", "-1h", "--to", "now", "--lateness", "-5m"}, "--lateness -5m0s: must not be negative"},
+		{[]string{"replay", "--config", cfg, "--route", "elastic", "--from", "-1h", "--to", "now", "--lateness", "soon"}, "lateness"},
 		{[]string{"replay", "--config", filepath.Join(t.TempDir(), "missing.yaml"), "--route", "elastic"}, "read config"},
 		{[]string{"rewind", "--config", cfg, "--route", "elastic"}, "--to is required"},
 		{[]string{"rewind", "--config", cfg, "--route", "elastic", "--to", "soon"}, "--to"},
@@ -90,9 +92,9 @@ func lastLine(s string) string {
 }
 
 func TestProgressLine(t *testing.T) {
-	pr := bridge.ReplayProgress{Partitions: 3, PartitionsDone: 1, Total: 10000, Done: 2500, Delivered: 2400, DeadLettered: 3}
+	pr := bridge.ReplayProgress{Partitions: 3, PartitionsDone: 1, Total: 10000, Done: 2500, Delivered: 2400, DeadLettered: 3, Skipped: 97}
 	got := progressLine("elastic", pr, 500)
-	want := "replay elastic: 2500/10000 offsets (25.0%), 2400 delivered, 3 dead-lettered, 1 partitions of 3 done, 500 offsets/s, ETA 15s (at most)"
+	want := "replay elastic: 2500/10000 offsets (25.0%), 2400 delivered, 3 dead-lettered, 97 skipped, 1 partitions of 3 done, 500 offsets/s, ETA 15s (at most)"
 	if got != want {
 		t.Errorf("progressLine:\n got %s\nwant %s", got, want)
 	}
@@ -162,5 +164,23 @@ func TestFmtBehind(t *testing.T) {
 		if got := fmtBehind(sec); got != want {
 			t.Errorf("fmtBehind(%v) = %s, want %s", sec, got, want)
 		}
+	}
+}
+
+func TestReplayLatenessFlag(t *testing.T) {
+	for _, tt := range []struct{ flag, opt, effective time.Duration }{
+		{15 * time.Minute, 15 * time.Minute, 15 * time.Minute},
+		{0, -1, 0},
+		{time.Hour, time.Hour, time.Hour},
+	} {
+		if got := replayLateness(tt.flag); got != tt.opt {
+			t.Errorf("--lateness %s: option %s, want %s", tt.flag, got, tt.opt)
+		}
+		if got := effectiveLateness(replayLateness(tt.flag)); got != tt.effective {
+			t.Errorf("--lateness %s: effective %s, want %s", tt.flag, got, tt.effective)
+		}
+	}
+	if got := effectiveLateness(0); got != bridge.DefaultReplayLateness {
+		t.Errorf("unset: %s", got)
 	}
 }
