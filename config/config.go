@@ -72,7 +72,8 @@ type Route struct {
 	Name string `yaml:"name"`
 	// Topics to consume. Required.
 	Topics []string `yaml:"topics"`
-	// Group is the consumer group. Default "siembridge-<name>".
+	// Group is the consumer group. Default "siembridge-<name>" (see
+	// GroupID).
 	Group string `yaml:"group"`
 	// Start: "oldest" or "newest", for a group with no committed offset.
 	// Default "oldest".
@@ -80,8 +81,9 @@ type Route struct {
 	Sink  Sink   `yaml:"sink"`
 	Batch Batch  `yaml:"batch"`
 	// DeadLetter is where rejected events go. Default topic
-	// "siembridge-<name>-dlq". If it cannot be written the partition waits
-	// and retries: a rejected event is never dropped.
+	// "siembridge-<name>-dlq" (see DeadLetterTopic); it cannot be turned
+	// off. If it cannot be written the partition waits and retries: a
+	// rejected event is never dropped.
 	DeadLetter DeadLetter `yaml:"dead_letter"`
 	Rate       Rate       `yaml:"rate"`
 	Buffer     Buffer     `yaml:"buffer"`
@@ -109,7 +111,7 @@ type Batch struct {
 type DeadLetter struct {
 	// Topic receives rejected events with headers naming the original
 	// topic, partition, offset, sink, status and reason. Empty: the default
-	// "siembridge-<route name>-dlq".
+	// "siembridge-<route name>-dlq", filled in by ApplyDefaults.
 	Topic string `yaml:"topic"`
 }
 

@@ -34,8 +34,45 @@ const (
 	DefaultIndex = "siembridge-%{+yyyy.MM.dd}"
 )
 
-// GroupPrefix is prepended to a route's name to form its default group.
+// GroupPrefix is prepended to a route's name to form its default group
+// (and its default dead-letter topic).
 const GroupPrefix = "siembridge-"
+
+// DeadLetterSuffix is appended to GroupPrefix and a route's name to form
+// its default dead-letter topic.
+const DeadLetterSuffix = "-dlq"
+
+// DefaultGroupID is the consumer group of a route named name that sets
+// none: "siembridge-<name>".
+func DefaultGroupID(name string) string { return GroupPrefix + name }
+
+// DefaultDeadLetterTopic is the dead-letter topic of a route named name
+// that sets none: "siembridge-<name>-dlq".
+func DefaultDeadLetterTopic(name string) string { return GroupPrefix + name + DeadLetterSuffix }
+
+// GroupID is the route's consumer group: Group, or DefaultGroupID of its
+// name when Group is empty. ApplyDefaults fills Group in, so after Load or
+// Parse the two agree; GroupID also serves a Route built in code, so use it
+// rather than reading Group.
+func (r Route) GroupID() string {
+	if r.Group != "" {
+		return r.Group
+	}
+	return DefaultGroupID(r.Name)
+}
+
+// DeadLetterTopic is where the route writes the events a sink rejects:
+// DeadLetter.Topic, or DefaultDeadLetterTopic of its name when that is
+// empty. A route always has one; it cannot be turned off, because a
+// rejected event is never dropped. ApplyDefaults fills DeadLetter.Topic in,
+// so after Load or Parse the two agree; DeadLetterTopic also serves a Route
+// built in code.
+func (r Route) DeadLetterTopic() string {
+	if r.DeadLetter.Topic != "" {
+		return r.DeadLetter.Topic
+	}
+	return DefaultDeadLetterTopic(r.Name)
+}
 
 // ApplyDefaults fills in every zero field that has a default, allocates the
 // sink block for the sink's type when it is missing, and normalizes the case
@@ -71,7 +108,8 @@ func (c *Config) ApplyDefaults() {
 
 func (r *Route) applyDefaults() {
 	if r.Name != "" {
-		setDefault(&r.Group, GroupPrefix+r.Name)
+		setDefault(&r.Group, DefaultGroupID(r.Name))
+		setDefault(&r.DeadLetter.Topic, DefaultDeadLetterTopic(r.Name))
 	}
 	setDefault(&r.Start, DefaultStart)
 	setDefault(&r.Batch.MaxEvents, DefaultBatchMaxEvents)

@@ -56,7 +56,7 @@ routes:
 		{"breaker.max_probe_interval", r[0].Breaker.MaxProbeInterval, 30 * time.Second},
 		{"commit_interval", r[0].CommitInterval, time.Second},
 		{"workers", r[0].Workers, 4},
-		{"dead_letter.topic", r[0].DeadLetter.Topic, ""},
+		{"dead_letter.topic", r[0].DeadLetter.Topic, "siembridge-es-dlq"},
 		{"es.index", r[0].Sink.Elasticsearch.Index, "siembridge-%{+yyyy.MM.dd}"},
 		{"es.action", r[0].Sink.Elasticsearch.Action, "create"},
 		{"es.timeout", r[0].Sink.Elasticsearch.Timeout, 30 * time.Second},
@@ -111,5 +111,35 @@ func TestDefaultsTLSImplied(t *testing.T) {
 	c.ApplyDefaults()
 	if !c.Kafka.TLS.Enabled {
 		t.Error("tls.ca_file did not imply tls.enabled")
+	}
+}
+
+// TestRouteNames: the group and dead-letter topic of a route come from one
+// place, whether the route went through ApplyDefaults or was built in code.
+func TestRouteNames(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		route      Route
+		group, dlq string
+	}{
+		{"defaults", Route{Name: "elastic"}, "siembridge-elastic", "siembridge-elastic-dlq"},
+		{"set", Route{Name: "elastic", Group: "g", DeadLetter: DeadLetter{Topic: "parked"}}, "g", "parked"},
+	}
+	for _, tt := range tests {
+		r := tt.route
+		if got := r.GroupID(); got != tt.group {
+			t.Errorf("%s: GroupID() = %q, want %q", tt.name, got, tt.group)
+		}
+		if got := r.DeadLetterTopic(); got != tt.dlq {
+			t.Errorf("%s: DeadLetterTopic() = %q, want %q", tt.name, got, tt.dlq)
+		}
+		r.applyDefaults()
+		if r.Group != tt.group || r.DeadLetter.Topic != tt.dlq {
+			t.Errorf("%s: applyDefaults filled group %q, dead_letter.topic %q; want %q, %q", tt.name, r.Group, r.DeadLetter.Topic, tt.group, tt.dlq)
+		}
+		if r.GroupID() != tt.group || r.DeadLetterTopic() != tt.dlq {
+			t.Errorf("%s: accessors changed after applyDefaults", tt.name)
+		}
 	}
 }

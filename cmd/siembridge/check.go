@@ -129,7 +129,7 @@ func checkKafka(ctx context.Context, cfg *config.Config, timeout time.Duration, 
 
 	autoCreate := brokerAutoCreate(client, sc)
 	for i, rt := range cfg.Routes {
-		fmt.Fprintf(r.out, "route %s (routes[%d]) group %s:\n", rt.Name, i, rt.Group)
+		fmt.Fprintf(r.out, "route %s (routes[%d]) group %s:\n", rt.Name, i, rt.GroupID())
 		for j, topic := range rt.Topics {
 			field := fmt.Sprintf("routes[%d].topics[%d]", i, j)
 			n, err := partitionCount(client, topic)
@@ -139,25 +139,89 @@ func checkKafka(ctx context.Context, cfg *config.Config, timeout time.Duration, 
 			}
 			r.ok("topic %s: %s", topic, checkPlural(n, "partition"))
 		}
-		if rt.DeadLetter.Topic == "" {
-			r.ok("dead-letter topic: none (rejected events are retried forever)")
-			continue
-		}
-		field := fmt.Sprintf("routes[%d].dead_letter.topic", i)
-		n, err := partitionCount(client, rt.DeadLetter.Topic)
-		switch {
-		case err == nil:
-			r.ok("dead-letter topic %s: %s", rt.DeadLetter.Topic, checkPlural(n, "partition"))
-		case !errors.Is(err, errNoTopic):
-			r.fail(field, "topic %q: %v", rt.DeadLetter.Topic, err)
-		case autoCreate == "true":
-			r.warn(field, "topic %q does not exist; the brokers will create it on first use (auto.create.topics.enable=true) with default settings", rt.DeadLetter.Topic)
-		case autoCreate == "false":
-			r.fail(field, "topic %q does not exist and auto.create.topics.enable=false: create it, or rejected events cannot be parked", rt.DeadLetter.Topic)
-		default:
-			r.warn(field, "topic %q does not exist; it must be created unless the brokers auto-create topics (could not read auto.create.topics.enable)", rt.DeadLetter.Topic)
-		}
+		checkDeadLetter(client, sc, autoCreate, timeout, i, rt, r)
 	}
+}
+
+// checkDeadLetter checks that the route's dead-letter topic exists, or
+// that the bridge's first write will create it. Every route has one (the
+// default is config.DefaultDeadLetterTopic): a rejected event is never
+// dropped, so a dead-letter topic that cannot be written stalls its
+// partition at the first rejected event.
+//
+// The bridge does not create the topic itself: its producer relies on the
+// brokers' auto.create.topics.enable. A missing topic fails the check when
+// the brokers say they will not create it, or when a validate-only
+// CreateTopics (which creates nothing) is refused for lack of permission,
+// since auto-creation needs the same CREATE permission. It warns when the
+// topic will be created with the brokers' default settings, or when whether
+// it will be cannot be told.
+func checkDeadLetter(client sarama.Client, sc *sarama.Config, autoCreate string, timeout time.Duration, i int, rt config.Route, r *checkReport) {
+	topic := rt.DeadLetterTopic()
+	field := fmt.Sprintf("routes[%d].dead_letter.topic", i)
+	n, err := partitionCount(client, topic)
+	if err == nil {
+		r.ok("dead-letter topic %s: %s", topic, checkPlural(n, "partition"))
+		return
+	}
+	if !errors.Is(err, errNoTopic) {
+		r.fail(field, "topic %q: %v", topic, err)
+		return
+	}
+	createErr := validateCreateTopic(client, sc, topic, timeout)
+	fail, msg := judgeMissingDeadLetter(topic, autoCreate, createErr)
+	if fail {
+		r.fail(field, "%s", msg)
+		return
+	}
+	r.warn(field, "%s", msg)
+}
+
+// judgeMissingDeadLetter decides what a missing dead-letter topic means,
+// from the brokers' auto.create.topics.enable ("true", "false" or "" when
+// unknown) and the answer to a validate-only CreateTopics (nil: it could be
+// created).
+func judgeMissingDeadLetter(topic, autoCreate string, createErr error) (fail bool, msg string) {
+	const stall = "create it, or the first rejected event stalls its partition"
+	denied := errors.Is(createErr, sarama.ErrTopicAuthorizationFailed) || errors.Is(createErr, sarama.ErrClusterAuthorizationFailed)
+	switch {
+	case autoCreate == "false":
+		return true, fmt.Sprintf("topic %q does not exist and the brokers will not create it on first use (auto.create.topics.enable=false): %s", topic, stall)
+	case denied:
+		return true, fmt.Sprintf("topic %q does not exist and these credentials may not create it (%v): %s", topic, createErr, stall)
+	case autoCreate == "true" && createErr == nil:
+		return false, fmt.Sprintf("topic %q does not exist; the brokers will create it on first use (auto.create.topics.enable=true) with their default partitions and replication", topic)
+	case autoCreate == "true":
+		return false, fmt.Sprintf("topic %q does not exist; the brokers should create it on first use (auto.create.topics.enable=true), but a validate-only CreateTopics answered: %v", topic, createErr)
+	case createErr == nil:
+		return false, fmt.Sprintf("topic %q does not exist; it could be created (validate-only CreateTopics passed), but whether the brokers create it on first use is unknown (auto.create.topics.enable not readable): create it ahead", topic)
+	}
+	return false, fmt.Sprintf("topic %q does not exist; whether it can be created is unknown (auto.create.topics.enable not readable; validate-only CreateTopics: %v): create it ahead", topic, createErr)
+}
+
+// validateCreateTopic asks the controller whether topic could be created
+// with the brokers' default partitions and replication, creating nothing
+// (CreateTopics with validate_only). Brokers older than 2.4 cannot take
+// the defaults; for them it reports that it could not ask.
+func validateCreateTopic(client sarama.Client, sc *sarama.Config, topic string, timeout time.Duration) error {
+	if !sc.Version.IsAtLeast(sarama.V2_4_0_0) {
+		return fmt.Errorf("not asked: kafka.version %s is before 2.4", sc.Version)
+	}
+	controller, err := client.Controller()
+	if err != nil {
+		return err
+	}
+	req := sarama.NewCreateTopicsRequest(sc.Version, map[string]*sarama.TopicDetail{
+		topic: {NumPartitions: -1, ReplicationFactor: -1},
+	}, timeout, true)
+	resp, err := controller.CreateTopics(req)
+	if err != nil {
+		return err
+	}
+	if te, ok := resp.TopicErrors[topic]; ok && te != nil && te.Err != sarama.ErrNoError {
+		return te
+	}
+	return nil
 }
 
 // connectKafka opens a client, giving up after timeout even if sarama's

@@ -9,11 +9,26 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/siembridge/siembridge/internal/esfake"
 	"github.com/siembridge/siembridge/internal/kafkatest"
 )
+
+// noAutoCreateCluster starts a broker that says auto.create.topics.enable=false (kfake
+// keeps any broker config it is given and describes it) and does not
+// create topics on a metadata request.
+func noAutoCreateCluster(t *testing.T, topics ...string) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, topics...),
+		kfake.BrokerConfigs(map[string]string{"auto.create.topics.enable": "false"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
 
 const checkAPIKey = "Zm9vYmFyLWNoZWNrLWFwaS1rZXk="
 
@@ -83,7 +98,7 @@ func testRunMain(args ...string) (code int, stdout, stderr string) {
 }
 
 func TestCheckPasses(t *testing.T) {
-	k := testKafkaCluster(t, 3, []string{"events", "more", "events-dlq"})
+	k := testKafkaCluster(t, 3, []string{"events", "more", "events-dlq", "siembridge-archive-dlq"})
 	es := testESFake(t, esfake.Options{APIKey: checkAPIKey})
 	cfg := checkConfig(t, k.Brokers(), "", []string{"events", "more"}, es.URL(), checkAPIKey, "events-dlq")
 	code, out, errOut := testRunMain("check", "--config", cfg)
@@ -97,6 +112,7 @@ func TestCheckPasses(t *testing.T) {
 		"topic more: 3 partitions",
 		"dead-letter topic events-dlq: 3 partitions",
 		"route elastic: elasticsearch OK",
+		"dead-letter topic siembridge-archive-dlq: 3 partitions",
 		"route archive: file OK",
 		"check passed: 0 problems, 0 warnings",
 	} {
@@ -122,7 +138,8 @@ func TestCheckFindsProblems(t *testing.T) {
 		"FAIL routes[0].topics[1]: topic \"missing-topic\": does not exist",
 		"WARN routes[0].dead_letter.topic: topic \"no-dlq-yet\" does not exist",
 		"FAIL routes[0].sink.urls: probe failed: status 401",
-		"check FAILED: 2 problems, 1 warning",
+		"WARN routes[1].dead_letter.topic: topic \"siembridge-archive-dlq\" does not exist",
+		"check FAILED: 2 problems, 2 warnings",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
@@ -212,5 +229,113 @@ func TestDeployConfigIsValid(t *testing.T) {
 	}
 	if cfg.Metrics.Listen != "0.0.0.0:9108" || len(cfg.Routes) != 2 {
 		t.Fatalf("metrics.listen %q, %d routes", cfg.Metrics.Listen, len(cfg.Routes))
+	}
+}
+
+// TestCheckDeadLetterDefault: a route without dead_letter writes to
+// siembridge-<name>-dlq, and check looks at that topic (it used to print
+// "dead-letter topic: none").
+func TestCheckDeadLetterDefault(t *testing.T) {
+	brokers := noAutoCreateCluster(t, "events", "siembridge-elastic-dlq", "siembridge-archive-dlq")
+	es := testESFake(t, esfake.Options{APIKey: checkAPIKey})
+	cfg := checkConfig(t, brokers, "", []string{"events"}, es.URL(), checkAPIKey, "")
+	code, out, errOut := testRunMain("check", "--config", cfg)
+	if code != exitOK {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"dead-letter topic siembridge-elastic-dlq: 3 partitions",
+		"dead-letter topic siembridge-archive-dlq: 3 partitions",
+		"check passed: 0 problems, 0 warnings",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "none") {
+		t.Errorf("check still says a route has no dead-letter topic:\n%s", out)
+	}
+}
+
+// TestCheckDeadLetterNotCreatable: the default dead-letter topic is missing
+// and the brokers will not create it: check fails, naming the topic.
+func TestCheckDeadLetterNotCreatable(t *testing.T) {
+	brokers := noAutoCreateCluster(t, "events", "siembridge-archive-dlq")
+	es := testESFake(t, esfake.Options{APIKey: checkAPIKey})
+	cfg := checkConfig(t, brokers, "", []string{"events"}, es.URL(), checkAPIKey, "")
+	code, out, errOut := testRunMain("check", "--config", cfg)
+	if code != exitFailure {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		`FAIL routes[0].dead_letter.topic: topic "siembridge-elastic-dlq" does not exist and the brokers will not create it on first use (auto.create.topics.enable=false): create it`,
+		"dead-letter topic siembridge-archive-dlq: 3 partitions",
+		"check FAILED: 1 problem, 0 warnings",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "siembridge check: 1 problem") {
+		t.Errorf("stderr: %q", errOut)
+	}
+}
+
+// TestCheckDeadLetterAutoCreated: a missing dead-letter topic that the
+// brokers create on first use passes with a warning saying so, and check
+// itself creates nothing.
+func TestCheckDeadLetterAutoCreated(t *testing.T) {
+	k := testKafkaCluster(t, 3, []string{"events", "siembridge-archive-dlq"},
+		kfake.BrokerConfigs(map[string]string{"auto.create.topics.enable": "true"}))
+	es := testESFake(t, esfake.Options{APIKey: checkAPIKey})
+	cfg := checkConfig(t, k.Brokers(), "", []string{"events"}, es.URL(), checkAPIKey, "")
+	code, out, errOut := testRunMain("check", "--config", cfg)
+	if code != exitOK {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		`WARN routes[0].dead_letter.topic: topic "siembridge-elastic-dlq" does not exist; the brokers will create it on first use (auto.create.topics.enable=true)`,
+		"check passed: 0 problems, 1 warning",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	admin, err := sarama.NewClusterAdmin(k.Brokers(), kafkatest.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	topics, err := admin.ListTopics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := topics["siembridge-elastic-dlq"]; ok {
+		t.Error("check created the dead-letter topic")
+	}
+}
+
+func TestJudgeMissingDeadLetter(t *testing.T) {
+	denied := &sarama.TopicError{Err: sarama.ErrTopicAuthorizationFailed}
+	policy := &sarama.TopicError{Err: sarama.ErrPolicyViolation}
+	tests := []struct {
+		auto      string
+		createErr error
+		fail      bool
+		want      string
+	}{
+		{"false", nil, true, "will not create it on first use"},
+		{"true", denied, true, "these credentials may not create it"},
+		{"", denied, true, "these credentials may not create it"},
+		{"true", nil, false, "the brokers will create it on first use"},
+		{"true", policy, false, "validate-only CreateTopics answered"},
+		{"", nil, false, "it could be created"},
+		{"", policy, false, "whether it can be created is unknown"},
+	}
+	for _, tt := range tests {
+		fail, msg := judgeMissingDeadLetter("dlq", tt.auto, tt.createErr)
+		if fail != tt.fail || !strings.Contains(msg, tt.want) || !strings.Contains(msg, `"dlq"`) {
+			t.Errorf("auto %q, create %v: fail %v %q; want fail %v and %q", tt.auto, tt.createErr, fail, msg, tt.fail, tt.want)
+		}
 	}
 }

@@ -63,7 +63,7 @@ func cmdRewind(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer k.close()
-	group := rc.Group
+	group := rc.GroupID()
 	if err := checkGroupStopped(k.admin, rc, *force); err != nil {
 		return err
 	}
@@ -258,7 +258,7 @@ func eventCount(n int64) string {
 
 // checkGroupStopped refuses a group with live members unless force.
 func checkGroupStopped(admin sarama.ClusterAdmin, rc config.Route, force bool) error {
-	group := rc.Group
+	group := rc.GroupID()
 	descs, err := admin.DescribeConsumerGroups([]string{group})
 	if err != nil {
 		return fmt.Errorf("describe group %s: %w", group, err)
