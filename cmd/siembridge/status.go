@@ -114,17 +114,17 @@ type partitionStatus struct {
 }
 
 func routeStatusOf(ctx context.Context, k *kafkaConn, rc config.Route, now time.Time, timeout time.Duration) (routeStatus, error) {
-	rs := routeStatus{Route: rc.Name, Group: rc.Group, State: "Dead"}
-	descs, err := k.admin.DescribeConsumerGroups([]string{rc.Group})
+	rs := routeStatus{Route: rc.Name, Group: rc.GroupID(), State: "Dead"}
+	descs, err := k.admin.DescribeConsumerGroups([]string{rc.GroupID()})
 	if err != nil {
-		return rs, fmt.Errorf("describe group %s: %w", rc.Group, err)
+		return rs, fmt.Errorf("describe group %s: %w", rc.GroupID(), err)
 	}
 	for _, d := range descs {
 		if d.Err == sarama.ErrNoError {
 			rs.State, rs.Members = d.State, len(d.Members)
 		}
 	}
-	committed, err := committedOffsets(k.admin, rc.Group, rc.Topics, k.client)
+	committed, err := committedOffsets(k.admin, rc.GroupID(), rc.Topics, k.client)
 	if err != nil {
 		return rs, err
 	}
