@@ -278,8 +278,14 @@ type Syslog struct {
 	KeyFile    string `yaml:"key_file"`
 	// InsecureSkipVerify disables certificate checks; logged loudly.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
-	// Timeout of a connect or write. Default 10s.
+	// Timeout of a connect, and of a batch's write plus the wait for its
+	// TCP acknowledgement (Linux). Default 10s.
 	Timeout time.Duration `yaml:"timeout"`
+	// TCPUserTimeout (TCP_USER_TIMEOUT, Linux): the kernel abandons the
+	// connection when what it sent stays unacknowledged this long, so a
+	// silently dead receiver is noticed without waiting ~15 minutes for
+	// TCP to give up. Whole milliseconds. Default 30s. Ignored elsewhere.
+	TCPUserTimeout time.Duration `yaml:"tcp_user_timeout"`
 	// MaxMessageBytes: larger messages go to the dead-letter topic.
 	// Default 64KiB.
 	MaxMessageBytes ByteSize `yaml:"max_message_bytes"`

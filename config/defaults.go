@@ -170,6 +170,7 @@ func (s *Sink) applyDefaults() {
 		setDefault(&sl.CEFProduct, "siembridge")
 		setDefault(&sl.CEFVersion, "1.0")
 		setDefault(&sl.Timeout, 10*time.Second)
+		setDefault(&sl.TCPUserTimeout, 30*time.Second)
 		setDefault(&sl.MaxMessageBytes, 64*KiB)
 	}
 	if w := s.Webhook; w != nil {

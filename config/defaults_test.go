@@ -75,6 +75,7 @@ routes:
 		{"syslog.cef_product", r[2].Sink.Syslog.CEFProduct, "siembridge"},
 		{"syslog.cef_version", r[2].Sink.Syslog.CEFVersion, "1.0"},
 		{"syslog.timeout", r[2].Sink.Syslog.Timeout, 10 * time.Second},
+		{"syslog.tcp_user_timeout", r[2].Sink.Syslog.TCPUserTimeout, 30 * time.Second},
 		{"syslog.max_message_bytes", r[2].Sink.Syslog.MaxMessageBytes, 64 * KiB},
 		{"webhook.method normalized", r[3].Sink.Webhook.Method, "PUT"},
 		{"webhook.mode", r[3].Sink.Webhook.Mode, "single"},

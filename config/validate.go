@@ -388,6 +388,10 @@ func (s *Syslog) validate(path string) error {
 	if err := positive(path+".timeout", s.Timeout); err != nil {
 		return err
 	}
+	// TCP_USER_TIMEOUT takes an int of milliseconds.
+	if s.TCPUserTimeout < time.Millisecond || s.TCPUserTimeout > math.MaxInt32*time.Millisecond || s.TCPUserTimeout%time.Millisecond != 0 {
+		return fieldErr(path+".tcp_user_timeout", fmt.Sprintf("%s must be whole milliseconds between 1ms and %s", s.TCPUserTimeout, math.MaxInt32*time.Millisecond))
+	}
 	return positiveSize(path+".max_message_bytes", s.MaxMessageBytes)
 }
 

@@ -110,6 +110,8 @@ func TestParseInvalid(t *testing.T) {
 		{"syslog facility", sink("type: syslog\naddress: q:514\nfacility: 24\n"), "routes[0].sink.facility", "between 0 and 23"},
 		{"syslog tls file on tcp", sink("type: syslog\naddress: q:514\nca_file: testdata/tls/ca.pem\n"), "routes[0].sink.ca_file", "network: tls"},
 		{"syslog app name", sink("type: syslog\naddress: q:514\napp_name: has space\n"), "routes[0].sink.app_name", ""},
+		{"syslog tcp_user_timeout negative", sink("type: syslog\naddress: q:514\ntcp_user_timeout: -1s\n"), "routes[0].sink.tcp_user_timeout", "between 1ms and"},
+		{"syslog tcp_user_timeout fraction", sink("type: syslog\naddress: q:514\ntcp_user_timeout: 1500us\n"), "routes[0].sink.tcp_user_timeout", "whole milliseconds"},
 		{"webhook url", sink("type: webhook\n"), "routes[0].sink.url", "required"},
 		{"webhook method", sink("type: webhook\nurl: https://w\nmethod: GET\n"), "routes[0].sink.method", ""},
 		{"webhook mode", sink("type: webhook\nurl: https://w\nmode: stream\n"), "routes[0].sink.mode", ""},

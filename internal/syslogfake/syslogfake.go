@@ -7,7 +7,11 @@
 // "connection refused") and drops every connection, Resume listens again
 // on the same address, DropAll drops the open connections, SetDropAfter
 // drops each connection after it carried n messages, and SetIdleTimeout
-// drops connections that carried nothing for a while.
+// drops connections that carried nothing for a while. Pause stops reading
+// every connection (the bytes pile up in the kernel until the receive
+// window closes and the client's bytes stay unacknowledged) until Unpause;
+// with Options.ReceiveBuffer small, a paused receiver stops acknowledging
+// after a few KiB, as a hung receiver process does.
 //
 // How a connection is dropped is set by Options.Linger. With Linger 0 the
 // connection is closed at once, as a crashing receiver would: whatever the
@@ -23,11 +27,13 @@ package syslogfake
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -41,6 +47,12 @@ type Options struct {
 	Linger time.Duration
 	// MaxMessageBytes is the largest frame accepted. Default 1MiB.
 	MaxMessageBytes int
+	// ReceiveBuffer, when > 0, sets SO_RCVBUF on the listening socket
+	// before it listens, so that accepted connections advertise a small
+	// TCP window from their first segment (the kernel doubles the value
+	// and enforces a minimum of a few KiB). Default 0: the system's.
+	// Ignored where the platform has no SO_RCVBUF setting we can reach.
+	ReceiveBuffer int
 }
 
 // Server is the fake receiver. Start it, and Close it when done.
@@ -57,6 +69,8 @@ type Server struct {
 	dropAfter int
 	idle      time.Duration
 	closed    bool
+	// unpause is non-nil while paused; Unpause and Close close it.
+	unpause chan struct{}
 
 	wg sync.WaitGroup
 }
@@ -94,7 +108,11 @@ func (s *Server) listenLocked(addr string) error {
 	if s.ln != nil {
 		return nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	lc := net.ListenConfig{}
+	if n := s.opts.ReceiveBuffer; n > 0 {
+		lc.Control = func(_, _ string, c syscall.RawConn) error { return setReceiveBuffer(c, n) }
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return err
 	}
@@ -163,6 +181,33 @@ func (s *Server) SetIdleTimeout(d time.Duration) {
 	s.mu.Unlock()
 }
 
+// Pause stops reading and parsing every connection, open or accepted
+// later, before its next frame (a frame being read is finished first),
+// until Unpause.
+// Bytes that arrive meanwhile stay in the kernel's receive buffer: they
+// are acknowledged at the TCP level until that buffer is full, and lost if
+// the connection is then dropped. Bytes already read ahead into the
+// connection's 64KiB read buffer are parsed only after Unpause, so pause
+// before the bytes under test are sent. A connection dropped while paused
+// stays counted by Open until Unpause or Close.
+func (s *Server) Pause() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unpause == nil && !s.closed {
+		s.unpause = make(chan struct{})
+	}
+}
+
+// Unpause resumes reading after Pause.
+func (s *Server) Unpause() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unpause != nil {
+		close(s.unpause)
+		s.unpause = nil
+	}
+}
+
 // Messages returns a copy of the messages received so far, in arrival
 // order.
 func (s *Server) Messages() []Message {
@@ -211,6 +256,10 @@ func (s *Server) Close() error {
 	for sc := range s.conns {
 		_ = sc.c.Close()
 	}
+	if s.unpause != nil {
+		close(s.unpause)
+		s.unpause = nil
+	}
 	s.mu.Unlock()
 	s.wg.Wait()
 	return nil
@@ -252,8 +301,12 @@ func (s *Server) serve(sc *serverConn) {
 		// Wait for the next frame under the idle timeout; Peek consumes
 		// nothing, so a timeout here never splits a frame.
 		s.mu.Lock()
-		idle, dropAfter := s.idle, s.dropAfter
+		idle, dropAfter, unpause := s.idle, s.dropAfter, s.unpause
 		s.mu.Unlock()
+		if unpause != nil {
+			<-unpause // closed by Unpause or Close
+			continue
+		}
 		sc.mu.Lock()
 		dropping := sc.dropping
 		if !dropping && idle > 0 {
@@ -266,6 +319,12 @@ func (s *Server) serve(sc *serverConn) {
 				continue
 			}
 			return
+		}
+		s.mu.Lock()
+		unpause = s.unpause
+		s.mu.Unlock()
+		if unpause != nil { // paused while Peek waited: parse nothing more
+			<-unpause
 		}
 		sc.mu.Lock()
 		if !sc.dropping && idle > 0 {

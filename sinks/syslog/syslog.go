@@ -7,18 +7,32 @@
 //
 // # Delivery
 //
-// Syslog has no acknowledgement: a write that completed counts as
-// delivered. A completed write means the bytes reached the local kernel,
-// not the receiver; if the receiver goes away right after, those messages
-// are lost and siembridge cannot know. The sink narrows that window: a
-// goroutine per connection reads from it (a syslog receiver never sends
-// anything), so a connection the peer closed or reset is noticed as soon
-// as the FIN or RST arrives and is replaced before the next batch is
-// written. Without that, the first write after the peer closed a TCP
-// connection would "succeed" into the half-closed socket and be lost. A
-// peer that closes while a batch is on its way still loses that batch's
-// tail; only an application-level acknowledgement (RELP, HTTP) could close
-// that gap.
+// Syslog has no application-level acknowledgement, so the sink uses the
+// one TCP has. On Linux, Send counts a batch delivered only once the
+// receiver's kernel acknowledged every byte of it: after the write it
+// polls the socket's send queue (SIOCOUTQ, the bytes sent or queued that
+// the peer has not acknowledged) with a short backoff, bounded by the
+// timeout and ctx. A batch still unacknowledged when the timeout ends is
+// not delivered: Send fails retryably and drops the connection. A reset
+// (the receiver crashed with unread bytes, or TCP gave up) ends the wait
+// at once. TCP_USER_TIMEOUT (tcp_user_timeout) makes the kernel abandon a
+// connection whose peer went silent instead of retransmitting for about
+// 15 minutes, so an idle connection to a dead receiver is noticed too.
+//
+// What remains: an acknowledgement means the receiver's kernel has the
+// bytes, not that the receiver's process read, parsed or stored them. A
+// receiver process that dies with acknowledged bytes in its socket buffer
+// (or in its own buffers) loses them, and siembridge cannot know. Only an
+// application-level acknowledgement (RELP) would close that window.
+//
+// Outside Linux the sink cannot read the send queue: a write that completed
+// counts as delivered, which means the bytes reached the local kernel, and
+// tcp_user_timeout is ignored.
+//
+// Every connection is also read by a goroutine (a syslog receiver never
+// sends anything), so a connection the peer closed or reset is noticed as
+// soon as the FIN or RST arrives and is replaced before the next batch is
+// written, rather than written into.
 //
 // On any connection error the connection is closed and the whole batch is
 // reported retryable; the bridge sends it again on a new connection. If
@@ -40,11 +54,21 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/event"
 	"github.com/siembridge/siembridge/sinks"
+)
+
+// The acknowledgement wait polls the send queue, first right after the
+// write (on a LAN the ACK is often already there), then after
+// ackPollMin, doubling up to ackPollMax: a few polls per round trip, and
+// an acknowledgement noticed at most ackPollMax late.
+const (
+	ackPollMin = 100 * time.Microsecond
+	ackPollMax = 10 * time.Millisecond
 )
 
 // maxPooledBytes: buffers that grew beyond this are dropped rather than
@@ -62,13 +86,16 @@ type options struct {
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // Sink writes batches to one syslog receiver over one connection. It is
-// safe for concurrent use: Sends take turns on the connection, so the
-// frames of two batches never interleave. Close must be called when the
-// sink is no longer needed.
+// safe for concurrent use: Sends take turns to write on the connection, so
+// the frames of two batches never interleave, and wait for their
+// acknowledgements side by side, so a batch can be written while the one
+// before it is still on the wire. Close must be called when the sink is no
+// longer needed.
 type Sink struct {
 	addr      string
 	tlsConf   *tls.Config // nil for plain TCP
 	timeout   time.Duration
+	userTO    time.Duration // TCP_USER_TIMEOUT
 	maxMsg    int
 	facility  int
 	appName   string // sanitized
@@ -77,8 +104,9 @@ type Sink struct {
 	cef       []byte // CEF header prefix; nil for format json
 	log       *slog.Logger
 
-	// turn is held by the Send writing to the connection. A channel, not
-	// a mutex, so that waiting for it ends with the context.
+	// turn is held by the Send writing to the connection (not while it
+	// waits for the acknowledgement). A channel, not a mutex, so that
+	// waiting for it ends with the context.
 	turn chan struct{}
 
 	mu     sync.Mutex // guards conn and closed transitions
@@ -91,9 +119,24 @@ type Sink struct {
 
 // conn is one connection to the receiver and the state its reader keeps.
 type conn struct {
-	net.Conn
-	dead      atomic.Bool // the reader saw EOF or an error
+	net.Conn                  // batches are written here: the TCP connection, or TLS over it
+	raw       syscall.RawConn // the TCP socket, for the acknowledgement wait
+	sent      atomic.Int64    // bytes written to the TCP socket (TLS records and handshake included)
+	dead      atomic.Bool     // the reader saw EOF or an error
 	closeOnce sync.Once
+}
+
+// countingConn counts the bytes written to the TCP socket into *sent, below
+// TLS, so that they can be compared with the kernel's send queue.
+type countingConn struct {
+	net.Conn
+	sent *atomic.Int64
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.sent.Add(int64(n))
+	return n, err
 }
 
 type sendBuf struct {
@@ -118,6 +161,9 @@ func New(cfg config.Syslog, opts ...Option) (*Sink, error) {
 	if cfg.Timeout <= 0 {
 		return nil, errors.New("syslog: timeout must be > 0")
 	}
+	if cfg.TCPUserTimeout <= 0 {
+		return nil, errors.New("syslog: tcp_user_timeout must be > 0")
+	}
 	if cfg.MaxMessageBytes <= 0 {
 		return nil, errors.New("syslog: max_message_bytes must be > 0")
 	}
@@ -127,6 +173,7 @@ func New(cfg config.Syslog, opts ...Option) (*Sink, error) {
 	s := &Sink{
 		addr:      cfg.Address,
 		timeout:   cfg.Timeout,
+		userTO:    cfg.TCPUserTimeout,
 		maxMsg:    int(min(cfg.MaxMessageBytes, config.ByteSize(int(^uint(0)>>1)))),
 		facility:  *cfg.Facility,
 		appName:   sanitize(cfg.AppName, maxAppName),
@@ -159,6 +206,10 @@ func New(cfg config.Syslog, opts ...Option) (*Sink, error) {
 	default:
 		return nil, fmt.Errorf("syslog: network %q: must be tcp or tls", cfg.Network)
 	}
+	if !ackSupported {
+		o.logger.Info("syslog: this system cannot read TCP acknowledgements; a completed write counts as delivered and tcp_user_timeout is ignored",
+			"address", cfg.Address)
+	}
 	host, err := os.Hostname()
 	if err != nil {
 		o.logger.Warn("syslog: cannot read this host's name; HOSTNAME is \"-\" unless host_field gives one", "err", err)
@@ -173,6 +224,9 @@ func tlsConfig(cfg config.Syslog) (*tls.Config, error) {
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: cfg.InsecureSkipVerify, //nolint:gosec // operator's explicit choice, logged loudly
 	}
+	// What tls.Dialer would do: verify the name we dial. New checked
+	// the address.
+	tc.ServerName, _, _ = net.SplitHostPort(cfg.Address)
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
@@ -197,16 +251,20 @@ func tlsConfig(cfg config.Syslog) (*tls.Config, error) {
 	return tc, nil
 }
 
-// Send writes batch as one buffered write of octet-counted frames, bounded
-// by the configured timeout and ctx. It blocks while another Send writes.
+// Send writes batch as one buffered write of octet-counted frames and, on
+// Linux, waits until the receiver's TCP stack acknowledged all of it; the
+// write and the wait together are bounded by the configured timeout and
+// ctx. It blocks while another Send writes, not while another waits.
 //
-// It returns nil when the write completed (syslog has no acknowledgement:
-// see the package documentation), a *sinks.BatchError rejecting the events
-// whose message exceeds max_message_bytes (the others were written), or a
-// retryable *sinks.RequestError for the whole batch when the connection
-// could not be made or failed; the connection is then closed and the next
-// Send makes a new one. A certificate the receiver presents that does not
-// verify is Fatal. Safe for concurrent use.
+// It returns nil when the batch was acknowledged (outside Linux: when the
+// write completed; see the package documentation for what an
+// acknowledgement does not cover), a *sinks.BatchError rejecting the
+// events whose message exceeds max_message_bytes (the others were
+// delivered), or a retryable *sinks.RequestError for the whole batch when
+// the connection could not be made, failed, or did not acknowledge the
+// batch in time; the connection is then closed and the next Send makes a
+// new one. A certificate the receiver presents that does not verify is
+// Fatal. Safe for concurrent use.
 func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 	if s.closed.Load() {
 		return sinks.ErrClosed
@@ -236,22 +294,18 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 		return &sinks.BatchError{Items: rejects}
 	}
 
-	select {
-	case s.turn <- struct{}{}:
-	case <-ctx.Done():
-		return &sinks.RequestError{Err: fmt.Errorf("syslog: %w", ctx.Err())}
+	c, end, deadline, err := s.writeBatch(ctx, b.out)
+	if err == nil {
+		err = s.awaitAck(ctx, c, end, deadline)
 	}
-	defer func() { <-s.turn }()
-
-	c, err := s.connection(ctx)
 	if err != nil {
-		return err
-	}
-	if err := s.write(ctx, c, b.out); err != nil {
+		if c == nil {
+			return err // no connection was made
+		}
 		s.drop(c)
-		s.log.Warn("syslog: write failed; the batch will be sent again on a new connection",
+		s.log.Warn("syslog: batch not delivered; it will be sent again on a new connection",
 			"address", s.addr, "err", err)
-		re := &sinks.RequestError{Err: fmt.Errorf("syslog: write to %s: %w", s.addr, err)}
+		re := &sinks.RequestError{Err: fmt.Errorf("syslog: %s: %w", s.addr, err)}
 		if ctx.Err() == nil && sinks.IsTimeout(err) {
 			re.Throttled = true // the receiver does not keep up
 		}
@@ -262,6 +316,94 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 	}
 	return nil
 }
+
+// writeBatch takes the turn, connects if needed and writes p, with a
+// deadline of the configured timeout cut short by ctx. It returns the
+// connection, the count of bytes written to its socket up to the end of p
+// (for awaitAck) and the deadline, which bounds the acknowledgement wait
+// too. On an error c is the connection to drop, or nil when there is none
+// and err is what Send returns.
+func (s *Sink) writeBatch(ctx context.Context, p []byte) (c *conn, end int64, deadline time.Time, err error) {
+	select {
+	case s.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, 0, deadline, &sinks.RequestError{Err: fmt.Errorf("syslog: %w", ctx.Err())}
+	}
+	defer func() { <-s.turn }()
+
+	c, err = s.connection(ctx)
+	if err != nil {
+		return nil, 0, deadline, err
+	}
+	deadline = time.Now().Add(s.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := c.SetWriteDeadline(deadline); err != nil {
+		return c, 0, deadline, fmt.Errorf("write: %w", err)
+	}
+	// Unblock the write when ctx ends. The connection is dropped after a
+	// failed write, so a deadline left in the past harms nothing.
+	stop := context.AfterFunc(ctx, func() { _ = c.SetWriteDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if _, err := c.Write(p); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
+		return c, 0, deadline, fmt.Errorf("write: %w", err)
+	}
+	return c, c.sent.Load(), deadline, nil
+}
+
+// awaitAck waits until the peer acknowledged the first end bytes written
+// to c's socket, the connection is reset, deadline passes or ctx ends,
+// polling with a backoff from ackPollMin to ackPollMax. It returns nil
+// at once outside Linux. The error of a deadline reports Timeout() true.
+func (s *Sink) awaitAck(ctx context.Context, c *conn, end int64, deadline time.Time) error {
+	wait := ackPollMin
+	var timer *time.Timer
+	for {
+		left, closed, err := c.unacked(end)
+		switch {
+		case errors.Is(err, net.ErrClosed): // dropped by another Send, or Close
+			return fmt.Errorf("connection closed before the batch was acknowledged: %w", err)
+		case err != nil:
+			return err
+		case left == 0:
+			return nil
+		case closed:
+			return fmt.Errorf("connection reset with %d bytes of the batch unacknowledged", left)
+		}
+		now := time.Now()
+		if !now.Before(deadline) {
+			return &ackTimeoutError{left: left}
+		}
+		wait = min(wait, deadline.Sub(now))
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the acknowledgement: %w (%d bytes unacknowledged)", ctx.Err(), left)
+		}
+		wait = min(2*wait, ackPollMax)
+	}
+}
+
+// ackTimeoutError: the receiver did not acknowledge the batch within the
+// timeout. It is a timeout (sinks.IsTimeout) like a write that timed out:
+// both mean the receiver does not keep up, or is gone.
+type ackTimeoutError struct{ left int64 }
+
+func (e *ackTimeoutError) Error() string {
+	return fmt.Sprintf("%d bytes of the batch not acknowledged by the receiver within the timeout", e.left)
+}
+
+func (e *ackTimeoutError) Timeout() bool { return true }
 
 // appendMessage appends the RFC 5424 message for e, without framing.
 func (s *Sink) appendMessage(b []byte, e *event.Event) []byte {
@@ -278,27 +420,6 @@ func (s *Sink) appendMessage(b []byte, e *event.Event) []byte {
 	return appendJSONBody(b, e.Doc)
 }
 
-// write writes p with a deadline of the configured timeout, cut short by
-// ctx.
-func (s *Sink) write(ctx context.Context, c *conn, p []byte) error {
-	deadline := time.Now().Add(s.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	if err := c.SetWriteDeadline(deadline); err != nil {
-		return err
-	}
-	// Unblock the write when ctx ends. The connection is dropped after a
-	// failed write, so a deadline left in the past harms nothing.
-	stop := context.AfterFunc(ctx, func() { _ = c.SetWriteDeadline(time.Unix(1, 0)) })
-	defer stop()
-	_, err := c.Write(p)
-	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("%w (%w)", ctx.Err(), err)
-	}
-	return err
-}
-
 // connection returns the live connection, replacing one the peer closed.
 // The caller holds the turn.
 func (s *Sink) connection(ctx context.Context) (*conn, error) {
@@ -308,19 +429,20 @@ func (s *Sink) connection(ctx context.Context) (*conn, error) {
 	if c != nil && !c.dead.Load() {
 		return c, nil
 	}
+	// A Send still waiting for its acknowledgement on c fails when c is
+	// closed here, and its batch is sent again: a duplicate, never a loss.
 	if c != nil {
 		s.drop(c)
 		s.log.Info("syslog: connection closed by the receiver; reconnecting", "address", s.addr)
 	}
-	nc, err := s.dial(ctx)
+	c, err := s.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c = &conn{Conn: nc}
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()
-		_ = nc.Close()
+		_ = c.Close()
 		return nil, sinks.ErrClosed
 	}
 	s.conn = c
@@ -357,20 +479,26 @@ func (s *Sink) drop(c *conn) {
 	c.closeOnce.Do(func() { _ = c.Close() })
 }
 
-// dial connects, and for TLS completes the handshake, within the
-// configured timeout.
-func (s *Sink) dial(ctx context.Context) (net.Conn, error) {
+// dial connects, with TCP_USER_TIMEOUT set, and for TLS completes the
+// handshake, within the configured timeout. TLS runs over a countingConn
+// so that the bytes on the socket can be compared with its send queue.
+func (s *Sink) dial(ctx context.Context) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	nd := &net.Dialer{}
-	var (
-		nc  net.Conn
-		err error
-	)
-	if s.tlsConf != nil {
-		nc, err = (&tls.Dialer{NetDialer: nd, Config: s.tlsConf}).DialContext(ctx, "tcp", s.addr)
-	} else {
-		nc, err = nd.DialContext(ctx, "tcp", s.addr)
+	nd := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error { return setUserTimeout(rc, s.userTO) }}
+	c := new(conn)
+	nc, err := nd.DialContext(ctx, "tcp", s.addr)
+	if err == nil {
+		c.raw, err = nc.(*net.TCPConn).SyscallConn()
+		c.Conn = countingConn{Conn: nc, sent: &c.sent}
+		if err == nil && s.tlsConf != nil {
+			tc := tls.Client(c.Conn, s.tlsConf)
+			err = tc.HandshakeContext(ctx)
+			c.Conn = tc
+		}
+		if err != nil {
+			_ = nc.Close()
+		}
 	}
 	if err != nil {
 		re := &sinks.RequestError{Err: fmt.Errorf("syslog: connect to %s: %w", s.addr, err)}
@@ -380,7 +508,7 @@ func (s *Sink) dial(ctx context.Context) (net.Conn, error) {
 		re.Fatal = sinks.IsCertError(err)
 		return nil, re
 	}
-	return nc, nil
+	return c, nil
 }
 
 // Probe connects (with the TLS handshake for network tls) within the
@@ -391,11 +519,11 @@ func (s *Sink) Probe(ctx context.Context) error {
 	if s.closed.Load() {
 		return sinks.ErrClosed
 	}
-	nc, err := s.dial(ctx)
+	c, err := s.dial(ctx)
 	if err != nil {
 		return err
 	}
-	return nc.Close()
+	return c.Close()
 }
 
 // Close closes the connection and waits for its reader. Sends in flight

@@ -31,7 +31,7 @@ func testConfig(addr string) config.Syslog {
 	return config.Syslog{
 		Address: addr, Network: "tcp", Format: "json", Facility: &facility,
 		AppName: "siembridge", CEFVendor: "siembridge", CEFProduct: "siembridge", CEFVersion: "1.0",
-		Timeout: 5 * time.Second, MaxMessageBytes: 64 * config.KiB,
+		Timeout: 5 * time.Second, TCPUserTimeout: 30 * time.Second, MaxMessageBytes: 64 * config.KiB,
 	}
 }
 
@@ -287,6 +287,9 @@ func TestRefused(t *testing.T) {
 	if err := s.Send(context.Background(), batchOf(0, 3)); err != nil {
 		t.Fatal(err)
 	}
+	// Delivered means acknowledged by the receiver's kernel, not parsed:
+	// under load the fake could still be parsing when Refuse closes it.
+	waitFor(t, "3 messages", func() bool { return f.Count() == 3 })
 	f.Refuse()
 	waitFor(t, "connections dropped", func() bool { return f.Open() == 0 })
 	for range 3 {
@@ -537,6 +540,7 @@ func TestNewErrors(t *testing.T) {
 		{"bad network", func(c *config.Syslog) { c.Network = "udp" }},
 		{"bad format", func(c *config.Syslog) { c.Format = "xml" }},
 		{"no timeout", func(c *config.Syslog) { c.Timeout = 0 }},
+		{"no tcp_user_timeout", func(c *config.Syslog) { c.TCPUserTimeout = 0 }},
 		{"no max", func(c *config.Syslog) { c.MaxMessageBytes = 0 }},
 		{"facility", func(c *config.Syslog) { f := 24; c.Facility = &f }},
 		{"tls file on tcp", func(c *config.Syslog) { c.CAFile = "/x" }},
