@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"time"
 
@@ -37,16 +38,24 @@ func SaramaConfig(k config.Kafka) (*sarama.Config, error) {
 	if k.RebalanceTimeout > 0 {
 		sc.Consumer.Group.Rebalance.Timeout = k.RebalanceTimeout
 	}
+	// Fetch sizes, as Kafka's consumer names them (see
+	// config.Kafka): kafka.fetch_max_bytes bounds one response across
+	// partitions (sarama's request-level Fetch.MaxBytes, KIP-74),
+	// kafka.max_partition_fetch_bytes what each partition is asked for
+	// (Fetch.Default). Each route lowers both from its buffer (planFetch).
+	// A zero setting (a Config built in code) keeps sarama's default.
 	if k.FetchMaxBytes > 0 {
-		sc.Consumer.Fetch.Max = int32(min(int64(k.FetchMaxBytes), 1<<30))
+		sc.Consumer.Fetch.MaxBytes = int32(min(int64(k.FetchMaxBytes), math.MaxInt32))
 	}
-	// Per partition and fetch. Larger values buy no throughput here and
-	// multiply memory by the partitions a member owns (measured with
-	// siembridge bench: 8 MiB → ~320 MiB peak RSS, 512 KiB → ~50 MiB).
-	sc.Consumer.Fetch.Default = min(512<<10, sc.Consumer.Fetch.Max)
-	if sc.Consumer.Fetch.Max == 0 {
-		sc.Consumer.Fetch.Default = 512 << 10
+	if k.MaxPartitionFetchBytes > 0 {
+		sc.Consumer.Fetch.Default = int32(min(int64(k.MaxPartitionFetchBytes), math.MaxInt32))
 	}
+	// Fetch.Max is sarama's own: how far a partition's fetch may grow to
+	// take a record larger than Fetch.Default. At that cap sarama skips
+	// the record (ErrMessageTooLarge), which at-least-once cannot allow,
+	// so there is no cap: the fetch grows to the record once, then falls
+	// back to Fetch.Default. sarama.MaxResponseSize still applies.
+	sc.Consumer.Fetch.Max = 0
 	sc.Consumer.MaxProcessingTime = time.Second
 	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRoundRobin()}
 

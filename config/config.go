@@ -38,8 +38,19 @@ type Kafka struct {
 	// RebalanceTimeout: how long a member may take to leave its partitions
 	// during a rebalance. Default 60s.
 	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
-	// FetchMaxBytes caps one fetch response. Default 8MiB.
+	// FetchMaxBytes caps one fetch response across all its partitions,
+	// like Kafka's fetch.max.bytes (sarama Consumer.Fetch.MaxBytes); a
+	// first record batch larger than it still comes whole. Each route
+	// lowers it to a quarter of its buffer.max_bytes (at least 1MiB).
+	// At most 64MiB (sarama reads responses of up to 100MiB). Default 8MiB.
 	FetchMaxBytes ByteSize `yaml:"fetch_max_bytes"`
+	// MaxPartitionFetchBytes is what one fetch asks of each partition,
+	// like Kafka's max.partition.fetch.bytes (sarama
+	// Consumer.Fetch.Default); a larger record still comes whole. Each
+	// route lowers it so that one fetch over all the partitions of its
+	// topics takes at most a quarter of its buffer.max_bytes (at least
+	// 32KiB a partition). At most 64MiB. Default 512KiB.
+	MaxPartitionFetchBytes ByteSize `yaml:"max_partition_fetch_bytes"`
 }
 
 // TLS for a client connection (Kafka, or a sink's ca_file and friends).

@@ -14,6 +14,7 @@ const (
 	DefaultHeartbeatInterval = 3 * time.Second
 	DefaultRebalanceTimeout  = 60 * time.Second
 	DefaultFetchMaxBytes     = 8 * MiB
+	DefaultMaxPartitionFetch = 512 * KiB
 	DefaultShutdownTimeout   = 30 * time.Second
 
 	DefaultStart            = "oldest"
@@ -90,6 +91,7 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&k.HeartbeatInterval, DefaultHeartbeatInterval)
 	setDefault(&k.RebalanceTimeout, DefaultRebalanceTimeout)
 	setDefault(&k.FetchMaxBytes, DefaultFetchMaxBytes)
+	setDefault(&k.MaxPartitionFetchBytes, DefaultMaxPartitionFetch)
 	if k.TLS.CAFile != "" || k.TLS.CertFile != "" || k.TLS.KeyFile != "" {
 		k.TLS.Enabled = true
 	}

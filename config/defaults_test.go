@@ -33,6 +33,7 @@ routes:
 		{"kafka.heartbeat_interval", c.Kafka.HeartbeatInterval, 3 * time.Second},
 		{"kafka.rebalance_timeout", c.Kafka.RebalanceTimeout, 60 * time.Second},
 		{"kafka.fetch_max_bytes", c.Kafka.FetchMaxBytes, 8 * MiB},
+		{"kafka.max_partition_fetch_bytes", c.Kafka.MaxPartitionFetchBytes, 512 * KiB},
 		{"kafka.tls.enabled", c.Kafka.TLS.Enabled, false},
 		{"log.level", c.Log.Level, "info"},
 		{"log.format", c.Log.Format, "text"},

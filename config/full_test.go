@@ -27,6 +27,7 @@ func TestFullExample(t *testing.T) {
 		{"kafka.brokers", c.Kafka.Brokers, []string{"kafka-1:9092", "kafka-2:9092", "[::1]:9093"}},
 		{"kafka.sasl.password from file", c.Kafka.SASL.Password.Value(), "kafka-file-password"},
 		{"kafka.fetch_max_bytes", c.Kafka.FetchMaxBytes, 16 * MiB},
+		{"kafka.max_partition_fetch_bytes", c.Kafka.MaxPartitionFetchBytes, 1 * MiB},
 		{"kafka.rebalance_timeout", c.Kafka.RebalanceTimeout, 90 * time.Second},
 		{"es api_key from default", r[0].Sink.Elasticsearch.APIKey.Value(), "c2llbWJyaWRnZTpzM2NyZXQ="},
 		{"es index", r[0].Sink.Elasticsearch.Index, "security-%{+yyyy.MM.dd}"},

@@ -106,9 +106,14 @@ func (k *Kafka) validate(path string) error {
 	if err := positive(path+".rebalance_timeout", k.RebalanceTimeout); err != nil {
 		return err
 	}
-	if k.FetchMaxBytes <= 0 || k.FetchMaxBytes > math.MaxInt32 {
-		// sarama's Consumer.Fetch.Max is an int32.
-		return fieldErr(path+".fetch_max_bytes", fmt.Sprintf("%s must be between 1B and 2GiB", k.FetchMaxBytes))
+	// Well below sarama.MaxResponseSize (100MiB), which a response of
+	// fetch_max_bytes plus one oversized record batch must not exceed.
+	const maxFetchBytes = 64 * MiB
+	if k.FetchMaxBytes <= 0 || k.FetchMaxBytes > maxFetchBytes {
+		return fieldErr(path+".fetch_max_bytes", fmt.Sprintf("%s must be between 1B and %s", k.FetchMaxBytes, ByteSize(maxFetchBytes)))
+	}
+	if k.MaxPartitionFetchBytes <= 0 || k.MaxPartitionFetchBytes > maxFetchBytes {
+		return fieldErr(path+".max_partition_fetch_bytes", fmt.Sprintf("%s must be between 1B and %s", k.MaxPartitionFetchBytes, ByteSize(maxFetchBytes)))
 	}
 	return nil
 }

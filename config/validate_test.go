@@ -57,6 +57,8 @@ func TestParseInvalid(t *testing.T) {
 		{"tls cert without key", strings.Replace(route(fileSink), "]}", "], tls: {cert_file: testdata/tls/cert.pem}}", 1), "kafka.tls.cert_file", ""},
 		{"heartbeat not below session", strings.Replace(route(fileSink), "]}", "], session_timeout: 3s}", 1), "kafka.heartbeat_interval", "less than session_timeout"},
 		{"fetch_max_bytes over int32", strings.Replace(route(fileSink), "]}", "], fetch_max_bytes: 3GiB}", 1), "kafka.fetch_max_bytes", ""},
+		{"fetch_max_bytes over sarama's responses", strings.Replace(route(fileSink), "]}", "], fetch_max_bytes: 100MiB}", 1), "kafka.fetch_max_bytes", "between 1B and 64MiB"},
+		{"max_partition_fetch_bytes over 64MiB", strings.Replace(route(fileSink), "]}", "], max_partition_fetch_bytes: 65MiB}", 1), "kafka.max_partition_fetch_bytes", "between 1B and 64MiB"},
 		{"unknown top-level key", "kafak: {}\n" + route(fileSink), "kafak", "unknown key"},
 		{"unknown kafka key suggests", strings.Replace(route(fileSink), "]}", "], clientid: x}", 1), "kafka.clientid", `did you mean "client_id"`},
 		{"unknown sink key", sink("type: splunk_hec\nurl: https://s:8088\ntokn: x\n"), "routes[0].sink.tokn", "unknown key"},
