@@ -83,10 +83,7 @@ func (r *route) init() error {
 	r.downCh = make(chan struct{}, 1)
 	r.softCtx, r.softCancel = context.WithCancel(context.Background())
 	r.hardCtx, r.hardCancel = context.WithCancel(context.Background())
-	r.dlq = r.cfg.DeadLetter.Topic
-	if r.dlq == "" {
-		r.dlq = "siembridge-" + r.cfg.Name + "-dlq"
-	}
+	r.dlq = r.cfg.DeadLetterTopic()
 	if r.sink == nil {
 		s, err := NewSink(r.cfg.Sink, r.log)
 		if err != nil {
@@ -264,12 +261,7 @@ func (r *route) abort() {
 	r.hardCancel()
 }
 
-func (r *route) groupID() string {
-	if r.cfg.Group != "" {
-		return r.cfg.Group
-	}
-	return "siembridge-" + r.cfg.Name
-}
+func (r *route) groupID() string { return r.cfg.GroupID() }
 
 func (r *route) saramaConfig() *sarama.Config {
 	sc := *r.b.sc // shallow copy; only scalar fields change below
@@ -278,8 +270,7 @@ func (r *route) saramaConfig() *sarama.Config {
 	} else {
 		sc.Consumer.Offsets.Initial = sarama.OffsetOldest
 	}
-	// Keep the fetch pipeline small: the route's own buffer is the bound.
-	sc.ChannelBufferSize = max(64, min(r.cfg.Batch.MaxEvents, 1024))
+	r.fetchPlan().apply(&sc) // sarama's prefetch sized from the buffer (fetchsize.go)
 	return &sc
 }
 
