@@ -270,6 +270,9 @@ func testBoundedMemory(t *testing.T, partitions int32, maxBuffer int64, n int, s
 
 	cfg := routeYAML(cluster.Brokers(), topic, es.URL(), "events-dlq",
 		fmt.Sprintf("    buffer: {max_events: 20000, max_bytes: %d}", maxBuffer))
+	// The default batch (1000 events, 5 MiB): a batch being cut, one
+	// queued and one in flight per partition must all fit the buffer.
+	cfg = strings.Replace(cfg, "    batch: {max_events: 500, max_bytes: 2MiB, max_wait: 100ms}\n", "", 1)
 	// Nothing is delivered at the end: waiting 10 s for it buys nothing.
 	cfg = strings.Replace(cfg, "shutdown_timeout: 10s", "shutdown_timeout: 2s", 1)
 	proc := startProc(t, "run", "--config", writeConfig(t, cfg))
