@@ -5,9 +5,12 @@
 // NDJSON body and turns the answer into per-event outcomes.
 //
 // Every document is written with a deterministic _id (event.ID), so a retry
-// or a replay after a crash creates nothing twice: with the default action
-// "create" Elasticsearch answers 409 for a document it already has, and
-// that counts as delivered.
+// or a replay that reaches the concrete index already holding the document
+// creates nothing twice: with the default action "create" Elasticsearch
+// answers 409 for a document it already has, and that counts as delivered.
+// Elasticsearch checks an _id within one concrete index only: through an
+// alias or a data stream, a re-send after a rollover is a second copy in
+// the new backing index (docs/guarantees.md).
 //
 // Requests carry a filter_path (bulkFilterPath) so that the answer holds
 // only the errors flag and each item's action, status and error.
