@@ -15,10 +15,15 @@
 //     forgotten.
 //   - GET /services/collector/health: 200 code 17, or 503 code 18 while
 //     Busy.
+//   - A load balancer with sticky sessions (Options.StickyCookie): every
+//     answer sets the cookie, and an ack request without it reaches an
+//     indexer that does not know the channel's acks.
 //
 // Fault modes (SetMode): Busy (503 code 9), Down (500 code 8), Refuse (the
-// listener is closed: connection refused). Options.InvalidAt makes chosen
-// events invalid (400 code 6 with invalid-event-number).
+// listener is closed: connection refused). RefuseAck makes only the ack
+// endpoint answer an error while events are still accepted with an ackId.
+// Options.InvalidAt makes chosen events invalid (400 code 6 with
+// invalid-event-number).
 //
 // The server owns its listener (rather than wrapping httptest.Server) so
 // that Refuse really stops listening and Healthy listens again on the same
@@ -112,6 +117,13 @@ type Options struct {
 	// AckNever: acks never read true (the events are stored all the same:
 	// a lost acknowledgement).
 	AckNever bool
+	// StickyCookie puts the server behind a load balancer that keeps
+	// sessions sticky with a cookie of this name (AWS ALB: "AWSALB"). Every
+	// answer sets the cookie (Path=/). An ack request that does not carry
+	// it is routed to another indexer, which knows nothing of the channel:
+	// every ack reads false there, however long the client polls (the
+	// events are stored all the same). Default "": no load balancer.
+	StickyCookie string
 
 	// Indexes allowed for the token; empty allows any. An event naming
 	// another index is refused with 400 code 7.
@@ -198,6 +210,8 @@ type Server struct {
 
 	requests    atomic.Int64
 	ackRequests atomic.Int64
+	strayAcks   atomic.Int64 // ack requests without the sticky cookie
+	ackRefusal  atomic.Int32 // HTTP status of RefuseAck, 0 when acks are served
 
 	mu       sync.Mutex // guards everything below
 	events   []Event
@@ -251,6 +265,19 @@ func (s *Server) SetMode(m Mode) error {
 // Mode returns the current mode.
 func (s *Server) Mode() Mode { return Mode(s.mode.Load()) }
 
+// RefuseAck makes POST /services/collector/ack answer status, for requests
+// that arrive after it returns, while event requests are still accepted
+// and answered with an ackId: a proxy or load balancer that does not pass
+// /ack, or a token whose acknowledgement setting changed. Status 400
+// answers code 14 "ACK is disabled", as Splunk does; any other status a
+// plain-text body, as a proxy does. 0 serves acks again. Pending acks are
+// kept. The mode (SetMode) takes precedence.
+func (s *Server) RefuseAck(status int) { s.ackRefusal.Store(int32(status)) }
+
+// stickyValue is the value of Options.StickyCookie: the indexer behind the
+// load balancer that holds the channels.
+const stickyValue = "hecfake-indexer-1"
+
 // Close stops the server; it is safe to call more than once.
 func (s *Server) Close() error { return s.http.Close() }
 
@@ -297,6 +324,11 @@ func (s *Server) Requests() int64 { return s.requests.Load() }
 // AckRequests is the number of ack polls received.
 func (s *Server) AckRequests() int64 { return s.ackRequests.Load() }
 
+// StrayAckRequests is the number of ack polls that arrived without the
+// Options.StickyCookie cookie and so reached an indexer that does not know
+// the channel (0 without StickyCookie).
+func (s *Server) StrayAckRequests() int64 { return s.strayAcks.Load() }
+
 // Handler serves the HEC API; Start uses it, and a test can mount it on
 // its own (TLS) server.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
@@ -307,6 +339,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
 	case "/services/collector/ack":
 		s.ackRequests.Add(1)
+	}
+	if s.opts.StickyCookie != "" {
+		// The load balancer (re)sets its cookie on every answer.
+		http.SetCookie(w, &http.Cookie{Name: s.opts.StickyCookie, Value: stickyValue, Path: "/"})
 	}
 	switch s.Mode() {
 	case Down:
@@ -616,6 +652,15 @@ func (s *Server) store(evs []Event) {
 }
 
 func (s *Server) serveAck(w http.ResponseWriter, r *http.Request) {
+	if status := int(s.ackRefusal.Load()); status != 0 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, s.opts.MaxContentLength))
+		if status == http.StatusBadRequest {
+			answer(w, CodeAckDisabled, nil)
+			return
+		}
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
 	if !s.authorize(w, r) {
 		return
 	}
@@ -642,6 +687,12 @@ func (s *Server) serveAck(w http.ResponseWriter, r *http.Request) {
 	res := make(map[string]bool, len(req.Acks))
 	s.mu.Lock()
 	c := s.channels[ch]
+	if s.opts.StickyCookie != "" {
+		if ck, err := r.Cookie(s.opts.StickyCookie); err != nil || ck.Value != stickyValue {
+			s.strayAcks.Add(1)
+			c = nil // another indexer: it never saw this channel
+		}
+	}
 	for _, id := range req.Acks {
 		done := false
 		if c != nil {

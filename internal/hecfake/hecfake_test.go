@@ -209,3 +209,81 @@ func TestModesAndHealth(t *testing.T) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 }
+
+func TestRefuseAck(t *testing.T) {
+	s := New(Options{Ack: true})
+	h := s.Handler()
+	auth := "Splunk " + Token
+	if status, rep := do(t, h, http.MethodPost, "/services/collector/event", auth, testChannel, ev1); status != 200 || rep.AckID == nil {
+		t.Fatalf("event: %d %+v", status, rep)
+	}
+
+	s.RefuseAck(http.StatusBadRequest)
+	if status, rep := do(t, h, http.MethodPost, "/services/collector/ack", auth, testChannel, `{"acks":[0]}`); status != 400 || rep.Code != CodeAckDisabled {
+		t.Errorf("refused with 400: %d code %d", status, rep.Code)
+	}
+	// Events are still taken, with an ackId, while /ack is refused.
+	if status, rep := do(t, h, http.MethodPost, "/services/collector/event", auth, testChannel, ev1); status != 200 || rep.AckID == nil || *rep.AckID != 1 {
+		t.Errorf("event while ack refused: %d %+v", status, rep)
+	}
+	for _, status := range []int{http.StatusForbidden, http.StatusNotFound} {
+		s.RefuseAck(status)
+		r := httptest.NewRequest(http.MethodPost, "/services/collector/ack", strings.NewReader(`{"acks":[0]}`))
+		r.Header.Set("Authorization", auth)
+		r.Header.Set("X-Splunk-Request-Channel", testChannel)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != status || json.Valid(w.Body.Bytes()) {
+			t.Errorf("refused with %d: got %d %q, want a proxy's plain-text answer", status, w.Code, w.Body.String())
+		}
+	}
+
+	s.RefuseAck(0)
+	_, rep := do(t, h, http.MethodPost, "/services/collector/ack", auth, testChannel, `{"acks":[0,1]}`)
+	if !rep.Acks["0"] || !rep.Acks["1"] {
+		t.Errorf("acks after the refusal ended: %v (pending acks must be kept)", rep.Acks)
+	}
+	if s.Len() != 2 {
+		t.Errorf("stored %d events, want 2", s.Len())
+	}
+}
+
+func TestStickyCookie(t *testing.T) {
+	s := New(Options{Ack: true, StickyCookie: "AWSALB"})
+	h := s.Handler()
+	auth := "Splunk " + Token
+	r := httptest.NewRequest(http.MethodPost, "/services/collector/event", strings.NewReader(ev1))
+	r.Header.Set("Authorization", auth)
+	r.Header.Set("X-Splunk-Request-Channel", testChannel)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var cookie *http.Cookie
+	for _, c := range w.Result().Cookies() {
+		if c.Name == "AWSALB" {
+			cookie = c
+		}
+	}
+	if w.Code != 200 || cookie == nil || cookie.Value == "" || cookie.Path != "/" {
+		t.Fatalf("event: %d, cookies %v; want the load balancer's AWSALB cookie", w.Code, w.Result().Cookies())
+	}
+
+	// Without the cookie the poll reaches another indexer: unknown acks.
+	_, rep := do(t, h, http.MethodPost, "/services/collector/ack", auth, testChannel, `{"acks":[0]}`)
+	if rep.Acks["0"] || len(rep.Acks) != 1 {
+		t.Errorf("ack without the cookie: %v, want 0 unknown (false)", rep.Acks)
+	}
+	_, rep = do(t, h, http.MethodPost, "/services/collector/ack", auth, testChannel, `{"acks":[0]}`, "Cookie", "AWSALB=elsewhere")
+	if rep.Acks["0"] {
+		t.Errorf("ack with another indexer's cookie: %v", rep.Acks)
+	}
+	if s.StrayAckRequests() != 2 {
+		t.Errorf("%d stray ack requests, want 2", s.StrayAckRequests())
+	}
+	_, rep = do(t, h, http.MethodPost, "/services/collector/ack", auth, testChannel, `{"acks":[0]}`, "Cookie", cookie.String())
+	if !rep.Acks["0"] {
+		t.Errorf("ack with the cookie: %v, want 0 true", rep.Acks)
+	}
+	if s.StrayAckRequests() != 2 {
+		t.Errorf("%d stray ack requests, want still 2", s.StrayAckRequests())
+	}
+}

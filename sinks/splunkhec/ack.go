@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/siembridge/siembridge/sinks"
@@ -17,9 +17,26 @@ import (
 // waits for an acknowledgement, in one request per interval: HEC answers a
 // list of ack IDs at once, and a route has several batches in flight. It is
 // owned by the Sink: one goroutine, started by New and ended by stop.
+//
+// It also remembers whether HEC refuses acknowledgement (ackAnswer). While
+// it does, Send posts nothing and fails as fatal, and Probe fails until the
+// ack endpoint answers again: without that, Probe (which checks the event
+// endpoint) would pass, the bridge would send the same batch again, its ack
+// would be refused again, and HEC would index one more copy of it on every
+// probe cycle.
 type ackPoller struct {
 	s        *Sink
 	interval time.Duration
+
+	// inUse: the last answer to an event request carried an ackId, so the
+	// token acknowledges and Probe checks the ack endpoint too. (A token
+	// without acknowledgement answers no ackId and refuses /ack; Send then
+	// counts the 200, and Probe must not fail on /ack.)
+	inUse atomic.Bool
+	// refusal is the fatal error of the last refused ack request, nil while
+	// acks are answered. Set by poll and Probe, cleared by the next ack
+	// request HEC answers.
+	refusal atomic.Pointer[sinks.RequestError]
 
 	mu      sync.Mutex
 	waiters map[int64]*ackWaiter
@@ -144,26 +161,68 @@ func (p *ackPoller) poll(ids []int64) {
 		}
 		return
 	}
-	if status == http.StatusOK {
-		var r struct {
-			Acks map[string]bool `json:"acks"`
-		}
-		if err := json.Unmarshal(resp, &r); err == nil && r.Acks != nil {
-			p.settle(r.Acks)
-			return
-		}
-	}
-	_, cerr := classify(status, header, resp, 0, time.Now())
-	if cerr == nil {
-		cerr = &sinks.RequestError{Status: status, Err: errors.New("splunk hec: ack poll: unexpected answer " + describe(status, response{}, false, resp))}
-	}
-	if sinks.IsFatal(cerr) {
-		// The token or the ack setting is refused: no ack will come, so
-		// fail the waiters now instead of at ack_timeout.
-		p.failAll(fmt.Errorf("ack poll: %w", cerr))
+	acks, err := ackAnswer(status, header, resp, time.Now())
+	if err == nil {
+		p.answered()
+		p.settle(acks)
 		return
 	}
-	p.s.log.Debug("splunk hec: ack poll failed", "err", cerr)
+	var re *sinks.RequestError
+	if errors.As(err, &re) && re.Fatal {
+		// No ack will come: fail the waiters now instead of at
+		// ack_timeout, and keep the sink down until /ack answers.
+		p.refuse(re)
+		p.failAll(re)
+		return
+	}
+	p.s.log.Debug("splunk hec: ack poll failed", "err", err)
+}
+
+// check asks HEC about an ack ID it never issued (probeAckID), for Probe:
+// nil when the ack endpoint answers, the refusal (fatal) or a retryable
+// error otherwise.
+func (p *ackPoller) check(ctx context.Context) error {
+	body := []byte(`{"acks":[` + strconv.FormatInt(probeAckID, 10) + `]}`)
+	status, header, resp, err := p.s.do(ctx, ackPath, body, false)
+	if err != nil {
+		return transportError(ctx, "ack check", err)
+	}
+	if _, err := ackAnswer(status, header, resp, time.Now()); err != nil {
+		var re *sinks.RequestError
+		if errors.As(err, &re) && re.Fatal {
+			p.refuse(re)
+		}
+		return err
+	}
+	p.answered()
+	return nil
+}
+
+// refused returns a copy of the current refusal, nil when there is none.
+func (p *ackPoller) refused() error {
+	re := p.refusal.Load()
+	if re == nil {
+		return nil
+	}
+	c := *re // a copy: no caller can change the stored one
+	return &c
+}
+
+// refuse records that HEC refuses acknowledgement, logging when that
+// starts.
+func (p *ackPoller) refuse(re *sinks.RequestError) {
+	if p.refusal.Swap(re) == nil {
+		p.s.log.Error("splunk hec: the sink is down until HEC answers on "+ackPath+"; the events of batches waiting for an acknowledgement are sent again then",
+			"url", p.s.base, "err", re)
+	}
+}
+
+// answered records that HEC answered an ack request, logging when that
+// ends a refusal.
+func (p *ackPoller) answered() {
+	if p.refusal.Swap(nil) != nil {
+		p.s.log.Info("splunk hec: indexer acknowledgement answered again", "url", p.s.base)
+	}
 }
 
 func (p *ackPoller) settle(acks map[string]bool) {

@@ -177,6 +177,62 @@ func classify(status int, header http.Header, body []byte, n int, now time.Time)
 	return r, re
 }
 
+// probeAckID is the ack ID Probe asks about to check the ack endpoint. HEC
+// numbers acks per channel from 0, so it never issued this one (2^53-1, the
+// largest integer every JSON reader keeps exact): the answer is false and
+// no pending acknowledgement is consumed (HEC forgets an ack once it
+// reported it true).
+const probeAckID = 1<<53 - 1
+
+// ackAnswer classifies the answer to an ack request (a poll, or Probe's
+// check) and returns the acks HEC reported:
+//
+//	200 {"acks":{...}}              the acks
+//	code 9, HTTP 503, 429           retry, throttled: waiters keep waiting
+//	code 8, 5xx, 408, other 2xx     retry: waiters keep waiting (until
+//	                                ack_timeout)
+//	any other answer (4xx, 3xx)     fatal: acknowledgement is refused (code
+//	                                14 "ACK is disabled", a proxy or load
+//	                                balancer that does not pass /ack, ...)
+//
+// A refused ack is a configuration problem of the sink, not of the events:
+// HEC took them (it answered an ackId) but their indexing can never be
+// confirmed. Retrying would post every batch again and again, so the sink
+// is marked down with the reason instead; see ackPoller.
+func ackAnswer(status int, header http.Header, body []byte, now time.Time) (map[string]bool, error) {
+	if status == http.StatusOK {
+		var r struct {
+			Acks map[string]bool `json:"acks"`
+		}
+		if err := json.Unmarshal(body, &r); err == nil && r.Acks != nil {
+			return r.Acks, nil
+		}
+	}
+	r, isHEC := parseResponse(body)
+	code := -1
+	if isHEC && r.Code != nil {
+		code = *r.Code
+	}
+	msg := describe(status, r, isHEC, body)
+	re := &sinks.RequestError{Status: status}
+	switch {
+	case code == codeServerBusy || status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests:
+		re.Throttled = true
+		re.RetryAfter = sinks.ParseRetryAfter(header.Get("Retry-After"), now)
+		re.Err = errors.New("splunk hec: ack request: " + msg)
+	case code == codeInternalError || status >= 500 || status == http.StatusRequestTimeout:
+		re.Err = errors.New("splunk hec: ack request: " + msg)
+	case status >= 200 && status < 300:
+		re.Err = errors.New("splunk hec: ack request: unexpected answer " + msg)
+	default:
+		re.Fatal = true
+		re.Err = fmt.Errorf("splunk hec: indexer acknowledgement refused (%s) while events are accepted: "+
+			"set ack: false, or enable indexer acknowledgement on the token and let any proxy or load balancer in front of HEC pass %s (with sticky sessions)",
+			msg, ackPath)
+	}
+	return nil, re
+}
+
 // invalidEvent builds the outcome of a 400 naming one invalid event; see
 // classify for the rule.
 func invalidEvent(status int, r response, n int, msg string) error {

@@ -190,3 +190,77 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
+
+func TestAckAnswer(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	const (
+		ok = iota
+		retry
+		throttled
+		refused
+	)
+	tests := []struct {
+		name     string
+		status   int
+		header   http.Header
+		body     string
+		want     int
+		retryAft time.Duration
+	}{
+		{"acks", 200, nil, `{"acks":{"0":true,"1":false}}`, ok, 0},
+		{"empty acks", 200, nil, `{"acks":{}}`, ok, 0},
+		{"200 without acks", 200, nil, `{"text":"Success","code":0}`, retry, 0},
+		{"200 html", 200, nil, `<html>login</html>`, retry, 0},
+		{"8 internal error", 500, nil, `{"text":"Internal server error","code":8}`, retry, 0},
+		{"502 proxy", 502, nil, `Bad Gateway`, retry, 0},
+		{"408", 408, nil, ``, retry, 0},
+		{"9 server busy", 503, http.Header{"Retry-After": {"3"}}, `{"text":"Server is busy","code":9}`, throttled, 3 * time.Second},
+		{"429", 429, http.Header{"Retry-After": {"2"}}, `Too Many Requests`, throttled, 2 * time.Second},
+		{"14 ack disabled", 400, nil, `{"text":"ACK is disabled","code":14}`, refused, 0},
+		{"11 invalid channel", 400, nil, `{"text":"Invalid data channel","code":11}`, refused, 0},
+		{"4 invalid token", 403, nil, `{"text":"Invalid token","code":4}`, refused, 0},
+		{"403 proxy", 403, nil, `Forbidden`, refused, 0},
+		{"404 not routed", 404, nil, `404 page not found`, refused, 0},
+		{"405", 405, nil, ``, refused, 0},
+		{"302 login", 302, http.Header{"Location": {"/login"}}, ``, refused, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			acks, err := ackAnswer(tt.status, tt.header, []byte(tt.body), now)
+			if tt.want == ok {
+				if err != nil || acks == nil {
+					t.Fatalf("got %v %v, want the acks", acks, err)
+				}
+				return
+			}
+			var re *sinks.RequestError
+			if !errors.As(err, &re) || acks != nil {
+				t.Fatalf("got %v %v, want a RequestError", acks, err)
+			}
+			if re.Fatal != (tt.want == refused) || re.Throttled != (tt.want == throttled) || re.Permanent || re.RetryAfter != tt.retryAft {
+				t.Errorf("%v: fatal=%v throttled=%v permanent=%v retryAfter=%v", err, re.Fatal, re.Throttled, re.Permanent, re.RetryAfter)
+			}
+			if re.Status != tt.status {
+				t.Errorf("status %d, want %d", re.Status, tt.status)
+			}
+			if tt.want == refused && (!strings.Contains(err.Error(), "indexer acknowledgement refused") || !strings.Contains(err.Error(), "ack: false")) {
+				t.Errorf("refusal without its reason and remedy: %v", err)
+			}
+		})
+	}
+}
+
+// FuzzAckAnswer: any answer to an ack request is classified without
+// panicking, as acks or as a RequestError.
+func FuzzAckAnswer(f *testing.F) {
+	f.Add(200, []byte(`{"acks":{"0":true}}`))
+	f.Add(400, []byte(`{"text":"ACK is disabled","code":14}`))
+	f.Add(200, []byte(`{"acks":[1,2]}`))
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		acks, err := ackAnswer(status, http.Header{}, body, time.Now())
+		var re *sinks.RequestError
+		if (acks == nil) == (err == nil) || (err != nil && !errors.As(err, &re)) {
+			t.Fatalf("got %v, %v", acks, err)
+		}
+	})
+}

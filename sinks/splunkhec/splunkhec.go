@@ -8,7 +8,11 @@
 // HEC answered 200 "Success". Every envelope carries the indexed fields
 // kafka_topic, kafka_partition and kafka_offset, so the duplicates that
 // at-least-once delivery may create (a retry after a lost answer, a replay
-// after a crash) can be found in Splunk.
+// after a crash) can be found in Splunk. When HEC takes events but refuses
+// the ack request, the sink reports itself down (a fatal error naming the
+// reason) until the ack endpoint answers again, rather than sending the
+// batch again and again. Cookies are kept, so that a load balancer's sticky
+// session holds for the ack polls.
 //
 // The sink makes one attempt per Send and never retries or sleeps; how each
 // HEC answer is classified is documented on classify.
@@ -26,6 +30,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"slices"
 	"strings"
@@ -133,9 +138,18 @@ func New(cfg config.SplunkHEC, opts ...Option) (*Sink, error) {
 			"url", base)
 	}
 
+	// HEC behind a load balancer (AWS ALB's AWSALB, Splunk Cloud) must see
+	// the acks polled on the indexer that took the events; the balancer
+	// keeps that session with a cookie, so keep cookies. The jar is this
+	// sink's own, and the client only ever talks to url.
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, fmt.Errorf("splunk hec: cookie jar: %w", err)
+	}
 	s := &Sink{
 		client: &http.Client{
 			Transport: rt,
+			Jar:       jar,
 			// A redirect (http→https, a login page) is a configuration
 			// problem; classify reports it as fatal instead of following
 			// it with our token.
@@ -238,7 +252,9 @@ func (s *Sink) Channel() string { return s.channel }
 // *sinks.BatchError naming the events to retry or reject, or a
 // *sinks.RequestError when the request as a whole failed (an ack timeout is
 // one: the whole batch is sent again). Events whose envelope is larger than
-// max_event_bytes are not sent; they come back as rejected (413). Safe for
+// max_event_bytes are not sent; they come back as rejected (413). While HEC
+// refuses acknowledgement (ackAnswer) Send posts nothing and returns that
+// fatal error, until Probe finds the ack endpoint answering again. Safe for
 // concurrent use.
 func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 	if s.closed.Load() {
@@ -246,6 +262,11 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 	}
 	if len(batch) == 0 {
 		return nil
+	}
+	if s.acks != nil {
+		if err := s.acks.refused(); err != nil {
+			return err
+		}
 	}
 	b := s.bufs.Get().(*sendBuf)
 	defer s.putBuf(b)
@@ -296,6 +317,7 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 	}
 
 	if s.acks != nil {
+		s.acks.inUse.Store(r.AckID != nil)
 		if r.AckID == nil {
 			// HEC took the events but the token does not acknowledge: it has
 			// ack disabled, and HEC ignores the channel header then. Sending
@@ -379,10 +401,13 @@ func (s *Sink) request(ctx context.Context, method, path string, body []byte, gz
 // Probe checks GET /services/collector/health (HEC accepting data: HTTP 200,
 // code 17) and then the token, which the health endpoint does not check, by
 // posting an empty body to /services/collector/event: "No data" (code 5)
-// means the token was accepted. It returns nil when both pass, a fatal
-// *sinks.RequestError when HEC refuses the token or our ack setting, and a
-// retryable one otherwise. A health endpoint that does not exist (404, an
-// HEC-compatible receiver or a proxy) is skipped.
+// means the token was accepted. With ack, once HEC has answered an ackId
+// (or refused an ack request), it also asks /services/collector/ack about
+// an ack ID never issued, so that the sink stays down while HEC refuses
+// acknowledgement. It returns nil when every check passes, a fatal
+// *sinks.RequestError when HEC refuses the token, our ack setting or the
+// ack request, and a retryable one otherwise. A health endpoint that does
+// not exist (404, an HEC-compatible receiver or a proxy) is skipped.
 func (s *Sink) Probe(ctx context.Context) error {
 	if s.closed.Load() {
 		return sinks.ErrClosed
@@ -400,7 +425,13 @@ func (s *Sink) Probe(ctx context.Context) error {
 	if err != nil {
 		return transportError(ctx, "token check", err)
 	}
-	return tokenResult(status, header, body, time.Now())
+	if err := tokenResult(status, header, body, time.Now()); err != nil {
+		return err
+	}
+	if s.acks != nil && (s.acks.inUse.Load() || s.acks.refusal.Load() != nil) {
+		return s.acks.check(ctx)
+	}
+	return nil
 }
 
 // healthResult classifies the answer of the health endpoint.
