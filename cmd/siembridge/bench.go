@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,8 +19,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && (args[0] == "broker" || args[0] == "receiver" || args[0] == "run") {
 		return bench.Child(ctx, args, os.Stdin, stdout, stderr)
 	}
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCmdFlags("bench", "bench [flags]",
+		"Measures throughput against Kafka and _bulk ceilings with a broker and a _bulk receiver\n"+
+			"in child processes, and writes the report (docs/benchmarks.md and .svg by default).", stdout)
 	var o bench.Options
 	fs.IntVar(&o.Events, "events", 1_000_000, "events to load and read in each configuration")
 	fs.IntVar(&o.Partitions, "partitions", 6, "partitions of the topic")
@@ -32,11 +32,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out := fs.String("out", "docs/benchmarks.md", "Markdown report to write (empty: none)")
 	svg := fs.String("svg", "docs/benchmarks.svg", "SVG chart to write (empty: none)")
 	verbose := fs.Bool("v", false, "show the children's stderr")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	exe, err := os.Executable()
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,18 +25,17 @@ import (
 // configuration, 1 when any check failed, 0 when all passed (warnings do
 // not fail the check).
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCmdFlags("check", "check [--config FILE] [--timeout DURATION]",
+		"Validates the configuration, connects to the brokers, lists each route's topics and\n"+
+			"dead-letter topic and probes each sink with its credentials, without consuming.\n"+
+			"One line per problem; exit 2 on a bad configuration, 1 when a check failed.", stdout)
 	path := fs.String("config", "siembridge.yaml", "configuration file")
 	timeout := fs.Duration("timeout", 10*time.Second, "bound on connecting to Kafka and on each sink probe")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	if *timeout <= 0 {
-		return usagef("--timeout: must be > 0")
+		return flagErrorf("timeout", "%s must be > 0", *timeout)
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -11,8 +10,10 @@ import (
 )
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCmdFlags("demo", "demo [flags]",
+		"Runs the bridge, built from a YAML configuration as 'siembridge run' does, against an\n"+
+			"embedded Kafka and a slow in-process SIEM with an outage, and checks that no event was\n"+
+			"lost or duplicated (exit 1 if one was).", stdout)
 	var o demo.Options
 	fs.DurationVar(&o.Duration, "duration", 60e9, "how long the demo runs at most")
 	fs.IntVar(&o.Rate, "rate", 1500, "events per second produced")
@@ -22,8 +23,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&o.Outage, "outage", 0, "SIEM outage in the middle of the run (default duration/6; negative: none)")
 	fs.StringVar(&o.Listen, "listen", "", "serve the status page and /metrics at this host:port during the demo, e.g. 127.0.0.1:9108 (default off)")
 	verbose := fs.Bool("v", false, "print the bridge's log to stderr")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	if *verbose {
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))

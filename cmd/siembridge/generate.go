@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -42,7 +41,7 @@ type generateOptions struct {
 // It prints one summary line and fails (exit 1) when any event could not
 // be written.
 func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseGenerateFlags(args, stderr)
+	o, err := parseGenerateFlags(args, stdout)
 	if err != nil {
 		return err
 	}
@@ -50,7 +49,7 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	bridge.WarnInsecureKafka(log, o.kafka)
 	sc, err := bridge.SaramaConfig(o.kafka)
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	sc.Producer.Partitioner = sarama.NewRoundRobinPartitioner
 	sc.Producer.Flush.Messages = 500
@@ -86,10 +85,14 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-func parseGenerateFlags(args []string, stderr io.Writer) (generateOptions, error) {
+// parseGenerateFlags parses and checks generate's flags; -h prints the
+// usage to stdout.
+func parseGenerateFlags(args []string, stdout io.Writer) (generateOptions, error) {
 	var o generateOptions
-	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCmdFlags("generate", "generate --topic NAME [--brokers HOST:PORT,...] [--rate N] [--count N] [flags]",
+		"Produces synthetic security events (the demo's) into a Kafka topic at a steady rate,\n"+
+			"until --count events were acknowledged or SIGINT/SIGTERM. Exit 1 if any event could\n"+
+			"not be written.", stdout)
 	brokers := fs.String("brokers", "localhost:9092", "comma-separated bootstrap brokers")
 	fs.StringVar(&o.topic, "topic", "", "topic to write to (required)")
 	fs.Float64Var(&o.rate, "rate", 1000, "events per second; 0 means as fast as the brokers take them")
@@ -108,11 +111,8 @@ func parseGenerateFlags(args []string, stderr io.Writer) (generateOptions, error
 	fs.StringVar(&o.kafka.SASL.Mechanism, "sasl-mechanism", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
 	fs.StringVar(&o.kafka.SASL.Username, "sasl-username", "", "SASL user")
 	fs.StringVar(&o.passwordFile, "sasl-password-file", "", "file holding the SASL password (default: $"+generatePasswordEnv+")")
-	if err := fs.Parse(args); err != nil {
-		return o, usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return o, usagef("unexpected argument %q", fs.Arg(0))
+	if err := fs.parse(args); err != nil {
+		return o, err
 	}
 	for b := range strings.SplitSeq(*brokers, ",") {
 		if b = strings.TrimSpace(b); b != "" {
@@ -121,22 +121,22 @@ func parseGenerateFlags(args []string, stderr io.Writer) (generateOptions, error
 	}
 	switch {
 	case len(o.kafka.Brokers) == 0:
-		return o, usagef("--brokers: at least one broker is required")
+		return o, missingFlag("brokers", "")
 	case o.topic == "":
-		return o, usagef("--topic: required")
+		return o, missingFlag("topic", "")
 	case o.rate < 0 || math.IsNaN(o.rate) || math.IsInf(o.rate, 0):
-		return o, usagef("--rate: must be >= 0")
+		return o, flagErrorf("rate", "%v must be >= 0", o.rate)
 	case o.count < 0:
-		return o, usagef("--count: must be >= 0")
+		return o, flagErrorf("count", "%d must be >= 0", o.count)
 	case o.partitions < 0 || o.partitions > math.MaxInt32:
-		return o, usagef("--partitions: must be >= 0")
+		return o, flagErrorf("partitions", "%d must be between 0 and %d", o.partitions, math.MaxInt32)
 	case o.replication < 1 || o.replication > math.MaxInt16:
-		return o, usagef("--replication-factor: must be >= 1")
+		return o, flagErrorf("replication-factor", "%d must be between 1 and %d", o.replication, math.MaxInt16)
 	}
 	o.kafka.ClientID = "siembridge-generate"
 	if o.kafka.SASL.Mechanism != "" {
 		if o.kafka.SASL.Username == "" {
-			return o, usagef("--sasl-username: required with --sasl-mechanism")
+			return o, missingFlag("sasl-username", "with --sasl-mechanism")
 		}
 		pw, err := generatePassword(o.passwordFile)
 		if err != nil {
@@ -153,17 +153,17 @@ func generatePassword(file string) (string, error) {
 	if file == "" {
 		pw, ok := os.LookupEnv(generatePasswordEnv)
 		if !ok || pw == "" {
-			return "", usagef("--sasl-password-file: required with --sasl-mechanism (or set $%s)", generatePasswordEnv)
+			return "", missingFlag("sasl-password-file", "with --sasl-mechanism (or set $"+generatePasswordEnv+")")
 		}
 		return pw, nil
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return "", usagef("--sasl-password-file: %v", err)
+		return "", flagErrorf("sasl-password-file", "%v", err)
 	}
 	pw := strings.TrimRight(string(data), "\r\n")
 	if pw == "" {
-		return "", usagef("--sasl-password-file: %s is empty", file)
+		return "", flagErrorf("sasl-password-file", "%s is empty", file)
 	}
 	return pw, nil
 }

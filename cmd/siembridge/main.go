@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,13 +25,18 @@ const (
 // one at once (see cmdRun).
 var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 
-// usageError marks errors that exit with code 2.
-type usageError struct{ err error }
+// usageError marks errors that exit with code 2. help says that the
+// command line itself is wrong (an unknown or missing flag, a stray
+// argument): the message then points to the command's -h.
+type usageError struct {
+	err  error
+	help bool
+}
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+func usagef(format string, args ...any) error { return usageError{err: fmt.Errorf(format, args...)} }
 
 type command struct {
 	name    string
@@ -48,6 +54,7 @@ func commands() []command {
 		{"check", "validate a configuration and test the brokers, topics and sinks it names", cmdCheck},
 		{"generate", "produce synthetic security events into a Kafka topic at a given rate", cmdGenerate},
 		{"bench", "measure throughput against Kafka and _bulk ceilings; write docs/benchmarks.md", cmdBench},
+		{"version", "print the version, the Go version and the VCS revision (also: --version)", cmdVersion},
 	}
 }
 
@@ -56,12 +63,18 @@ func main() {
 }
 
 func realMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	switch {
+	case len(args) == 2 && args[0] == "help":
+		// "siembridge help replay" is "siembridge replay -h".
+		args = []string{args[1], "-h"}
+	case len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help":
 		usage(stdout)
 		if len(args) == 0 {
 			return exitUsage
 		}
 		return exitOK
+	case args[0] == "--version" || args[0] == "-version":
+		args = append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range commands() {
 		if c.name != args[0] {
@@ -72,12 +85,18 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 		defer stop()
 		err := c.run(ctx, args[1:], stdout, stderr)
-		if err == nil {
+		if err == nil || errors.Is(err, flag.ErrHelp) {
+			// -h printed the command's usage to stdout.
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "siembridge %s: %v\n", c.name, oneLine(err))
 		var ue usageError
-		if errors.As(err, &ue) {
+		isUsage := errors.As(err, &ue)
+		hint := ""
+		if isUsage && ue.help {
+			hint = fmt.Sprintf(" (see 'siembridge %s -h')", c.name)
+		}
+		fmt.Fprintf(stderr, "siembridge %s: %v%s\n", c.name, oneLine(err), hint)
+		if isUsage {
 			return exitUsage
 		}
 		return exitFailure

@@ -23,15 +23,10 @@ import (
 const plainProgressEvery = 5 * time.Second
 
 func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: siembridge replay --config FILE --route NAME --from T1 --to T2 [flags]")
-		fmt.Fprintln(stderr, "\nDelivers again the events whose Kafka record time is in [T1, T2) into the route's sink,")
-		fmt.Fprintln(stderr, "without a consumer group: the live bridge's offsets are untouched. Times: RFC 3339")
-		fmt.Fprintln(stderr, "(2024-05-01T13:00:00Z), \"now\", or ago: -2h, -30m, -1d, -1h30m.\n\nFlags:")
-		fs.PrintDefaults()
-	}
+	fs := newCmdFlags("replay", "replay --config FILE --route NAME --from TIME --to TIME [flags]",
+		"Delivers again the events whose Kafka record time is in [--from, --to) into the route's\n"+
+			"sink, without a consumer group: the live bridge's offsets are untouched. Times: RFC 3339\n"+
+			"(2024-05-01T13:00:00Z), \"now\", or ago: -2h, -30m, -1d, -1h30m.", stdout)
 	path := fs.String("config", "siembridge.yaml", "configuration file")
 	routeName := fs.String("route", "", "route to replay (default: the only route)")
 	fromFlag := fs.String("from", "", "start of the window, inclusive (required unless --resume)")
@@ -43,11 +38,8 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	parallel := fs.Int("parallel", 0, "partitions replayed at once (default: the route's workers)")
 	lateness := fs.Duration("lateness", bridge.DefaultReplayLateness, "how far record times may be out of order in a partition: read from --from minus this until a record stamped at or after --to plus this; 0 = none")
 	allowPartial := fs.Bool("allow-partial", false, "replay what Kafka still holds when retention deleted part of the window (otherwise: exit 1 naming what is gone)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
@@ -58,7 +50,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *lateness < 0 {
-		return usagef("--lateness %s: must not be negative", *lateness)
+		return flagErrorf("lateness", "%s must not be negative", *lateness)
 	}
 	indexSet, latenessSet := false, false
 	fs.Visit(func(f *flag.Flag) {
@@ -80,16 +72,16 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			switch len(found) {
 			case 0:
-				return usagef("--resume: no replay checkpoint of route %s in the working directory (give --checkpoint FILE)", rc.Name)
+				return flagErrorf("resume", "no replay checkpoint of route %s in the working directory (give --checkpoint FILE)", rc.Name)
 			case 1:
 				opts.Checkpoint = found[0]
 			default:
-				return usagef("--resume: %d replay checkpoints of route %s in the working directory, choose one with --checkpoint: %s", len(found), rc.Name, strings.Join(found, ", "))
+				return flagErrorf("resume", "%d replay checkpoints of route %s in the working directory, choose one with --checkpoint: %s", len(found), rc.Name, strings.Join(found, ", "))
 			}
 		}
 		st, err := checkpoint.LoadReplay(opts.Checkpoint)
 		if err != nil {
-			return usagef("--resume: %v", err)
+			return flagErrorf("resume", "%v", err)
 		}
 		opts.From, opts.To = st.From, st.To
 		if !indexSet {
@@ -99,18 +91,18 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			opts.Lateness = replayLateness(st.Lateness)
 		}
 	case *fromFlag == "":
-		return usagef("--from is required")
+		return missingFlag("from", "unless --resume")
 	case *toFlag == "":
-		return usagef("--to is required")
+		return missingFlag("to", "unless --resume")
 	default:
 		if opts.From, err = parseTime(*fromFlag, now); err != nil {
-			return usagef("--from: %v", err)
+			return flagErrorf("from", "%v", err)
 		}
 		if opts.To, err = parseTime(*toFlag, now); err != nil {
-			return usagef("--to: %v", err)
+			return flagErrorf("to", "%v", err)
 		}
 		if !opts.From.Before(opts.To) {
-			return usagef("--to %s is not after --from %s", fmtUTC(opts.To), fmtUTC(opts.From))
+			return flagErrorf("to", "%s is not after --from %s", fmtUTC(opts.To), fmtUTC(opts.From))
 		}
 		if opts.Checkpoint == "" {
 			opts.Checkpoint = checkpoint.ReplayFileName(rc.Name, opts.From, opts.To)
@@ -118,10 +110,10 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if *resume {
 			st, err := checkpoint.LoadReplay(opts.Checkpoint)
 			if errors.Is(err, os.ErrNotExist) {
-				return usagef("--resume: no checkpoint %s (relative times such as -2h name a new window on every run: resume with --resume alone or with --checkpoint FILE)", opts.Checkpoint)
+				return flagErrorf("resume", "no checkpoint %s (relative times such as -2h name a new window on every run: resume with --resume alone or with --checkpoint FILE)", opts.Checkpoint)
 			}
 			if err != nil {
-				return usagef("--resume: %v", err)
+				return flagErrorf("resume", "%v", err)
 			}
 			if !indexSet {
 				opts.Index = st.Index
@@ -149,7 +141,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	prog.finish()
 	var oe *bridge.ReplayOptionError
 	if errors.As(err, &oe) {
-		return usagef("--%s: %v", oe.Option, oe.Err)
+		return flagErrorf(oe.Option, "%v", oe.Err)
 	}
 	var re *bridge.RetentionError
 	if errors.As(err, &re) {
@@ -228,9 +220,9 @@ func pickRoute(cfg *config.Config, name string) (config.Route, error) {
 		if len(cfg.Routes) == 1 {
 			return cfg.Routes[0], nil
 		}
-		return config.Route{}, usagef("--route is required (routes: %s)", strings.Join(names, ", "))
+		return config.Route{}, missingFlag("route", "with several routes: "+strings.Join(names, ", "))
 	}
-	return config.Route{}, usagef("--route: no route named %q (routes: %s)", name, strings.Join(names, ", "))
+	return config.Route{}, flagErrorf("route", "no route named %q (routes: %s)", name, strings.Join(names, ", "))
 }
 
 func fmtUTC(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -19,31 +18,23 @@ import (
 )
 
 func cmdRewind(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rewind", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: siembridge rewind --config FILE --route NAME --to T [--allow-skip] [--force] [--dry-run]")
-		fmt.Fprintln(stderr, "\nMoves the route's consumer-group offsets back to the first record at or after T, so that")
-		fmt.Fprintln(stderr, "the next 'siembridge run' delivers again from T (after the SIEM lost indexed data).")
-		fmt.Fprintln(stderr, "A partition whose group is already at or before T is left alone: a rewind never skips")
-		fmt.Fprintln(stderr, "an event unless --allow-skip says so. Stop the bridge first.")
-		fmt.Fprintln(stderr, "Times: RFC 3339, \"now\", or ago: -2h, -1d.\n\nFlags:")
-		fs.PrintDefaults()
-	}
+	fs := newCmdFlags("rewind", "rewind --config FILE --route NAME --to TIME [--allow-skip] [--force] [--dry-run]",
+		"Moves the route's consumer-group offsets back to the first record at or after TIME, so\n"+
+			"that the next 'siembridge run' delivers again from TIME (after the SIEM lost indexed\n"+
+			"data). A partition whose group is already at or before TIME is left alone: a rewind\n"+
+			"never skips an event unless --allow-skip says so. Stop the bridge first.\n"+
+			"Times: RFC 3339, \"now\", or ago: -2h, -1d.", stdout)
 	path := fs.String("config", "siembridge.yaml", "configuration file")
 	routeName := fs.String("route", "", "route whose group to rewind (default: the only route)")
 	toFlag := fs.String("to", "", "time to rewind to (required)")
 	allowSkip := fs.Bool("allow-skip", false, "also move partitions forward to T, skipping the undelivered events before T (printed per partition)")
 	force := fs.Bool("force", false, "rewind although the group has live members (Kafka normally refuses the commit then)")
 	dryRun := fs.Bool("dry-run", false, "print the offsets the rewind would commit, commit nothing")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	if *toFlag == "" {
-		return usagef("--to is required")
+		return missingFlag("to", "")
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
@@ -55,7 +46,7 @@ func cmdRewind(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	to, err := parseTime(*toFlag, time.Now())
 	if err != nil {
-		return usagef("--to: %v", err)
+		return flagErrorf("to", "%v", err)
 	}
 
 	k, err := dialKafka(cfg.Kafka)
@@ -400,7 +391,7 @@ type kafkaConn struct {
 func dialKafka(k config.Kafka) (*kafkaConn, error) {
 	sc, err := bridge.SaramaConfig(k)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usageError{err: err}
 	}
 	client, err := sarama.NewClient(k.Brokers, sc)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -17,11 +16,13 @@ import (
 )
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCmdFlags("run", "run [--config FILE]",
+		"Consumes each route's topics and feeds its sink until SIGINT or SIGTERM, then finishes\n"+
+			"the requests in flight, commits and leaves the consumer groups; a second signal cuts\n"+
+			"the requests in flight.", stdout)
 	path := fs.String("config", "siembridge.yaml", "configuration file")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
@@ -40,7 +41,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	b, err := bridge.New(cfg, opts...)
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	if cfg.Metrics.Listen != "" {
 		// Served beside the bridge, stopped after it returned.
@@ -99,7 +100,7 @@ func abortOnSecondSignal(ctx context.Context, b *bridge.Bridge, log *slog.Logger
 func loadConfig(path string) (*config.Config, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usageError{err: err}
 	}
 	return cfg, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -18,26 +17,18 @@ import (
 )
 
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: siembridge status --config FILE [--json] [--route NAME]")
-		fmt.Fprintln(stderr, "\nPer route and partition: committed offset, log end, lag, and the record time of the")
-		fmt.Fprintln(stderr, "oldest event not delivered yet (the record at the committed offset).\n\nFlags:")
-		fs.PrintDefaults()
-	}
+	fs := newCmdFlags("status", "status --config FILE [--json] [--route NAME]",
+		"Per route and partition: committed offset, log end, lag, and the record time of the\n"+
+			"oldest event not delivered yet (the record at the committed offset).", stdout)
 	path := fs.String("config", "siembridge.yaml", "configuration file")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	only := fs.String("route", "", "show only this route")
 	timeout := fs.Duration("fetch-timeout", 3*time.Second, "how long to wait for the record at a committed offset")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if err := fs.parse(args); err != nil {
+		return err
 	}
 	if *timeout <= 0 {
-		return usagef("--fetch-timeout must be > 0")
+		return flagErrorf("fetch-timeout", "%s must be > 0", *timeout)
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
