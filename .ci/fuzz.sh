@@ -20,12 +20,13 @@ targets=(
 	"./event FuzzIndexTemplate"                        # index name template
 	"./event FuzzField"                                # dotted field lookup
 	"./sinks/elasticsearch FuzzParseBulkResponse"      # _bulk response parser
-	"./internal/filterpath FuzzAppend"                 # filter_path response filtering
-	"./internal/bulkrecv FuzzFilterPlan"               # bulkrecv's filter_path plans
+	"./internal/fake/filterpath FuzzAppend"            # filter_path response filtering
+	"./internal/fake/bulkrecv FuzzFilterPlan"          # bulkrecv's filter_path plans
 	"./sinks/splunkhec FuzzClassify"                   # HEC answer classification
+	"./sinks/splunkhec FuzzAckAnswer"                  # HEC /ack answer classification
 	"./bridge FuzzSCRAMServer"                         # SCRAM exchange
-	"./internal/syslogfake FuzzParseMessage"           # syslog message parser
-	"./internal/syslogfake FuzzReadFrame"              # syslog octet-counted framing
+	"./internal/fake/syslogfake FuzzParseMessage"      # syslog message parser
+	"./internal/fake/syslogfake FuzzReadFrame"         # syslog octet-counted framing
 	"./internal/gen FuzzSeq"                           # sequence number reader
 )
 

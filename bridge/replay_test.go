@@ -22,7 +22,7 @@ import (
 	"github.com/siembridge/siembridge/checkpoint"
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/event"
-	"github.com/siembridge/siembridge/internal/kafkatest"
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 )
 
 // recordingSink keeps what it was sent.

@@ -12,8 +12,8 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/siembridge/siembridge/breaker"
 	"github.com/siembridge/siembridge/config"
-	"github.com/siembridge/siembridge/internal/breaker"
 	"github.com/siembridge/siembridge/ratelimit"
 	"github.com/siembridge/siembridge/sinks"
 )

@@ -8,7 +8,7 @@ import (
 
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/event"
-	"github.com/siembridge/siembridge/internal/kafkatest"
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/sinks"
 )
 

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siembridge/siembridge/internal/esfake"
+	"github.com/siembridge/siembridge/internal/fake/esfake"
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/internal/gen"
-	"github.com/siembridge/siembridge/internal/kafkatest"
 )
 
 // TestRateLimitAccuracy: limit 2000 events/s with 30000 events waiting. No

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siembridge/siembridge/internal/esfake"
-	"github.com/siembridge/siembridge/internal/kafkatest"
+	"github.com/siembridge/siembridge/internal/fake/esfake"
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 )
 
 // TestItemLevelSinkProblemsAreHeldNotDeadLettered: for a while the cluster

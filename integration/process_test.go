@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/siembridge/siembridge/event"
-	"github.com/siembridge/siembridge/internal/esfake"
-	"github.com/siembridge/siembridge/internal/kafkatest"
+	"github.com/siembridge/siembridge/internal/fake/esfake"
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 )
 
 var (

@@ -18,9 +18,9 @@ import (
 
 	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/event"
-	"github.com/siembridge/siembridge/internal/esfake"
+	"github.com/siembridge/siembridge/internal/fake/esfake"
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/internal/gen"
-	"github.com/siembridge/siembridge/internal/kafkatest"
 )
 
 // hostileSink is the expected outcome "in the sink"; any other outcome is

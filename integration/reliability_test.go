@@ -27,9 +27,9 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/siembridge/siembridge/event"
-	"github.com/siembridge/siembridge/internal/esfake"
+	"github.com/siembridge/siembridge/internal/fake/esfake"
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/internal/gen"
-	"github.com/siembridge/siembridge/internal/kafkatest"
 )
 
 // Reliability tests: session timeout and heartbeat of the bridges' consumer

@@ -7,8 +7,8 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/siembridge/siembridge/internal/esfake"
-	"github.com/siembridge/siembridge/internal/kafkatest"
+	"github.com/siembridge/siembridge/internal/fake/esfake"
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 )
 
 // TestReplayRetentionProcess: "siembridge replay" of a window whose start

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/siembridge/siembridge/bridge"
-	"github.com/siembridge/siembridge/internal/esfake"
+	"github.com/siembridge/siembridge/internal/fake/esfake"
 )
 
 // TestReplayAcrossRolloverDuplicates delivers a topic into a data stream,

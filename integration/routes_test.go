@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siembridge/siembridge/internal/esfake"
-	"github.com/siembridge/siembridge/internal/kafkatest"
+	"github.com/siembridge/siembridge/internal/fake/esfake"
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 )
 
 // TestDeadSinkDoesNotHoldBackAnotherRoute: two routes read the same topic

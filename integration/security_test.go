@@ -26,10 +26,10 @@ import (
 
 	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/config"
-	"github.com/siembridge/siembridge/internal/esfake"
+	"github.com/siembridge/siembridge/internal/fake/esfake"
+	"github.com/siembridge/siembridge/internal/fake/hecfake"
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/internal/gen"
-	"github.com/siembridge/siembridge/internal/hecfake"
-	"github.com/siembridge/siembridge/internal/kafkatest"
 )
 
 // testPKI is a throwaway CA with a server certificate for 127.0.0.1 and a

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siembridge/siembridge/internal/esfake"
+	"github.com/siembridge/siembridge/internal/fake/esfake"
 )
 
 // shutdownYAML is a route at 100 events/s with a large read-ahead and a

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/siembridge/siembridge/bridge"
-	"github.com/siembridge/siembridge/internal/hecfake"
+	"github.com/siembridge/siembridge/internal/fake/hecfake"
 )
 
 // TestSplunkHECAckRefused runs a HEC route with indexer acknowledgement

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/siembridge/siembridge/internal/fake/hecfake"
 	"github.com/siembridge/siembridge/internal/gen"
-	"github.com/siembridge/siembridge/internal/hecfake"
 )
 
 // hecRouteYAML is a one-route configuration into Splunk HEC with indexer

@@ -18,7 +18,7 @@ import (
 
 	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/internal/demo"
-	"github.com/siembridge/siembridge/internal/esfake"
+	"github.com/siembridge/siembridge/internal/fake/esfake"
 	"github.com/siembridge/siembridge/metrics"
 	"github.com/siembridge/siembridge/web"
 )

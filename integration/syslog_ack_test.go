@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siembridge/siembridge/internal/kafkatest"
-	"github.com/siembridge/siembridge/internal/syslogfake"
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
+	"github.com/siembridge/siembridge/internal/fake/syslogfake"
 )
 
 // TestSyslogHungReceiverCrash: in the middle of the stream the syslog

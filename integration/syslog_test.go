@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siembridge/siembridge/internal/kafkatest"
-	"github.com/siembridge/siembridge/internal/syslogfake"
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
+	"github.com/siembridge/siembridge/internal/fake/syslogfake"
 )
 
 // TestSyslogOutage sends 10000 events as CEF over TLS to a syslog receiver

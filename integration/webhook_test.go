@@ -14,8 +14,8 @@ import (
 
 	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/internal/gen"
-	"github.com/siembridge/siembridge/internal/kafkatest"
 )
 
 // soarFake is a SOAR webhook that answers 503 for its first second, then

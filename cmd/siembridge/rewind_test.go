@@ -9,7 +9,7 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/siembridge/siembridge/internal/kafkatest"
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 )
 
 // The rewind scenario of issue 12, scaled down: rewindEvents events stamped

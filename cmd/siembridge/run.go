@@ -11,7 +11,7 @@ import (
 
 	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/config"
-	"github.com/siembridge/siembridge/internal/gctune"
+	"github.com/siembridge/siembridge/gctune"
 	"github.com/siembridge/siembridge/metrics"
 )
 

@@ -34,8 +34,8 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/internal/gen"
-	"github.com/siembridge/siembridge/internal/kafkatest"
 	"github.com/siembridge/siembridge/sinks/elasticsearch"
 )
 

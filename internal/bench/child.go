@@ -22,9 +22,9 @@ import (
 
 	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/config"
-	"github.com/siembridge/siembridge/internal/bulkrecv"
-	"github.com/siembridge/siembridge/internal/gctune"
-	"github.com/siembridge/siembridge/internal/kafkatest"
+	"github.com/siembridge/siembridge/gctune"
+	"github.com/siembridge/siembridge/internal/fake/bulkrecv"
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 )
 
 // Child runs one of the harness's child processes; args[0] names it:

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/siembridge/siembridge/event"
-	"github.com/siembridge/siembridge/internal/esfake"
+	"github.com/siembridge/siembridge/internal/fake/esfake"
 )
 
 // benchEvents returns n events with documents of about 700 bytes.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siembridge/siembridge/internal/esfake"
+	"github.com/siembridge/siembridge/internal/fake/esfake"
 )
 
 // The deterministic _id absorbs a re-sent event only where Elasticsearch

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/siembridge/siembridge/event"
-	"github.com/siembridge/siembridge/internal/esfake"
+	"github.com/siembridge/siembridge/internal/fake/esfake"
 	"github.com/siembridge/siembridge/sinks"
 )
 

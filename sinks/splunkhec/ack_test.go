@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siembridge/siembridge/internal/hecfake"
+	"github.com/siembridge/siembridge/internal/fake/hecfake"
 	"github.com/siembridge/siembridge/sinks"
 )
 

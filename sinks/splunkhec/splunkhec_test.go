@@ -32,7 +32,7 @@ import (
 
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/event"
-	"github.com/siembridge/siembridge/internal/hecfake"
+	"github.com/siembridge/siembridge/internal/fake/hecfake"
 	"github.com/siembridge/siembridge/sinks"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/event"
-	"github.com/siembridge/siembridge/internal/syslogfake"
+	"github.com/siembridge/siembridge/internal/fake/syslogfake"
 	"github.com/siembridge/siembridge/sinks"
 )
 

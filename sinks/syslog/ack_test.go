@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siembridge/siembridge/internal/syslogfake"
+	"github.com/siembridge/siembridge/internal/fake/syslogfake"
 )
 
 // TestAckedIsNotProcessed pins down what a delivered batch means, and the

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/siembridge/siembridge/event"
-	"github.com/siembridge/siembridge/internal/syslogfake"
+	"github.com/siembridge/siembridge/internal/fake/syslogfake"
 )
 
 var t0 = time.Date(2024, 5, 17, 9, 3, 7, 123456789, time.FixedZone("CEST", 2*3600))

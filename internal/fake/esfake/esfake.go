@@ -45,8 +45,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/siembridge/siembridge/internal/filterpath"
-	"github.com/siembridge/siembridge/internal/loopback"
+	"github.com/siembridge/siembridge/internal/fake/filterpath"
+	"github.com/siembridge/siembridge/internal/fake/loopback"
 )
 
 // Version is the Elasticsearch version the fake reports on GET /.

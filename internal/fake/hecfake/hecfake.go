@@ -47,7 +47,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/siembridge/siembridge/internal/loopback"
+	"github.com/siembridge/siembridge/internal/fake/loopback"
 )
 
 // HEC status codes and their texts, as Splunk answers them.

@@ -16,7 +16,7 @@ import (
 
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/event"
-	"github.com/siembridge/siembridge/internal/filterpath"
+	"github.com/siembridge/siembridge/internal/fake/filterpath"
 	"github.com/siembridge/siembridge/sinks/elasticsearch"
 )
 

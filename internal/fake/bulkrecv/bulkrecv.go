@@ -41,7 +41,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/siembridge/siembridge/internal/filterpath"
+	"github.com/siembridge/siembridge/internal/fake/filterpath"
 )
 
 // MaxContentLength is the largest request body accepted, as Elasticsearch's

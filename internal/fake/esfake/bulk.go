@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/siembridge/siembridge/internal/filterpath"
+	"github.com/siembridge/siembridge/internal/fake/filterpath"
 )
 
 // op is one parsed action of a bulk request.
