@@ -13,25 +13,23 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"github.com/siembridge/siembridge/clock"
 )
 
-// Defaults for a zero Config field.
-const (
-	DefaultFailures     = 5
-	DefaultInitialProbe = 500 * time.Millisecond
-	DefaultMaxProbe     = 30 * time.Second
-)
-
-// Config of a Breaker. The zero value means the defaults.
+// Config of a Breaker. Every field is required: the breaker has no
+// defaults of its own; siembridge's live in package config
+// (config.DefaultBreakerFailures, DefaultInitialProbeInterval,
+// DefaultMaxProbeInterval), which fills routes[].breaker in.
 type Config struct {
 	// Failures: consecutive failed requests that mark the sink down.
-	// Default 5.
+	// At least 1.
 	Failures int
 	// InitialProbe: the first interval between probes while down, before
-	// jitter. Default 500ms.
+	// jitter. More than 0.
 	InitialProbe time.Duration
-	// MaxProbe caps the interval between probes, jitter included.
-	// Default 30s.
+	// MaxProbe caps the interval between probes, jitter included. At
+	// least InitialProbe.
 	MaxProbe time.Duration
 }
 
@@ -39,35 +37,16 @@ type Config struct {
 // config layer can prefix its own path ("routes[0].breaker.").
 func (c Config) Validate() error {
 	switch {
-	case c.Failures < 0:
-		return fmt.Errorf("failures: must be >= 0, got %d", c.Failures)
-	case c.InitialProbe < 0:
-		return fmt.Errorf("initial_probe_interval: must be >= 0, got %v", c.InitialProbe)
-	case c.MaxProbe < 0:
-		return fmt.Errorf("max_probe_interval: must be >= 0, got %v", c.MaxProbe)
-	}
-	if c.MaxProbe > 0 && c.InitialProbe > c.MaxProbe {
+	case c.Failures < 1:
+		return fmt.Errorf("failures: must be >= 1, got %d", c.Failures)
+	case c.InitialProbe <= 0:
+		return fmt.Errorf("initial_probe_interval: must be > 0, got %v", c.InitialProbe)
+	case c.MaxProbe <= 0:
+		return fmt.Errorf("max_probe_interval: must be > 0, got %v", c.MaxProbe)
+	case c.InitialProbe > c.MaxProbe:
 		return fmt.Errorf("max_probe_interval: %v is below the initial probe interval %v", c.MaxProbe, c.InitialProbe)
 	}
 	return nil
-}
-
-// withDefaults fills zero (and, leniently, negative) fields in and raises
-// MaxProbe to InitialProbe when it is lower (a default MaxProbe below an
-// explicit InitialProbe is raised silently; two explicit ones in the wrong
-// order are a Validate error).
-func (c Config) withDefaults() Config {
-	if c.Failures <= 0 {
-		c.Failures = DefaultFailures
-	}
-	if c.InitialProbe <= 0 {
-		c.InitialProbe = DefaultInitialProbe
-	}
-	if c.MaxProbe <= 0 {
-		c.MaxProbe = DefaultMaxProbe
-	}
-	c.MaxProbe = max(c.MaxProbe, c.InitialProbe)
-	return c
 }
 
 // State of the sink as the breaker sees it.
@@ -91,28 +70,11 @@ func (s State) String() string {
 	}
 }
 
-// Clock is the time source of a Breaker (WithClock, for tests).
-type Clock interface {
-	Now() time.Time
-	// NewTimer returns a channel that receives once d has passed, and a
-	// stop function that releases the timer early.
-	NewTimer(d time.Duration) (<-chan time.Time, func() bool)
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (systemClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
-	t := time.NewTimer(d)
-	return t.C, t.Stop
-}
-
 // Option configures a Breaker.
 type Option func(*Breaker)
 
-// WithClock replaces the system clock. Default: time.Now, time.NewTimer.
-func WithClock(c Clock) Option { return func(b *Breaker) { b.clock = c } }
+// WithClock replaces the system clock (for tests). Default: clock.System.
+func WithClock(c clock.Clock) Option { return func(b *Breaker) { b.clock = c } }
 
 // WithLogger sets the logger; it gets one line per state change, with the
 // error that caused it, never one per failure. Default: discard.
@@ -129,7 +91,7 @@ func OnChange(fn func(State)) Option { return func(b *Breaker) { b.onChange = fn
 // use, owns no goroutine and needs no Close.
 type Breaker struct {
 	cfg      Config
-	clock    Clock
+	clock    clock.Clock
 	log      *slog.Logger
 	onChange func(State)
 
@@ -160,12 +122,12 @@ type outage struct {
 	bo *backoff.ExponentialBackOff
 }
 
-// New returns a Breaker in the Up state. Zero fields of cfg take their
-// defaults; New does not fail, so call cfg.Validate to reject negative
-// values (New treats them as zero) and a MaxProbe below InitialProbe
-// (New raises MaxProbe to InitialProbe).
-func New(cfg Config, opts ...Option) *Breaker {
-	b := &Breaker{cfg: cfg.withDefaults(), clock: systemClock{}}
+// New returns a Breaker in the Up state, or the error of cfg.Validate.
+func New(cfg Config, opts ...Option) (*Breaker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("breaker: %w", err)
+	}
+	b := &Breaker{cfg: cfg, clock: clock.System{}}
 	for _, o := range opts {
 		o(b)
 	}
@@ -173,7 +135,7 @@ func New(cfg Config, opts ...Option) *Breaker {
 		b.log = slog.New(slog.DiscardHandler)
 	}
 	b.since = b.clock.Now()
-	return b
+	return b, nil
 }
 
 // Success records a request that went through, even if some of its items

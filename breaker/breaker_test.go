@@ -54,30 +54,54 @@ func (c *fakeClock) Timers() []time.Duration {
 var errRefused = errors.New("connection refused")
 
 func TestValidate(t *testing.T) {
+	ok := Config{Failures: 3, InitialProbe: time.Second, MaxProbe: time.Minute}
+	with := func(f func(*Config)) Config { c := ok; f(&c); return c }
 	tests := []struct {
 		cfg  Config
 		want string
 	}{
-		{Config{}, ""},
-		{Config{Failures: 3, InitialProbe: time.Second, MaxProbe: time.Minute}, ""},
-		{Config{InitialProbe: time.Minute}, ""}, // the 30s default max is raised
-		{Config{InitialProbe: time.Minute, MaxProbe: time.Second}, "max_probe_interval"},
-		{Config{Failures: -1}, "failures"},
-		{Config{InitialProbe: -1}, "initial_probe_interval"},
-		{Config{MaxProbe: -1}, "max_probe_interval"},
+		{ok, ""},
+		{with(func(c *Config) { c.MaxProbe = c.InitialProbe }), ""},
+		{Config{}, "failures"},
+		{with(func(c *Config) { c.Failures = 0 }), "failures"},
+		{with(func(c *Config) { c.Failures = -1 }), "failures"},
+		{with(func(c *Config) { c.InitialProbe = 0 }), "initial_probe_interval"},
+		{with(func(c *Config) { c.InitialProbe = -1 }), "initial_probe_interval"},
+		{with(func(c *Config) { c.MaxProbe = 0 }), "max_probe_interval"},
+		{with(func(c *Config) { c.MaxProbe = -1 }), "max_probe_interval"},
+		{with(func(c *Config) { c.InitialProbe, c.MaxProbe = time.Minute, time.Second }), "max_probe_interval"},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.Validate()
 		if (tt.want == "") != (err == nil) || (err != nil && !strings.HasPrefix(err.Error(), tt.want+":")) {
 			t.Errorf("Validate(%+v) = %v, want %q", tt.cfg, err, tt.want)
 		}
+		b, err := New(tt.cfg)
+		if (tt.want == "") != (err == nil) || (err == nil) != (b != nil) {
+			t.Errorf("New(%+v) = %v, %v", tt.cfg, b, err)
+		}
 	}
-	if got := (Config{}).withDefaults(); got != (Config{5, 500 * time.Millisecond, 30 * time.Second}) {
-		t.Errorf("defaults %+v", got)
+}
+
+// newTest is New for tests: zero fields of c take the values these tests
+// were written for (siembridge's defaults at the time), and an invalid c
+// fails the test.
+func newTest(t testing.TB, c Config, opts ...Option) *Breaker {
+	t.Helper()
+	if c.Failures == 0 {
+		c.Failures = 5
 	}
-	if got := (Config{InitialProbe: time.Minute}).withDefaults(); got.MaxProbe != time.Minute {
-		t.Errorf("MaxProbe below InitialProbe not raised: %+v", got)
+	if c.InitialProbe == 0 {
+		c.InitialProbe = 500 * time.Millisecond
 	}
+	if c.MaxProbe == 0 {
+		c.MaxProbe = max(30*time.Second, c.InitialProbe)
+	}
+	b, err := New(c, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestStateMachine(t *testing.T) {
@@ -98,7 +122,7 @@ func TestStateMachine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := New(Config{Failures: 3}, WithClock(newFakeClock()))
+			b := newTest(t, Config{Failures: 3}, WithClock(newFakeClock()))
 			for i, op := range tt.ops {
 				switch op {
 				case 'f':
@@ -123,7 +147,7 @@ func TestStateMachine(t *testing.T) {
 func TestLogAndHook(t *testing.T) {
 	var logs bytes.Buffer
 	var states []State
-	b := New(Config{Failures: 2},
+	b := newTest(t, Config{Failures: 2},
 		WithClock(newFakeClock()),
 		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
 		OnChange(func(s State) { states = append(states, s) }))
@@ -151,7 +175,7 @@ func TestLogAndHook(t *testing.T) {
 }
 
 func TestWaitUpWhenUp(t *testing.T) {
-	b := New(Config{})
+	b := newTest(t, Config{})
 	err := b.WaitUp(context.Background(), func(context.Context) error {
 		t.Fatal("probed while up")
 		return nil
@@ -165,7 +189,7 @@ func TestWaitUpWhenUp(t *testing.T) {
 // does not depend on the number of waiters.
 func TestSingleProber(t *testing.T) {
 	clk := newFakeClock()
-	b := New(Config{Failures: 1}, WithClock(clk))
+	b := newTest(t, Config{Failures: 1}, WithClock(clk))
 	b.Failure(errRefused)
 
 	gate := make(chan struct{})
@@ -217,7 +241,7 @@ func TestSingleProber(t *testing.T) {
 func TestBackoffGrowthCapped(t *testing.T) {
 	clk := newFakeClock()
 	const initial, maxProbe = 100 * time.Millisecond, 2 * time.Second
-	b := New(Config{InitialProbe: initial, MaxProbe: maxProbe}, WithClock(clk))
+	b := newTest(t, Config{InitialProbe: initial, MaxProbe: maxProbe}, WithClock(clk))
 	b.Trip(errRefused)
 	var calls int
 	err := b.WaitUp(context.Background(), func(context.Context) error {
@@ -266,7 +290,7 @@ func TestBackoffGrowthCapped(t *testing.T) {
 
 // The prober's context ends: it returns ctx.Err() and a waiter takes over.
 func TestProberCancelled(t *testing.T) {
-	b := New(Config{InitialProbe: time.Millisecond, MaxProbe: time.Millisecond}, WithClock(newFakeClock()))
+	b := newTest(t, Config{InitialProbe: time.Millisecond, MaxProbe: time.Millisecond}, WithClock(newFakeClock()))
 	b.Trip(errRefused)
 
 	ctxA, cancelA := context.WithCancel(context.Background())
@@ -303,7 +327,7 @@ func TestProberCancelled(t *testing.T) {
 
 // A waiter's context ends: it returns, the prober carries on.
 func TestWaiterCancelled(t *testing.T) {
-	b := New(Config{}, WithClock(newFakeClock()))
+	b := newTest(t, Config{}, WithClock(newFakeClock()))
 	b.Trip(errRefused)
 	release := make(chan struct{})
 	probe := func(context.Context) error { <-release; return nil }
@@ -331,7 +355,7 @@ func TestWaiterCancelled(t *testing.T) {
 // A request that goes through ends the outage for the waiters and stops
 // the prober, which is asleep in its backoff.
 func TestSuccessEndsWait(t *testing.T) {
-	b := New(Config{InitialProbe: time.Hour, MaxProbe: time.Hour}) // real clock
+	b := newTest(t, Config{InitialProbe: time.Hour, MaxProbe: time.Hour}) // real clock
 	b.Trip(errRefused)
 	done := make(chan error, 2)
 	probe := func(context.Context) error { return errRefused }
@@ -348,7 +372,7 @@ func TestSuccessEndsWait(t *testing.T) {
 }
 
 func TestNoProbe(t *testing.T) {
-	b := New(Config{})
+	b := newTest(t, Config{})
 	b.Trip(errRefused)
 	if err := b.WaitUp(context.Background(), nil); !errors.Is(err, ErrNoProbe) {
 		t.Fatalf("WaitUp(nil) = %v", err)
@@ -357,7 +381,7 @@ func TestNoProbe(t *testing.T) {
 
 // A panicking probe gives the prober role back.
 func TestProbePanics(t *testing.T) {
-	b := New(Config{}, WithClock(newFakeClock()))
+	b := newTest(t, Config{}, WithClock(newFakeClock()))
 	b.Trip(errRefused)
 	func() {
 		defer func() { _ = recover() }()
@@ -373,7 +397,7 @@ func TestProbePanics(t *testing.T) {
 
 // Everything at once, for the race detector.
 func TestConcurrent(t *testing.T) {
-	b := New(Config{Failures: 2, InitialProbe: time.Microsecond, MaxProbe: 10 * time.Microsecond})
+	b := newTest(t, Config{Failures: 2, InitialProbe: time.Microsecond, MaxProbe: 10 * time.Microsecond})
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)

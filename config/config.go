@@ -89,8 +89,12 @@ type Route struct {
 	// Start: "oldest" or "newest", for a group with no committed offset.
 	// Default "oldest".
 	Start string `yaml:"start"`
-	Sink  Sink   `yaml:"sink"`
-	Batch Batch  `yaml:"batch"`
+	// Filter selects the events the route delivers; the others count as
+	// done (their offsets are committed) without being sent or rate
+	// limited. Nil: every event is delivered.
+	Filter *Filter `yaml:"filter"`
+	Sink   Sink    `yaml:"sink"`
+	Batch  Batch   `yaml:"batch"`
 	// DeadLetter is where rejected events go. Default topic
 	// "siembridge-<name>-dlq" (see DeadLetterTopic); it cannot be turned
 	// off. If it cannot be written the partition waits and retries: a
@@ -172,6 +176,9 @@ type Breaker struct {
 	// Failures: consecutive failed requests that mark the sink down.
 	// Default 5.
 	Failures int `yaml:"failures"`
+	// InitialProbeInterval is the first interval between probes while
+	// down, before jitter; it grows exponentially. Default 500ms.
+	InitialProbeInterval time.Duration `yaml:"initial_probe_interval"`
 	// MaxProbeInterval caps the backoff between probes while down.
 	// Default 30s.
 	MaxProbeInterval time.Duration `yaml:"max_probe_interval"`
@@ -312,7 +319,10 @@ type Webhook struct {
 	Headers map[string]Secret `yaml:"headers"`
 	// Mode: single (one event per request, default) or batch (a JSON
 	// array per request).
-	Mode   string  `yaml:"mode"`
+	Mode string `yaml:"mode"`
+	// Filter is deprecated: it moved to the route (routes[].filter).
+	// ApplyDefaults moves a webhook filter there; Validate rejects one
+	// left here (the route sets its own too).
 	Filter *Filter `yaml:"filter"`
 	CAFile string  `yaml:"ca_file"`
 	// InsecureSkipVerify disables certificate checks; logged loudly.
@@ -321,12 +331,15 @@ type Webhook struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
-// Filter selects the events a webhook sends; others count as done.
+// Filter selects the events a route delivers (package filter applies
+// it); the others count as done.
 type Filter struct {
-	// Field is a dotted path into the event, e.g. event.kind. Required.
+	// Field is a dotted path into the event, e.g. event.kind: a nested key,
+	// a key holding dots, or a mix (see event.Field). Required.
 	Field string `yaml:"field"`
-	// Equals: the field's value must equal one of these (as text).
-	// Empty means the field only has to exist.
+	// Equals: the field's value must equal one of these (as text: a
+	// string unquoted, a number or boolean as written). Empty means the
+	// field only has to exist (a JSON null counts as absent).
 	Equals []string `yaml:"equals"`
 }
 

@@ -17,22 +17,59 @@ const (
 	DefaultMaxPartitionFetch = 512 * KiB
 	DefaultShutdownTimeout   = 30 * time.Second
 
-	DefaultStart            = "oldest"
-	DefaultBatchMaxEvents   = 1000
-	DefaultBatchMaxBytes    = 5 * MiB
-	DefaultBatchMaxWait     = time.Second
-	DefaultBufferMaxEvents  = 20000
-	DefaultBufferMaxBytes   = 64 * MiB
-	DefaultCatchupLag       = 10000
-	DefaultAdaptiveFloor    = 10.0
-	DefaultRetryInitial     = 200 * time.Millisecond
-	DefaultRetryMax         = 30 * time.Second
-	DefaultBreakerFailures  = 5
-	DefaultMaxProbeInterval = 30 * time.Second
-	DefaultCommitInterval   = time.Second
-	DefaultWorkers          = 4
+	DefaultStart           = "oldest"
+	DefaultBatchMaxEvents  = 1000
+	DefaultBatchMaxBytes   = 5 * MiB
+	DefaultBatchMaxWait    = time.Second
+	DefaultBufferMaxEvents = 20000
+	DefaultBufferMaxBytes  = 64 * MiB
+	DefaultCatchupLag      = 10000
+	DefaultAdaptiveFloor   = 10.0
+	DefaultRetryInitial    = 200 * time.Millisecond
+	DefaultRetryMax        = 30 * time.Second
+	DefaultCommitInterval  = time.Second
+	DefaultWorkers         = 4
 
-	DefaultIndex = "siembridge-%{+yyyy.MM.dd}"
+	// Breaker: package breaker has no defaults of its own.
+	DefaultBreakerFailures      = 5
+	DefaultInitialProbeInterval = 500 * time.Millisecond
+	DefaultMaxProbeInterval     = 30 * time.Second
+
+	DefaultLogLevel  = "info"
+	DefaultLogFormat = "text"
+)
+
+// Sink defaults. The sink packages take their config blocks as given and
+// default nothing: these are the only defaults of a sink.
+const (
+	DefaultIndex           = "siembridge-%{+yyyy.MM.dd}"
+	DefaultESAction        = "create"
+	DefaultESTimeout       = 30 * time.Second
+	DefaultESMaxEventBytes = 10 * MiB
+
+	DefaultHECSourcetype      = "_json"
+	DefaultHECAckTimeout      = 60 * time.Second
+	DefaultHECAckPollInterval = time.Second
+	DefaultHECTimeout         = 30 * time.Second
+	DefaultHECMaxEventBytes   = 1 * MiB
+
+	DefaultSyslogNetwork         = "tcp"
+	DefaultSyslogFormat          = "json"
+	DefaultSyslogFacility        = 1 // user
+	DefaultSyslogAppName         = "siembridge"
+	DefaultCEFVendor             = "siembridge"
+	DefaultCEFProduct            = "siembridge"
+	DefaultCEFVersion            = "1.0"
+	DefaultSyslogTimeout         = 10 * time.Second
+	DefaultSyslogTCPUserTimeout  = 30 * time.Second
+	DefaultSyslogMaxMessageBytes = 64 * KiB
+
+	DefaultWebhookMethod  = "POST"
+	DefaultWebhookMode    = "single"
+	DefaultWebhookTimeout = 30 * time.Second
+
+	DefaultFileMaxSize  = 100 * MiB
+	DefaultFileMaxFiles = 5
 )
 
 // GroupPrefix is prepended to a route's name to form its default group
@@ -103,8 +140,8 @@ func (c *Config) ApplyDefaults() {
 
 	c.Log.Level = strings.ToLower(c.Log.Level)
 	c.Log.Format = strings.ToLower(c.Log.Format)
-	setDefault(&c.Log.Level, "info")
-	setDefault(&c.Log.Format, "text")
+	setDefault(&c.Log.Level, DefaultLogLevel)
+	setDefault(&c.Log.Format, DefaultLogFormat)
 	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
 }
 
@@ -139,51 +176,57 @@ func (r *Route) applyDefaults() {
 	setDefault(&r.Retry.InitialInterval, DefaultRetryInitial)
 	setDefault(&r.Retry.MaxInterval, DefaultRetryMax)
 	setDefault(&r.Breaker.Failures, DefaultBreakerFailures)
-	setDefault(&r.Breaker.MaxProbeInterval, DefaultMaxProbeInterval)
+	setDefault(&r.Breaker.InitialProbeInterval, DefaultInitialProbeInterval)
+	setDefault(&r.Breaker.MaxProbeInterval, max(DefaultMaxProbeInterval, r.Breaker.InitialProbeInterval))
 	setDefault(&r.CommitInterval, DefaultCommitInterval)
 	setDefault(&r.Workers, DefaultWorkers)
 	r.Sink.applyDefaults()
+	// The filter moved from the webhook block to the route: carry an old
+	// config's over. With both set Validate names the one to remove.
+	if w := r.Sink.Webhook; w != nil && w.Filter != nil && r.Filter == nil {
+		r.Filter, w.Filter = w.Filter, nil
+	}
 }
 
 func (s *Sink) applyDefaults() {
 	s.block(true)
 	if es := s.Elasticsearch; es != nil {
 		setDefault(&es.Index, DefaultIndex)
-		setDefault(&es.Action, "create")
-		setDefault(&es.Timeout, 30*time.Second)
-		setDefault(&es.MaxEventBytes, 10*MiB)
+		setDefault(&es.Action, DefaultESAction)
+		setDefault(&es.Timeout, DefaultESTimeout)
+		setDefault(&es.MaxEventBytes, DefaultESMaxEventBytes)
 	}
 	if h := s.SplunkHEC; h != nil {
-		setDefault(&h.Sourcetype, "_json")
-		setDefault(&h.AckTimeout, 60*time.Second)
-		setDefault(&h.AckPollInterval, time.Second)
-		setDefault(&h.Timeout, 30*time.Second)
-		setDefault(&h.MaxEventBytes, 1*MiB)
+		setDefault(&h.Sourcetype, DefaultHECSourcetype)
+		setDefault(&h.AckTimeout, DefaultHECAckTimeout)
+		setDefault(&h.AckPollInterval, DefaultHECAckPollInterval)
+		setDefault(&h.Timeout, DefaultHECTimeout)
+		setDefault(&h.MaxEventBytes, DefaultHECMaxEventBytes)
 	}
 	if sl := s.Syslog; sl != nil {
-		setDefault(&sl.Network, "tcp")
-		setDefault(&sl.Format, "json")
+		setDefault(&sl.Network, DefaultSyslogNetwork)
+		setDefault(&sl.Format, DefaultSyslogFormat)
 		if sl.Facility == nil {
-			user := 1
-			sl.Facility = &user
+			f := DefaultSyslogFacility
+			sl.Facility = &f
 		}
-		setDefault(&sl.AppName, "siembridge")
-		setDefault(&sl.CEFVendor, "siembridge")
-		setDefault(&sl.CEFProduct, "siembridge")
-		setDefault(&sl.CEFVersion, "1.0")
-		setDefault(&sl.Timeout, 10*time.Second)
-		setDefault(&sl.TCPUserTimeout, 30*time.Second)
-		setDefault(&sl.MaxMessageBytes, 64*KiB)
+		setDefault(&sl.AppName, DefaultSyslogAppName)
+		setDefault(&sl.CEFVendor, DefaultCEFVendor)
+		setDefault(&sl.CEFProduct, DefaultCEFProduct)
+		setDefault(&sl.CEFVersion, DefaultCEFVersion)
+		setDefault(&sl.Timeout, DefaultSyslogTimeout)
+		setDefault(&sl.TCPUserTimeout, DefaultSyslogTCPUserTimeout)
+		setDefault(&sl.MaxMessageBytes, DefaultSyslogMaxMessageBytes)
 	}
 	if w := s.Webhook; w != nil {
 		w.Method = strings.ToUpper(w.Method)
-		setDefault(&w.Method, "POST")
-		setDefault(&w.Mode, "single")
-		setDefault(&w.Timeout, 30*time.Second)
+		setDefault(&w.Method, DefaultWebhookMethod)
+		setDefault(&w.Mode, DefaultWebhookMode)
+		setDefault(&w.Timeout, DefaultWebhookTimeout)
 	}
 	if f := s.File; f != nil {
-		setDefault(&f.MaxSize, 100*MiB)
-		setDefault(&f.MaxFiles, 5)
+		setDefault(&f.MaxSize, DefaultFileMaxSize)
+		setDefault(&f.MaxFiles, DefaultFileMaxFiles)
 	}
 }
 

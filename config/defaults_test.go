@@ -54,6 +54,7 @@ routes:
 		{"retry.initial_interval", r[0].Retry.InitialInterval, 200 * time.Millisecond},
 		{"retry.max_interval", r[0].Retry.MaxInterval, 30 * time.Second},
 		{"breaker.failures", r[0].Breaker.Failures, 5},
+		{"breaker.initial_probe_interval", r[0].Breaker.InitialProbeInterval, 500 * time.Millisecond},
 		{"breaker.max_probe_interval", r[0].Breaker.MaxProbeInterval, 30 * time.Second},
 		{"commit_interval", r[0].CommitInterval, time.Second},
 		{"workers", r[0].Workers, 4},

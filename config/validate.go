@@ -170,6 +170,12 @@ func (r *Route) validate(path string) error {
 	if err := oneOf(path+".start", r.Start, "oldest", "newest"); err != nil {
 		return err
 	}
+	if f := r.Filter; f != nil && f.Field == "" {
+		return fieldErr(path+".filter.field", "required when filter is set")
+	}
+	if w := r.Sink.Webhook; w != nil && w.Filter != nil {
+		return fieldErr(path+".sink.filter", "moved to "+path+".filter; remove it from the sink (the route sets a filter too)")
+	}
 	if err := r.validateFlow(path); err != nil {
 		return err
 	}
@@ -213,6 +219,9 @@ func (r *Route) validateFlow(path string) error {
 			return fieldErr(path+".rate."+f.key, fmt.Sprintf("%v must be a number >= 0", f.v))
 		}
 	}
+	if (rt.Adaptive == nil || *rt.Adaptive) && rt.AdaptiveFloor <= 0 {
+		return fieldErr(path+".rate.adaptive_floor", fmt.Sprintf("%v must be > 0 when adaptive is on", rt.AdaptiveFloor))
+	}
 	if rt.EventsPerSecond > 0 || rt.CatchupEventsPerSecond > 0 {
 		if rt.Burst <= 0 {
 			return fieldErr(path+".rate.burst", "must be > 0 when events_per_second is set")
@@ -242,8 +251,14 @@ func (r *Route) validateFlow(path string) error {
 	if r.Breaker.Failures < 1 {
 		return fieldErr(path+".breaker.failures", fmt.Sprintf("%d must be >= 1", r.Breaker.Failures))
 	}
+	if err := positive(path+".breaker.initial_probe_interval", r.Breaker.InitialProbeInterval); err != nil {
+		return err
+	}
 	if err := positive(path+".breaker.max_probe_interval", r.Breaker.MaxProbeInterval); err != nil {
 		return err
+	}
+	if r.Breaker.InitialProbeInterval > r.Breaker.MaxProbeInterval {
+		return fieldErr(path+".breaker.initial_probe_interval", fmt.Sprintf("%s is larger than max_probe_interval %s", r.Breaker.InitialProbeInterval, r.Breaker.MaxProbeInterval))
 	}
 	return positive(path+".commit_interval", r.CommitInterval)
 }
@@ -330,6 +345,9 @@ func (h *SplunkHEC) validate(path string) error {
 	}
 	if err := checkHTTPURL(h.URL); err != nil {
 		return fieldErr(path+".url", err.Error())
+	}
+	if base := strings.TrimRight(h.URL, "/"); strings.HasSuffix(base, "/services/collector") || strings.Contains(base, "/services/collector/") {
+		return fieldErr(path+".url", fmt.Sprintf("%q: give the base URL (https://host:8088), not the endpoint", h.URL))
 	}
 	if h.Token == "" {
 		return fieldErr(path+".token", "required (or token_file)")
@@ -421,9 +439,6 @@ func (w *Webhook) validate(path string) error {
 	}
 	if err := oneOf(path+".mode", w.Mode, "single", "batch"); err != nil {
 		return err
-	}
-	if w.Filter != nil && w.Filter.Field == "" {
-		return fieldErr(path+".filter.field", "required when filter is set")
 	}
 	if err := checkFiles(path, map[string]string{"ca_file": w.CAFile}); err != nil {
 		return err

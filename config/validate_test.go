@@ -94,6 +94,9 @@ func TestParseInvalid(t *testing.T) {
 		{"retry initial above max", route(fileSink + "retry: {initial_interval: 1m, max_interval: 10s}\n"), "routes[0].retry.initial_interval", ""},
 		{"retry negative", route(fileSink + "retry: {max_interval: -1s}\n"), "routes[0].retry.max_interval", "> 0"},
 		{"breaker failures", route(fileSink + "breaker: {failures: -1}\n"), "routes[0].breaker.failures", ""},
+		{"breaker initial probe negative", route(fileSink + "breaker: {initial_probe_interval: -1s}\n"), "routes[0].breaker.initial_probe_interval", "> 0"},
+		{"breaker max probe negative", route(fileSink + "breaker: {max_probe_interval: -1s}\n"), "routes[0].breaker.max_probe_interval", "> 0"},
+		{"breaker initial above max", route(fileSink + "breaker: {initial_probe_interval: 1m, max_probe_interval: 10s}\n"), "routes[0].breaker.initial_probe_interval", "larger than max_probe_interval"},
 		{"duration without unit", route(fileSink + "commit_interval: 30\n"), "routes[0].commit_interval", "invalid duration"},
 		{"dead letter is own topic", route(fileSink + "dead_letter: {topic: t}\n"), "routes[0].dead_letter.topic", "own topics"},
 		{"dead letter invalid", route(fileSink + "dead_letter: {topic: \"dl q\"}\n"), "routes[0].dead_letter.topic", ""},
@@ -105,6 +108,7 @@ func TestParseInvalid(t *testing.T) {
 		{"es api_key and api_key_file", sink("type: elasticsearch\nurls: [\"http://e:9200\"]\napi_key: k\napi_key_file: testdata/secrets/es_api_key\n"), "routes[0].sink.api_key_file", "only one"},
 		{"hec url missing", sink("type: splunk_hec\ntoken: x\n"), "routes[0].sink.url", "required"},
 		{"hec url not http", sink("type: splunk_hec\nurl: splunk:8088\ntoken: x\n"), "routes[0].sink.url", ""},
+		{"hec url is the endpoint", sink("type: splunk_hec\nurl: https://s:8088/services/collector/event\ntoken: x\n"), "routes[0].sink.url", "base URL"},
 		{"hec token missing", sink("type: splunk_hec\nurl: https://s:8088\n"), "routes[0].sink.token", "required"},
 		{"syslog address", sink("type: syslog\naddress: qradar\n"), "routes[0].sink.address", "host:port"},
 		{"syslog network", sink("type: syslog\naddress: q:514\nnetwork: udp\n"), "routes[0].sink.network", ""},
@@ -117,7 +121,10 @@ func TestParseInvalid(t *testing.T) {
 		{"webhook url", sink("type: webhook\n"), "routes[0].sink.url", "required"},
 		{"webhook method", sink("type: webhook\nurl: https://w\nmethod: GET\n"), "routes[0].sink.method", ""},
 		{"webhook mode", sink("type: webhook\nurl: https://w\nmode: stream\n"), "routes[0].sink.mode", ""},
-		{"webhook filter field", sink("type: webhook\nurl: https://w\nfilter: {equals: [a]}\n"), "routes[0].sink.filter.field", "required"},
+		{"route filter field", route(fileSink + "filter: {equals: [a]}\n"), "routes[0].filter.field", "required"},
+		{"route filter unknown key", route(fileSink + "filter: {field: a, equal: [b]}\n"), "routes[0].filter.equal", `did you mean "equals"`},
+		{"webhook filter moved, field missing", sink("type: webhook\nurl: https://w\nfilter: {equals: [a]}\n"), "routes[0].filter.field", "required"},
+		{"webhook filter beside route filter", route("filter: {field: a}\nsink: {type: webhook, url: \"https://w\", filter: {field: b}}\n"), "routes[0].sink.filter", "moved to routes[0].filter"},
 		{"webhook header name", sink("type: webhook\nurl: https://w\nheaders: {\"X Bad\": v}\n"), "routes[0].sink.headers", "header name"},
 		{"webhook header value", sink("type: webhook\nurl: https://w\nheaders: {X-Token: \"a\\r\\nb\"}\n"), "routes[0].sink.headers.X-Token", "line break"},
 		{"webhook filter unknown key", sink("type: webhook\nurl: https://w\nfilter: {field: a, equal: [b]}\n"), "routes[0].sink.filter.equal", "unknown key"},
@@ -185,5 +192,16 @@ func TestValidateProgrammatic(t *testing.T) {
 	}
 	if got := c.Routes[0].SinkName(); got != "file" {
 		t.Errorf("SinkName = %q", got)
+	}
+	// Only a Config built in code can have adaptive on with no floor:
+	// ApplyDefaults fills a zero floor in.
+	c.Routes[0].Rate.AdaptiveFloor = 0
+	if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), "routes[0].rate.adaptive_floor: ") {
+		t.Errorf("Validate = %v, want a complaint about rate.adaptive_floor", err)
+	}
+	off := false
+	c.Routes[0].Rate.Adaptive = &off
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate with adaptive off and no floor = %v", err)
 	}
 }

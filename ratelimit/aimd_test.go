@@ -66,7 +66,7 @@ func TestAIMDDecrease(t *testing.T) {
 			},
 		},
 		{
-			name: "default floor is 10", cfg: Config{}, configured: 30,
+			name: "floor 10", cfg: Config{Floor: 10}, configured: 30,
 			steps: []step{
 				{ms: 0, kind: "throttle", wantCap: 15},
 				{ms: 1000, kind: "throttle", wantCap: 10},
@@ -250,7 +250,7 @@ func TestAIMDLatencyBaselineAdapts(t *testing.T) {
 }
 
 func TestResetAdaptiveLiftsTheCap(t *testing.T) {
-	l, clk := newTest(t, Config{EventsPerSecond: 1000, Adaptive: true})
+	l, clk := newTest(t, Config{EventsPerSecond: 1000, Adaptive: true, Floor: 10})
 	l.Throttled(clk.Now())
 	if got := l.Effective(); got != 500 {
 		t.Fatalf("after a throttle: effective %v, want 500", got)

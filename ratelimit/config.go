@@ -8,8 +8,9 @@ import (
 
 // Config is the rate limit of one route. Its zero value means "unlimited,
 // no catch-up mode, no AIMD". Rates are per second; 0 means unlimited.
-// The config package fills its own defaults in before building a Config;
-// the defaults below are this package's, for a field left at zero.
+// This package has no defaults: siembridge's live in package config, which
+// fills routes[].rate in (config.DefaultAdaptiveFloor, DefaultCatchupLag)
+// before a Config is built from it. A zero below means what it says.
 type Config struct {
 	// EventsPerSecond in live mode. 0 = unlimited.
 	EventsPerSecond float64
@@ -45,13 +46,10 @@ type Config struct {
 	// Adaptive turns AIMD on: the events rate halves when the sink
 	// throttles and grows back linearly while it is healthy. Default off.
 	Adaptive bool
-	// Floor is the lowest events/s AIMD goes down to. 0 = 10 events/s.
-	// It never exceeds the configured rate of the mode.
+	// Floor is the lowest events/s AIMD goes down to; required (> 0)
+	// with Adaptive. It never exceeds the configured rate of the mode.
 	Floor float64
 }
-
-// DefaultFloor is the AIMD floor used when Config.Floor is 0.
-const DefaultFloor = 10
 
 // maxBurst bounds a derived burst so that a huge rate cannot overflow int.
 const maxBurst = 1 << 30
@@ -74,6 +72,9 @@ func (c Config) Validate() error {
 		if math.IsNaN(r.v) || math.IsInf(r.v, 0) || r.v < 0 {
 			return fmt.Errorf("%s: must be a finite number >= 0, got %v", r.name, r.v)
 		}
+	}
+	if c.Adaptive && c.Floor == 0 {
+		return errors.New("adaptive_floor: must be > 0 when adaptive is on")
 	}
 	ints := []struct {
 		name string
@@ -134,9 +135,6 @@ func (c Config) rates(m Mode) (events, bytes float64) {
 // floor returns the AIMD floor for a configured rate (0 = unlimited).
 func (c Config) floor(configured float64) float64 {
 	f := c.Floor
-	if f == 0 {
-		f = DefaultFloor
-	}
 	if configured > 0 && f > configured {
 		f = configured
 	}

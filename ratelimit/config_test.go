@@ -20,6 +20,8 @@ func TestValidate(t *testing.T) {
 		{"negative catchup events", Config{CatchupEventsPerSecond: -1}, "catchup_events_per_second"},
 		{"negative catchup bytes", Config{CatchupBytesPerSecond: -1}, "catchup_bytes_per_second"},
 		{"negative floor", Config{Floor: -1}, "adaptive_floor"},
+		{"adaptive without a floor", Config{Adaptive: true}, "adaptive_floor"},
+		{"no floor needed without adaptive", Config{Floor: 0}, ""},
 		{"nan", Config{EventsPerSecond: math.NaN()}, "events_per_second"},
 		{"inf", Config{BytesPerSecond: math.Inf(1)}, "bytes_per_second"},
 		{"negative burst", Config{Burst: -1}, "burst"},

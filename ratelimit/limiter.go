@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/siembridge/siembridge/clock"
 )
 
 // Mode is the pacing mode of a Limiter.
@@ -64,9 +66,8 @@ type Stats struct {
 // Option configures a Limiter.
 type Option func(*Limiter)
 
-// WithClock replaces the system clock (for tests). Default: time.Now and
-// time.NewTimer.
-func WithClock(c Clock) Option { return func(l *Limiter) { l.clock = c } }
+// WithClock replaces the system clock (for tests). Default: clock.System.
+func WithClock(c clock.Clock) Option { return func(l *Limiter) { l.clock = c } }
 
 // WithLogger sets the logger for mode changes and adaptive cap changes,
 // one line each. Default: discard.
@@ -90,7 +91,7 @@ type Limiter struct {
 	cfg      Config
 	events   *rate.Limiter
 	bytes    *rate.Limiter
-	clock    Clock
+	clock    clock.Clock
 	log      *slog.Logger
 	onChange func(Stats)
 
@@ -124,7 +125,7 @@ func New(cfg Config, opts ...Option) (*Limiter, error) {
 		cfg:    cfg,
 		events: rate.NewLimiter(toLimit(ev), cfg.eventBurst(ev)),
 		bytes:  rate.NewLimiter(toLimit(by), cfg.byteBurst(by)),
-		clock:  systemClock{},
+		clock:  clock.System{},
 	}
 	raised := make(chan struct{})
 	l.raised.Store(&raised)

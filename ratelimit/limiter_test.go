@@ -94,7 +94,7 @@ func TestModeString(t *testing.T) {
 // An adaptive cap survives a mode change, is lifted when the new mode is
 // slower than it, and bounds a faster mode.
 func TestModeAndCap(t *testing.T) {
-	l, _ := newTest(t, Config{EventsPerSecond: 1000, CatchupLag: 10, CatchupEventsPerSecond: 4000, Adaptive: true})
+	l, _ := newTest(t, Config{EventsPerSecond: 1000, CatchupLag: 10, CatchupEventsPerSecond: 4000, Adaptive: true, Floor: 10})
 	l.ObserveLag(100)
 	l.Throttled(at(0)) // 4000 → 2000
 	if got := l.Effective(); got != 2000 {
@@ -160,7 +160,7 @@ func TestLimiterNotAdaptive(t *testing.T) {
 }
 
 func TestLimiterLatencyTrigger(t *testing.T) {
-	l, clk := newTest(t, Config{EventsPerSecond: 1000, Adaptive: true})
+	l, clk := newTest(t, Config{EventsPerSecond: 1000, Adaptive: true, Floor: 10})
 	for range 10 {
 		clk.Advance(100 * time.Millisecond)
 		l.Success(clk.Now(), 50*time.Millisecond)
@@ -174,7 +174,7 @@ func TestLimiterLatencyTrigger(t *testing.T) {
 // The unlimited fast path reads neither the clock nor a lock, and an
 // adaptive cap on an unlimited route turns the slow path on.
 func TestUnlimited(t *testing.T) {
-	l, clk := newTest(t, Config{Adaptive: true})
+	l, clk := newTest(t, Config{Adaptive: true, Floor: 10})
 	n := clk.NowCalls()
 	for range 100 {
 		if err := l.Wait(context.Background(), 1000, 1<<20); err != nil {
@@ -405,7 +405,7 @@ func TestWaitWokenByModeChange(t *testing.T) {
 
 // Everything at once, for the race detector.
 func TestConcurrent(t *testing.T) {
-	l, err := New(Config{EventsPerSecond: 1e8, BytesPerSecond: 1e11, CatchupLag: 100, CatchupEventsPerSecond: 2e8, Adaptive: true})
+	l, err := New(Config{EventsPerSecond: 1e8, BytesPerSecond: 1e11, CatchupLag: 100, CatchupEventsPerSecond: 2e8, Adaptive: true, Floor: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
