@@ -177,10 +177,11 @@ type Breaker struct {
 	// Default 5.
 	Failures int `yaml:"failures"`
 	// InitialProbeInterval is the first interval between probes while
-	// down, before jitter; it grows exponentially. Default 500ms.
+	// down, before jitter; it grows exponentially. Default 500ms, or
+	// max_probe_interval when that is set lower.
 	InitialProbeInterval time.Duration `yaml:"initial_probe_interval"`
 	// MaxProbeInterval caps the backoff between probes while down.
-	// Default 30s.
+	// Default 30s, or initial_probe_interval when that is set higher.
 	MaxProbeInterval time.Duration `yaml:"max_probe_interval"`
 }
 

@@ -176,8 +176,15 @@ func (r *Route) applyDefaults() {
 	setDefault(&r.Retry.InitialInterval, DefaultRetryInitial)
 	setDefault(&r.Retry.MaxInterval, DefaultRetryMax)
 	setDefault(&r.Breaker.Failures, DefaultBreakerFailures)
-	setDefault(&r.Breaker.InitialProbeInterval, DefaultInitialProbeInterval)
-	setDefault(&r.Breaker.MaxProbeInterval, max(DefaultMaxProbeInterval, r.Breaker.InitialProbeInterval))
+	// Each of the two probe intervals bends to the other when only that
+	// one is set: a short max_probe_interval lowers the first interval, a
+	// long initial_probe_interval raises the cap.
+	br := &r.Breaker
+	if m := br.MaxProbeInterval; br.InitialProbeInterval == 0 && m > 0 && m < DefaultInitialProbeInterval {
+		br.InitialProbeInterval = m
+	}
+	setDefault(&br.InitialProbeInterval, DefaultInitialProbeInterval)
+	setDefault(&br.MaxProbeInterval, max(DefaultMaxProbeInterval, br.InitialProbeInterval))
 	setDefault(&r.CommitInterval, DefaultCommitInterval)
 	setDefault(&r.Workers, DefaultWorkers)
 	r.Sink.applyDefaults()

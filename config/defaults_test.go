@@ -146,3 +146,28 @@ func TestRouteNames(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultsProbeIntervals: when only one of the breaker's probe
+// intervals is set, the other's default bends to it instead of failing
+// Validate.
+func TestDefaultsProbeIntervals(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		set, want Breaker
+	}{
+		{"none", Breaker{}, Breaker{InitialProbeInterval: 500 * time.Millisecond, MaxProbeInterval: 30 * time.Second}},
+		{"initial above the default max", Breaker{InitialProbeInterval: time.Minute}, Breaker{InitialProbeInterval: time.Minute, MaxProbeInterval: time.Minute}},
+		{"max below the default initial", Breaker{MaxProbeInterval: 300 * time.Millisecond}, Breaker{InitialProbeInterval: 300 * time.Millisecond, MaxProbeInterval: 300 * time.Millisecond}},
+		{"max above the default initial", Breaker{MaxProbeInterval: 2 * time.Second}, Breaker{InitialProbeInterval: 500 * time.Millisecond, MaxProbeInterval: 2 * time.Second}},
+		{"both set, wrong order, kept for Validate", Breaker{InitialProbeInterval: time.Minute, MaxProbeInterval: time.Second}, Breaker{InitialProbeInterval: time.Minute, MaxProbeInterval: time.Second}},
+	}
+	for _, tt := range tests {
+		r := Route{Name: "r", Breaker: tt.set}
+		r.applyDefaults()
+		r.Breaker.Failures = 0
+		if r.Breaker != tt.want {
+			t.Errorf("%s: %+v, want %+v", tt.name, r.Breaker, tt.want)
+		}
+	}
+}

@@ -125,14 +125,3 @@ func TestSinkTLS(t *testing.T) {
 		}
 	}
 }
-
-// TestDefaultsMaxProbeFollowsInitial: an initial probe interval above the
-// default maximum raises the default maximum instead of failing Validate.
-func TestDefaultsMaxProbeFollowsInitial(t *testing.T) {
-	t.Parallel()
-	r := Route{Name: "r", Breaker: Breaker{InitialProbeInterval: time.Minute}}
-	r.applyDefaults()
-	if r.Breaker.MaxProbeInterval != time.Minute {
-		t.Errorf("max_probe_interval = %v, want 1m", r.Breaker.MaxProbeInterval)
-	}
-}
