@@ -10,7 +10,8 @@ import (
 
 // Event is one Kafka record on its way to a sink. It is created once by the
 // bridge when the record is consumed and is read-only after that, so sinks
-// may read it from several goroutines.
+// may read it from several goroutines; the one exception is Check, which a
+// sink may call on an unchecked event of the batch it was given.
 type Event struct {
 	Topic     string
 	Partition int32
@@ -67,9 +68,22 @@ func (e *Event) Checked() *Event {
 		return e
 	}
 	c := *e
-	c.Unchecked = false
-	c.Doc, c.Wrapped, c.Time = Decode(e.Topic, e.Partition, e.Offset, e.Timestamp, e.Value)
+	c.Check()
 	return &c
+}
+
+// Check turns an unchecked event, in place, into exactly what Init without
+// skim (Decode) would have made: Doc is Value when that is a valid JSON
+// object, its wrapping otherwise, and Unchecked is false. It does nothing
+// to a checked event. A sink may call it on an event of the batch it was
+// given (see sinks.UncheckedAcceptor), during Send; it must not be called
+// while another goroutine reads e.
+func (e *Event) Check() {
+	if !e.Unchecked {
+		return
+	}
+	e.Unchecked = false
+	e.Doc, e.Wrapped, e.Time = Decode(e.Topic, e.Partition, e.Offset, e.Timestamp, e.Value)
 }
 
 // ID returns the deterministic document ID of the event:

@@ -30,10 +30,10 @@ const Namespace = "siembridge"
 const (
 	OutcomeOK        = "ok"        // every event delivered
 	OutcomePartial   = "partial"   // the sink answered; some items retried or rejected
-	OutcomeThrottled = "throttled" // the whole request was pushed back (429, 503, busy)
+	OutcomeThrottled = "throttled" // the whole request was pushed back (429, 503, busy, timeout)
 	OutcomeRejected  = "rejected"  // the whole batch can never be accepted (dead-letter)
 	OutcomeFatal     = "fatal"     // the sink refuses us (credentials); it is marked down
-	OutcomeError     = "error"     // transport error, timeout, 5xx
+	OutcomeError     = "error"     // transport error, 5xx, a request too large (split)
 )
 
 // Hooks implements bridge.Hooks with Prometheus counters and histograms.
@@ -223,20 +223,22 @@ func (h *Hooks) OnRateWait(route string, d time.Duration) {
 	h.series(route).rateWait.Add(d.Seconds())
 }
 
-// Outcome names the result of one Send for the outcome label.
+// Outcome names the result of one Send for the outcome label: a
+// *sinks.BatchError is partial, anything else is named after sinks.Of.
+// A request too large for the sink (split by the bridge) is an error.
 func Outcome(err error) string {
-	if err == nil {
-		return OutcomeOK
-	}
 	var be *sinks.BatchError
-	switch {
-	case errors.As(err, &be):
+	if errors.As(err, &be) {
 		return OutcomePartial
-	case sinks.IsFatal(err):
+	}
+	switch sinks.Of(err) {
+	case sinks.Delivered:
+		return OutcomeOK
+	case sinks.Fatal:
 		return OutcomeFatal
-	case sinks.Classify(err) == sinks.Reject:
+	case sinks.Reject:
 		return OutcomeRejected
-	case sinks.IsThrottled(err):
+	case sinks.Throttled, sinks.Unavailable:
 		return OutcomeThrottled
 	}
 	return OutcomeError

@@ -79,7 +79,7 @@ func TestHooksRequests(t *testing.T) {
 	h, reg := newHooks(t)
 	h.OnRequest("elastic", 500, 1<<20, 20*time.Millisecond, nil)
 	h.OnRequest("elastic", 500, 1<<20, 40*time.Millisecond, nil)
-	h.OnRequest("elastic", 100, 1000, 2*time.Second, &sinks.BatchError{Items: []sinks.ItemError{{Index: 1, Outcome: sinks.Retry, Status: 429}}, Throttled: true})
+	h.OnRequest("elastic", 100, 1000, 2*time.Second, &sinks.BatchError{Items: []sinks.ItemError{{Index: 1, Outcome: sinks.Throttled, Status: 429}}})
 	h.OnRequest("elastic", 100, 1000, 5*time.Second, errors.New("dial tcp: connection refused"))
 
 	compare(t, gather(t, reg, "siembridge_sink_request_duration_seconds", "siembridge_batch_events"), map[string]float64{
@@ -101,10 +101,13 @@ func TestOutcome(t *testing.T) {
 	}{
 		{nil, OutcomeOK},
 		{&sinks.BatchError{Items: []sinks.ItemError{{Outcome: sinks.Reject}}}, OutcomePartial},
-		{fmt.Errorf("send: %w", &sinks.BatchError{Throttled: true}), OutcomePartial},
-		{&sinks.RequestError{Status: 401, Err: errors.New("unauthorized"), Fatal: true}, OutcomeFatal},
-		{&sinks.RequestError{Status: 413, Err: errors.New("too large"), Permanent: true}, OutcomeRejected},
-		{&sinks.RequestError{Status: 429, Err: errors.New("slow down"), Throttled: true}, OutcomeThrottled},
+		{fmt.Errorf("send: %w", &sinks.BatchError{Items: []sinks.ItemError{{Outcome: sinks.Throttled}}}), OutcomePartial},
+		{&sinks.RequestError{Outcome: sinks.Fatal, Status: 401, Err: errors.New("unauthorized")}, OutcomeFatal},
+		{&sinks.RequestError{Outcome: sinks.Reject, Status: 413, Err: errors.New("too large")}, OutcomeRejected},
+		{&sinks.RequestError{Outcome: sinks.TooLarge, Status: 413, Err: errors.New("too large")}, OutcomeError},
+		{&sinks.RequestError{Outcome: sinks.Throttled, Status: 429, Err: errors.New("slow down")}, OutcomeThrottled},
+		{&sinks.RequestError{Outcome: sinks.Unavailable, Status: 503, Err: errors.New("busy")}, OutcomeThrottled},
+		{&sinks.RequestError{Outcome: sinks.Retry, Status: 502, Err: errors.New("bad gateway")}, OutcomeError},
 		{&sinks.RequestError{Status: 502, Err: errors.New("bad gateway")}, OutcomeError},
 		{errors.New("i/o timeout"), OutcomeError},
 	} {

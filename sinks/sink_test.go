@@ -34,39 +34,58 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-func TestClassify(t *testing.T) {
+func TestOf(t *testing.T) {
 	tests := []struct {
-		name      string
-		err       error
-		outcome   Outcome
-		fatal     bool
-		throttled bool
-		after     time.Duration
+		name    string
+		err     error
+		outcome Outcome
+		after   time.Duration
 	}{
-		{"nil", nil, Delivered, false, false, 0},
-		{"plain error", errors.New("reset"), Retry, false, false, 0},
-		{"request error", &RequestError{Status: 502, Err: errors.New("bad gateway")}, Retry, false, false, 0},
-		{"throttled", &RequestError{Status: 429, Err: errors.New("slow down"), Throttled: true, RetryAfter: 2 * time.Second}, Retry, false, true, 2 * time.Second},
-		{"permanent", &RequestError{Status: 413, Err: errors.New("too large"), Permanent: true}, Reject, false, false, 0},
-		{"fatal wins over permanent", &RequestError{Status: 401, Err: errors.New("no"), Permanent: true, Fatal: true}, Retry, true, false, 0},
-		{"wrapped", fmt.Errorf("send: %w", &RequestError{Err: errors.New("x"), Fatal: true}), Retry, true, false, 0},
-		{"batch error", &BatchError{Items: []ItemError{{Index: 1, Outcome: Retry}}, Throttled: true, RetryAfter: time.Second}, Retry, false, true, time.Second},
+		{"nil", nil, Delivered, 0},
+		{"plain error", errors.New("reset"), Retry, 0},
+		{"zero outcome is retry", &RequestError{Status: 502, Err: errors.New("bad gateway")}, Retry, 0},
+		{"retry", &RequestError{Outcome: Retry, Status: 502, Err: errors.New("bad gateway")}, Retry, 0},
+		{"throttled", &RequestError{Outcome: Throttled, Status: 429, Err: errors.New("slow down"), RetryAfter: 2 * time.Second}, Throttled, 2 * time.Second},
+		{"unavailable", &RequestError{Outcome: Unavailable, Status: 503, Err: errors.New("busy")}, Unavailable, 0},
+		{"reject", &RequestError{Outcome: Reject, Status: 413, Err: errors.New("too large")}, Reject, 0},
+		{"too large", &RequestError{Outcome: TooLarge, Status: 413, Err: errors.New("too large")}, TooLarge, 0},
+		{"fatal", &RequestError{Outcome: Fatal, Status: 401, Err: errors.New("no")}, Fatal, 0},
+		{"wrapped", fmt.Errorf("send: %w", &RequestError{Outcome: Fatal, Err: errors.New("x")}), Fatal, 0},
+		{"batch error", &BatchError{Items: []ItemError{{Index: 1, Outcome: Throttled}}, RetryAfter: time.Second}, Delivered, time.Second},
+		{"wrapped batch error", fmt.Errorf("send: %w", &BatchError{Items: []ItemError{{Index: 0, Outcome: Reject}}}), Delivered, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Classify(tt.err); got != tt.outcome {
-				t.Errorf("Classify = %s, want %s", got, tt.outcome)
-			}
-			if got := IsFatal(tt.err); got != tt.fatal {
-				t.Errorf("IsFatal = %v, want %v", got, tt.fatal)
-			}
-			if got := IsThrottled(tt.err); got != tt.throttled {
-				t.Errorf("IsThrottled = %v, want %v", got, tt.throttled)
+			if got := Of(tt.err); got != tt.outcome {
+				t.Errorf("Of = %s, want %s", got, tt.outcome)
 			}
 			if got := RetryAfter(tt.err); got != tt.after {
 				t.Errorf("RetryAfter = %s, want %s", got, tt.after)
 			}
 		})
+	}
+}
+
+func TestOutcomeString(t *testing.T) {
+	want := []string{"delivered", "retry", "throttled", "unavailable", "reject", "blocked", "fatal", "too_large"}
+	for o := Delivered; o <= TooLarge; o++ {
+		if got := o.String(); got != want[o] {
+			t.Errorf("Outcome(%d).String() = %q, want %q", o, got, want[o])
+		}
+	}
+	if got := Outcome(200).String(); got != "Outcome(200)" {
+		t.Errorf("unknown outcome: %q", got)
+	}
+}
+
+func TestBatchErrorCount(t *testing.T) {
+	be := &BatchError{Items: []ItemError{
+		{Index: 0, Outcome: Reject}, {Index: 1, Outcome: Throttled}, {Index: 2, Outcome: Throttled}, {Index: 4, Outcome: Blocked},
+	}}
+	for o, n := range map[Outcome]int{Reject: 1, Throttled: 2, Blocked: 1, Retry: 0, Delivered: 0} {
+		if got := be.Count(o); got != n {
+			t.Errorf("Count(%s) = %d, want %d", o, got, n)
+		}
 	}
 }
 

@@ -24,32 +24,34 @@ import (
 //	a problem of the cluster, not of the  blocked: retried with backoff,
 //	document (see sinkProblem)            never dead-lettered; the sink is
 //	                                      reported degraded
-//	429                                   retry, throttled (write queue full)
-//	503                                   retry, throttled (shard unavailable)
+//	429                                   throttled (write queue full)
+//	503                                   throttled (shard unavailable; the
+//	                                      cluster answered, so per item this
+//	                                      is no outage)
 //	5xx, 408                              retry
 //	other 4xx                             reject: mapping and parsing errors,
 //	                                      invalid index name, 413; sending
 //	                                      the same document again cannot work
 //	anything else (0, 1xx, 3xx)           retry: not an answer we understand
-func classifyItem(status int, errType, reason []byte, create bool) (o sinks.Outcome, throttled bool) {
+func classifyItem(status int, errType, reason []byte, create bool) sinks.Outcome {
 	switch {
 	case status >= 200 && status < 300:
-		return sinks.Delivered, false
+		return sinks.Delivered
 	case status == http.StatusConflict:
 		if create && string(errType) == "version_conflict_engine_exception" {
-			return sinks.Delivered, false
+			return sinks.Delivered
 		}
-		return sinks.Retry, false
+		return sinks.Retry
 	case sinkProblem(status, errType, reason):
-		return sinks.Blocked, false
+		return sinks.Blocked
 	case status == http.StatusTooManyRequests, status == http.StatusServiceUnavailable:
-		return sinks.Retry, true
+		return sinks.Throttled
 	case status >= 500 && status < 600, status == http.StatusRequestTimeout:
-		return sinks.Retry, false
+		return sinks.Retry
 	case status >= 400 && status < 500:
-		return sinks.Reject, false
+		return sinks.Reject
 	}
-	return sinks.Retry, false
+	return sinks.Retry
 }
 
 // sinkProblem reports an item error that says nothing about the document
@@ -84,18 +86,20 @@ func sinkProblem(status int, errType, reason []byte) bool {
 //	401, 403     fatal: the cluster refuses our credentials whatever we
 //	             send; the bridge marks the sink down and keeps the events
 //	             (never dead-letter them)
-//	429          retry, throttled, with Retry-After
-//	503          retry, throttled, with Retry-After
+//	429          throttled, with Retry-After: the cluster is alive and
+//	             asks us to slow down
+//	503          unavailable, with Retry-After: throttled, and it counts
+//	             toward the breaker
 //	5xx, 408     retry
-//	413          more than one event: retry (the request, not an event, is
-//	             too large for http.max_content_length; the bridge may split
-//	             the batch or lower batch.max_bytes); one event: permanent,
-//	             that event can never be indexed
+//	413          more than one event: too large (the request, not an
+//	             event, is over http.max_content_length; the bridge splits
+//	             the batch); one event: reject, that event can never be
+//	             indexed
 //	other 4xx    fatal. A request-level 4xx does not depend on the events:
 //	             documents are only parsed per item, and index names are
 //	             per-item too. It comes from the action lines we generate
 //	             from config (pipeline), a wrong URL path (404, 405) or a
-//	             proxy, and every batch would get the same answer. Permanent
+//	             proxy, and every batch would get the same answer. Reject
 //	             would send the whole stream to the dead-letter topic;
 //	             fatal stops and keeps everything until an operator looks.
 //	1xx, 3xx     fatal, for the same reason: a redirect (http→https, a
@@ -109,37 +113,43 @@ func statusError(status, sent int, header http.Header, body []byte) *sinks.Reque
 	}
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		re.Fatal = true
-	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
-		re.Throttled = true
+		re.Outcome = sinks.Fatal
+	case status == http.StatusTooManyRequests:
+		re.Outcome = sinks.Throttled
+		re.RetryAfter = sinks.ParseRetryAfter(header.Get("Retry-After"), time.Now())
+	case status == http.StatusServiceUnavailable:
+		re.Outcome = sinks.Unavailable
 		re.RetryAfter = sinks.ParseRetryAfter(header.Get("Retry-After"), time.Now())
 	case status >= 500 || status == http.StatusRequestTimeout:
+		re.Outcome = sinks.Retry
 	case status == http.StatusRequestEntityTooLarge:
+		re.Outcome = sinks.TooLarge
 		if sent <= 1 {
-			re.Permanent = true
+			re.Outcome = sinks.Reject
 		}
 	default:
-		re.Fatal = true
+		re.Outcome = sinks.Fatal
 	}
 	re.Err = fmt.Errorf("elasticsearch bulk request: %s", msg)
 	return re
 }
 
 // transportError classifies a failure to get any answer. parent is the
-// caller's context: when it ended, the caller gave up; when only our own
-// timeout fired, the cluster was too slow, which counts as throttling.
+// caller's context: when it ended, the caller gave up (retry); when only
+// our own timeout fired, the cluster was too slow (unavailable); any other
+// failure is retry.
 func transportError(parent context.Context, err error) *sinks.RequestError {
-	re := &sinks.RequestError{Err: fmt.Errorf("elasticsearch: %w", err)}
+	re := &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("elasticsearch: %w", err)}
 	switch {
 	case parent.Err() != nil:
 		re.Err = fmt.Errorf("elasticsearch: %w", parent.Err())
 	case errors.Is(err, context.DeadlineExceeded) || sinks.IsTimeout(err):
-		re.Throttled = true
+		re.Outcome = sinks.Unavailable
 	case isProductCheck(err):
 		// The server answered 2xx without "X-Elastic-Product:
 		// Elasticsearch": it is not Elasticsearch (or a proxy strips the
 		// header). Nothing we send will change that.
-		re.Fatal = true
+		re.Outcome = sinks.Fatal
 	}
 	return re
 }

@@ -18,77 +18,74 @@ import (
 
 func TestClassifyItem(t *testing.T) {
 	for _, tc := range []struct {
-		status    int
-		errType   string
-		create    bool
-		want      sinks.Outcome
-		throttled bool
-		reason    string
+		status  int
+		errType string
+		create  bool
+		want    sinks.Outcome
+		reason  string
 	}{
-		{200, "", true, sinks.Delivered, false, ""},
-		{201, "", true, sinks.Delivered, false, ""},
-		{409, "version_conflict_engine_exception", true, sinks.Delivered, false, ""},
-		{409, "version_conflict_engine_exception", false, sinks.Retry, false, ""},
-		{409, "something_else", true, sinks.Retry, false, ""},
-		{429, "es_rejected_execution_exception", true, sinks.Retry, true, ""},
-		{503, "unavailable_shards_exception", true, sinks.Retry, true, ""},
-		{500, "null_pointer_exception", true, sinks.Retry, false, ""},
-		{502, "", true, sinks.Retry, false, ""},
-		{408, "", true, sinks.Retry, false, ""},
-		{400, "mapper_parsing_exception", true, sinks.Reject, false, ""},
-		{400, "document_parsing_exception", true, sinks.Reject, false, ""},
-		{400, "illegal_argument_exception", true, sinks.Reject, false, ""},
-		{400, "invalid_index_name_exception", true, sinks.Reject, false, ""},
-		{413, "", true, sinks.Reject, false, ""},
+		{200, "", true, sinks.Delivered, ""},
+		{201, "", true, sinks.Delivered, ""},
+		{409, "version_conflict_engine_exception", true, sinks.Delivered, ""},
+		{409, "version_conflict_engine_exception", false, sinks.Retry, ""},
+		{409, "something_else", true, sinks.Retry, ""},
+		{429, "es_rejected_execution_exception", true, sinks.Throttled, ""},
+		{503, "unavailable_shards_exception", true, sinks.Throttled, ""},
+		{500, "null_pointer_exception", true, sinks.Retry, ""},
+		{502, "", true, sinks.Retry, ""},
+		{408, "", true, sinks.Retry, ""},
+		{400, "mapper_parsing_exception", true, sinks.Reject, ""},
+		{400, "document_parsing_exception", true, sinks.Reject, ""},
+		{400, "illegal_argument_exception", true, sinks.Reject, ""},
+		{400, "invalid_index_name_exception", true, sinks.Reject, ""},
+		{413, "", true, sinks.Reject, ""},
 		// Problems of the cluster or of our access: held, never
 		// dead-lettered.
-		{404, "index_not_found_exception", true, sinks.Blocked, false, "no such index [logs-x] and [action.auto_create_index] ([false]) doesn't match"},
-		{403, "security_exception", true, sinks.Blocked, false, "action [indices:data/write/bulk[s]] is unauthorized for API key id [k1] of user [u] on indices [logs-x]"},
-		{401, "security_exception", true, sinks.Blocked, false, "unable to authenticate"},
-		{403, "cluster_block_exception", true, sinks.Blocked, false, "index [logs-x] blocked by: [FORBIDDEN/8/index write (api)];"},
-		{429, "cluster_block_exception", true, sinks.Blocked, false, "index [logs-x] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark, index has read-only-allow-delete block];"},
-		{400, "index_closed_exception", true, sinks.Blocked, false, "closed"},
-		{403, "", true, sinks.Blocked, false, ""},
-		{400, "illegal_argument_exception", false, sinks.Blocked, false, "only write ops with an op_type of create are allowed in data streams"},
-		{0, "", true, sinks.Retry, false, ""},
-		{302, "", true, sinks.Retry, false, ""},
+		{404, "index_not_found_exception", true, sinks.Blocked, "no such index [logs-x] and [action.auto_create_index] ([false]) doesn't match"},
+		{403, "security_exception", true, sinks.Blocked, "action [indices:data/write/bulk[s]] is unauthorized for API key id [k1] of user [u] on indices [logs-x]"},
+		{401, "security_exception", true, sinks.Blocked, "unable to authenticate"},
+		{403, "cluster_block_exception", true, sinks.Blocked, "index [logs-x] blocked by: [FORBIDDEN/8/index write (api)];"},
+		{429, "cluster_block_exception", true, sinks.Blocked, "index [logs-x] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark, index has read-only-allow-delete block];"},
+		{400, "index_closed_exception", true, sinks.Blocked, "closed"},
+		{403, "", true, sinks.Blocked, ""},
+		{400, "illegal_argument_exception", false, sinks.Blocked, "only write ops with an op_type of create are allowed in data streams"},
+		{0, "", true, sinks.Retry, ""},
+		{302, "", true, sinks.Retry, ""},
 	} {
-		got, th := classifyItem(tc.status, []byte(tc.errType), []byte(tc.reason), tc.create)
-		if got != tc.want || th != tc.throttled {
-			t.Errorf("%d %s create=%v: %v throttled=%v, want %v %v", tc.status, tc.errType, tc.create, got, th, tc.want, tc.throttled)
+		if got := classifyItem(tc.status, []byte(tc.errType), []byte(tc.reason), tc.create); got != tc.want {
+			t.Errorf("%d %s create=%v: %v, want %v", tc.status, tc.errType, tc.create, got, tc.want)
 		}
 	}
 }
 
 func TestStatusError(t *testing.T) {
 	for _, tc := range []struct {
-		status, sent                int
-		retryAfter                  string
-		fatal, permanent, throttled bool
-		wantRetryAfter              time.Duration
+		status, sent   int
+		retryAfter     string
+		want           sinks.Outcome
+		wantRetryAfter time.Duration
 	}{
-		{status: 401, sent: 10, fatal: true},
-		{status: 403, sent: 10, fatal: true},
-		{status: 429, sent: 10, retryAfter: "7", throttled: true, wantRetryAfter: 7 * time.Second},
-		{status: 503, sent: 10, throttled: true},
-		{status: 500, sent: 10},
-		{status: 504, sent: 10},
-		{status: 408, sent: 10},
-		{status: 413, sent: 10},
-		{status: 413, sent: 1, permanent: true},
-		{status: 400, sent: 10, fatal: true},
-		{status: 404, sent: 10, fatal: true},
-		{status: 405, sent: 10, fatal: true},
-		{status: 301, sent: 10, fatal: true},
+		{status: 401, sent: 10, want: sinks.Fatal},
+		{status: 403, sent: 10, want: sinks.Fatal},
+		{status: 429, sent: 10, retryAfter: "7", want: sinks.Throttled, wantRetryAfter: 7 * time.Second},
+		{status: 503, sent: 10, retryAfter: "2", want: sinks.Unavailable, wantRetryAfter: 2 * time.Second},
+		{status: 500, sent: 10, want: sinks.Retry},
+		{status: 504, sent: 10, want: sinks.Retry},
+		{status: 408, sent: 10, want: sinks.Retry},
+		{status: 413, sent: 10, want: sinks.TooLarge},
+		{status: 413, sent: 1, want: sinks.Reject},
+		{status: 400, sent: 10, want: sinks.Fatal},
+		{status: 404, sent: 10, want: sinks.Fatal},
+		{status: 405, sent: 10, want: sinks.Fatal},
+		{status: 301, sent: 10, want: sinks.Fatal},
 	} {
 		h := http.Header{}
 		if tc.retryAfter != "" {
 			h.Set("Retry-After", tc.retryAfter)
 		}
 		re := statusError(tc.status, tc.sent, h, []byte(`{"error":"no handler found"}`))
-		if re.Status != tc.status || re.Fatal != tc.fatal || re.Permanent != tc.permanent ||
-			re.Throttled != tc.throttled || re.RetryAfter != tc.wantRetryAfter {
-			t.Errorf("%d/%d: %+v", tc.status, tc.sent, re)
+		if re.Status != tc.status || re.Outcome != tc.want || sinks.Of(re) != tc.want || re.RetryAfter != tc.wantRetryAfter {
+			t.Errorf("%d/%d: %+v, want %v", tc.status, tc.sent, re, tc.want)
 		}
 		if re.Err == nil || re.Error() == "" {
 			t.Errorf("%d: no message", tc.status)
@@ -101,22 +98,22 @@ func TestTransportError(t *testing.T) {
 	canceled, cancel := context.WithCancel(bg)
 	cancel()
 	for _, tc := range []struct {
-		name             string
-		parent           context.Context
-		err              error
-		throttled, fatal bool
+		name   string
+		parent context.Context
+		err    error
+		want   sinks.Outcome
 	}{
-		{"refused", bg, &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, false, false},
-		{"reset", bg, &net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, false, false},
-		{"eof", bg, io.ErrUnexpectedEOF, false, false},
-		{"our timeout", bg, context.DeadlineExceeded, true, false},
-		{"header timeout", bg, timeoutErr{}, true, false},
-		{"caller gave up", canceled, context.Canceled, false, false},
-		{"product check", bg, errors.New("the client noticed that the server is not Elasticsearch and we do not support this unknown product"), false, true},
+		{"refused", bg, &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, sinks.Retry},
+		{"reset", bg, &net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, sinks.Retry},
+		{"eof", bg, io.ErrUnexpectedEOF, sinks.Retry},
+		{"our timeout", bg, context.DeadlineExceeded, sinks.Unavailable},
+		{"header timeout", bg, timeoutErr{}, sinks.Unavailable},
+		{"caller gave up", canceled, context.Canceled, sinks.Retry},
+		{"product check", bg, errors.New("the client noticed that the server is not Elasticsearch and we do not support this unknown product"), sinks.Fatal},
 	} {
 		re := transportError(tc.parent, tc.err)
-		if re.Status != 0 || re.Permanent || re.Throttled != tc.throttled || re.Fatal != tc.fatal {
-			t.Errorf("%s: %+v", tc.name, re)
+		if re.Status != 0 || re.Outcome != tc.want {
+			t.Errorf("%s: %+v, want %v", tc.name, re, tc.want)
 		}
 	}
 }
@@ -262,7 +259,7 @@ func FuzzParseBulkResponse(f *testing.F) {
 				t.Fatalf("status %d", it.status)
 			}
 			_ = itemReason(&it)
-			_, _ = classifyItem(it.status, it.errType, it.errReason, true)
+			_ = classifyItem(it.status, it.errType, it.errReason, true)
 		}
 		_ = hasErrors
 		_ = describeErrorBody(data)

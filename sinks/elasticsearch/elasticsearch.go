@@ -223,13 +223,14 @@ func New(cfg config.Elasticsearch, opts ...Option) (*Sink, error) {
 // rejected (413). Safe for concurrent use.
 //
 // Unchecked events (see AcceptsUnchecked) the cluster cannot parse are
-// checked then and, when they are not valid JSON objects, sent again as
-// their wrapping within this call (recheck).
+// checked then, in place, and when they are not valid JSON objects they
+// come back as Retry: the bridge's next attempt sends their wrapping
+// (recheck). Send never makes a second request.
 func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
-	return s.recheck(ctx, batch, s.send(ctx, batch))
+	return s.recheck(batch, s.send(ctx, batch))
 }
 
-// send is one _bulk request for batch: Send without recheck.
+// send is the _bulk request for batch: Send without recheck.
 func (s *Sink) send(ctx context.Context, batch []*event.Event) error {
 	if s.closed.Load() {
 		return sinks.ErrClosed
@@ -288,7 +289,7 @@ func (s *Sink) send(ctx context.Context, batch []*event.Event) error {
 	if perr != nil {
 		// Nothing can be assumed delivered; the deterministic IDs make the
 		// retry safe.
-		return &sinks.RequestError{Status: res.StatusCode, Err: fmt.Errorf("elasticsearch: %w", perr)}
+		return &sinks.RequestError{Outcome: sinks.Retry, Status: res.StatusCode, Err: fmt.Errorf("elasticsearch: %w", perr)}
 	}
 	if !hasErrors && failed == nil {
 		return nil
@@ -298,11 +299,10 @@ func (s *Sink) send(ctx context.Context, batch []*event.Event) error {
 	if hasErrors {
 		for k := range items {
 			it := &items[k]
-			o, throttled := classifyItem(it.status, it.errType, it.errReason, s.create)
+			o := classifyItem(it.status, it.errType, it.errReason, s.create)
 			if o == sinks.Delivered {
 				continue
 			}
-			be.Throttled = be.Throttled || throttled
 			failed = append(failed, sinks.ItemError{
 				Index: b.sent[k], Outcome: o, Status: it.status, Reason: itemReason(it),
 			})
@@ -313,7 +313,7 @@ func (s *Sink) send(ctx context.Context, batch []*event.Event) error {
 	}
 	slices.SortFunc(failed, func(a, b sinks.ItemError) int { return a.Index - b.Index })
 	be.Items = failed
-	if be.Throttled {
+	if be.Count(sinks.Throttled) > 0 {
 		be.RetryAfter = sinks.ParseRetryAfter(res.Header.Get("Retry-After"), time.Now())
 	}
 	return be
@@ -375,8 +375,8 @@ func (s *Sink) Probe(ctx context.Context) error {
 	}
 	body, _ := readAll(nil, res.Body, 64<<10) // best effort: it only enriches the message
 	re := statusError(res.StatusCode, 0, res.Header, body)
-	if !re.Fatal {
-		re.Permanent = false // a probe never rejects events
+	if re.Outcome == sinks.Reject {
+		re.Outcome = sinks.Retry // a probe never rejects events
 	}
 	return re
 }

@@ -154,13 +154,13 @@ func TestItem429sAreRetriedAndOnlyThose(t *testing.T) {
 	batch := events(0, 200)
 	err := s.Send(context.Background(), batch)
 	be := asBatchError(t, err)
-	if !be.Throttled || !sinks.IsThrottled(err) {
-		t.Error("not throttled")
+	if be.Count(sinks.Throttled) != len(be.Items) || sinks.Of(err) != sinks.Delivered {
+		t.Errorf("items %+v, want every one throttled", be.Items)
 	}
 	stored := f.All()
 	retry := map[int]bool{}
 	for _, it := range be.Items {
-		if it.Outcome != sinks.Retry || it.Status != 429 || !strings.HasPrefix(it.Reason, "es_rejected_execution_exception: ") {
+		if it.Outcome != sinks.Throttled || it.Status != 429 || !strings.HasPrefix(it.Reason, "es_rejected_execution_exception: ") {
 			t.Errorf("item %+v", it)
 		}
 		retry[it.Index] = true
@@ -209,7 +209,7 @@ func TestRejectsAndTooLargeMapBackByPosition(t *testing.T) {
 	batch[1] = event.New("t", 0, 1, day, nil, []byte(big))
 	err := s.Send(context.Background(), batch)
 	be := asBatchError(t, err)
-	if len(be.Items) != 2 || be.Throttled {
+	if len(be.Items) != 2 || be.Count(sinks.Throttled) != 0 {
 		t.Fatalf("items %+v", be.Items)
 	}
 	tooBig, bad := be.Items[0], be.Items[1]
@@ -235,18 +235,18 @@ func TestRejectsAndTooLargeMapBackByPosition(t *testing.T) {
 
 func TestWholeRequestFailures(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		mode      esfake.Mode
-		timeout   time.Duration
-		status    int
-		throttled bool
-		retryIn   time.Duration
+		name    string
+		mode    esfake.Mode
+		timeout time.Duration
+		status  int
+		want    sinks.Outcome
+		retryIn time.Duration
 	}{
-		{name: "503", mode: esfake.Fail503, status: 503, throttled: true, retryIn: 2 * time.Second},
-		{name: "429", mode: esfake.Fail429, status: 429, throttled: true, retryIn: 2 * time.Second},
-		{name: "reset", mode: esfake.Reset},
-		{name: "refused", mode: esfake.Refuse},
-		{name: "timeout", mode: esfake.Slow(2 * time.Second), timeout: 100 * time.Millisecond, throttled: true},
+		{name: "503", mode: esfake.Fail503, status: 503, want: sinks.Unavailable, retryIn: 2 * time.Second},
+		{name: "429", mode: esfake.Fail429, status: 429, want: sinks.Throttled, retryIn: 2 * time.Second},
+		{name: "reset", mode: esfake.Reset, want: sinks.Retry},
+		{name: "refused", mode: esfake.Refuse, want: sinks.Retry},
+		{name: "timeout", mode: esfake.Slow(2 * time.Second), timeout: 100 * time.Millisecond, want: sinks.Unavailable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := fake(t, esfake.Options{RetryAfter: 2 * time.Second})
@@ -261,11 +261,11 @@ func TestWholeRequestFailures(t *testing.T) {
 			start := time.Now()
 			err := s.Send(context.Background(), events(0, 5))
 			re := asRequestError(t, err)
-			if re.Status != tc.status || re.Fatal || re.Permanent || re.Throttled != tc.throttled || re.RetryAfter != tc.retryIn {
+			if re.Status != tc.status || re.RetryAfter != tc.retryIn {
 				t.Errorf("%+v", re)
 			}
-			if sinks.Classify(err) != sinks.Retry {
-				t.Errorf("classified %v", sinks.Classify(err))
+			if sinks.Of(err) != tc.want {
+				t.Errorf("outcome %v, want %v", sinks.Of(err), tc.want)
 			}
 			if el := time.Since(start); el > time.Second {
 				t.Errorf("took %v", el)
@@ -289,7 +289,7 @@ func TestCallerCancelIsNotThrottling(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	re := asRequestError(t, s.Send(ctx, events(0, 1)))
-	if re.Throttled || re.Fatal || !errors.Is(re, context.DeadlineExceeded) {
+	if sinks.Of(re) != sinks.Retry || !errors.Is(re, context.DeadlineExceeded) {
 		t.Errorf("%+v", re)
 	}
 }
@@ -298,12 +298,12 @@ func TestRequestTooLarge(t *testing.T) {
 	f := fake(t, esfake.Options{MaxContentLength: 300})
 	s := newSink(t, baseConfig(f.URL()))
 	re := asRequestError(t, s.Send(context.Background(), events(0, 5)))
-	if re.Status != 413 || re.Permanent || re.Fatal {
+	if re.Status != 413 || sinks.Of(re) != sinks.TooLarge {
 		t.Errorf("several events: %+v", re)
 	}
 	one := []*event.Event{event.New("t", 0, 9, day, nil, []byte(`{"pad":"`+strings.Repeat("x", 400)+`"}`))}
 	re = asRequestError(t, s.Send(context.Background(), one))
-	if re.Status != 413 || !re.Permanent || sinks.Classify(re) != sinks.Reject {
+	if re.Status != 413 || sinks.Of(re) != sinks.Reject {
 		t.Errorf("one event: %+v", re)
 	}
 }
@@ -419,7 +419,7 @@ func TestAuthHeadersReachServer(t *testing.T) {
 				return
 			}
 			re := asRequestError(t, err)
-			if !re.Fatal || re.Status != 401 || !sinks.IsFatal(perr) || !strings.Contains(re.Error(), "security_exception") {
+			if re.Outcome != sinks.Fatal || re.Status != 401 || sinks.Of(perr) != sinks.Fatal || !strings.Contains(re.Error(), "security_exception") {
 				t.Errorf("send %+v probe %v", re, perr)
 			}
 			if f.Count() != 0 {
@@ -432,10 +432,10 @@ func TestAuthHeadersReachServer(t *testing.T) {
 func TestProductCheck(t *testing.T) {
 	f := fake(t, esfake.Options{OmitProductHeader: true})
 	s := newSink(t, baseConfig(f.URL()))
-	if err := s.Probe(context.Background()); !sinks.IsFatal(err) {
+	if err := s.Probe(context.Background()); sinks.Of(err) != sinks.Fatal {
 		t.Errorf("probe: %v", err)
 	}
-	if err := s.Send(context.Background(), events(0, 1)); !sinks.IsFatal(err) {
+	if err := s.Send(context.Background(), events(0, 1)); sinks.Of(err) != sinks.Fatal {
 		t.Errorf("send: %v", err)
 	}
 }
@@ -447,16 +447,16 @@ func TestProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		mode      esfake.Mode
-		throttled bool
-	}{{esfake.Fail503, true}, {esfake.Refuse, false}, {esfake.Reset, false}} {
+		mode esfake.Mode
+		want sinks.Outcome
+	}{{esfake.Fail503, sinks.Unavailable}, {esfake.Refuse, sinks.Retry}, {esfake.Reset, sinks.Retry}} {
 		if err := f.SetMode(tc.mode); err != nil {
 			t.Fatal(err)
 		}
 		err := s.Probe(context.Background())
 		re := asRequestError(t, err)
-		if re.Fatal || re.Permanent || re.Throttled != tc.throttled {
-			t.Errorf("%v: %+v", tc.mode, re)
+		if sinks.Of(re) != tc.want {
+			t.Errorf("%v: %+v, want %v", tc.mode, re, tc.want)
 		}
 	}
 }
@@ -492,7 +492,7 @@ func TestResponseNotMatchingTheBatchIsRetried(t *testing.T) {
 			s := newSink(t, baseConfig("http://127.0.0.1:1"), WithTransport(cannedTransport{200, []byte(body)}))
 			err := s.Send(context.Background(), events(0, 2))
 			re := asRequestError(t, err)
-			if re.Fatal || re.Permanent || sinks.Classify(err) != sinks.Retry {
+			if sinks.Of(err) != sinks.Retry {
 				t.Errorf("%+v", re)
 			}
 		})
@@ -501,15 +501,15 @@ func TestResponseNotMatchingTheBatchIsRetried(t *testing.T) {
 
 func TestOtherRequestStatuses(t *testing.T) {
 	for _, tc := range []struct {
-		status           int
-		fatal, permanent bool
+		status int
+		want   sinks.Outcome
 	}{
-		{400, true, false}, {404, true, false}, {403, true, false}, {500, false, false}, {502, false, false}, {408, false, false},
+		{400, sinks.Fatal}, {404, sinks.Fatal}, {403, sinks.Fatal}, {500, sinks.Retry}, {502, sinks.Retry}, {408, sinks.Retry},
 	} {
 		body := `{"error":{"root_cause":[],"type":"x_exception","reason":"why"},"status":` + fmt.Sprint(tc.status) + `}`
 		s := newSink(t, baseConfig("http://127.0.0.1:1"), WithTransport(cannedTransport{tc.status, []byte(body)}))
 		re := asRequestError(t, s.Send(context.Background(), events(0, 2)))
-		if re.Status != tc.status || re.Fatal != tc.fatal || re.Permanent != tc.permanent || !strings.Contains(re.Error(), "x_exception: why") {
+		if re.Status != tc.status || sinks.Of(re) != tc.want || !strings.Contains(re.Error(), "x_exception: why") {
 			t.Errorf("%d: %+v", tc.status, re)
 		}
 	}
@@ -607,21 +607,6 @@ func TestAppendIDMatchesEventID(t *testing.T) {
 	}
 }
 
-func TestAppendJSONString(t *testing.T) {
-	for _, s := range []string{"", "plain", `q"b\s`, "ctl\x00\x1f\n\r\t", "ünïcødé ✓", "bad\xffutf8", "\u2028"} {
-		got := appendJSONString(nil, []byte(s))
-		var back string
-		if err := json.Unmarshal(got, &back); err != nil {
-			t.Errorf("%q: %s is not valid JSON: %v", s, got, err)
-			continue
-		}
-		want := strings.ToValidUTF8(s, "\ufffd")
-		if back != want {
-			t.Errorf("%q round-tripped to %q", s, back)
-		}
-	}
-}
-
 // The request asks for the filtered response, and gets it from the fake
 // as from Elasticsearch.
 func TestBulkRequestAsksForFilteredResponse(t *testing.T) {
@@ -674,7 +659,7 @@ func TestUnfilteredResponses(t *testing.T) {
 		var next []*event.Event
 		for _, it := range asBatchError(t, err).Items {
 			switch {
-			case it.Outcome == sinks.Retry && it.Status == 429 && strings.HasPrefix(it.Reason, "es_rejected_execution_exception: "):
+			case it.Outcome == sinks.Throttled && it.Status == 429 && strings.HasPrefix(it.Reason, "es_rejected_execution_exception: "):
 				next = append(next, pending[it.Index])
 			case it.Outcome == sinks.Reject && it.Status == 400 && it.Reason == "mapper_parsing_exception: failed to parse field [n]":
 				rejected++

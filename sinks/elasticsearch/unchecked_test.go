@@ -56,10 +56,33 @@ func TestUncheckedEventsTheClusterCannotParseAreSentWrapped(t *testing.T) {
 			t.Fatalf("event %d: Unchecked = %v, want %v", i, batch[i].Unchecked, want)
 		}
 	}
-	err := s.Send(t.Context(), batch)
-	be := asBatchError(t, err)
-	if len(be.Items) != 1 || be.Items[0].Index != 4 || be.Items[0].Outcome != sinks.Reject || be.Items[0].Status != 400 {
-		t.Fatalf("items %+v, want only event 4 rejected with 400", be.Items)
+	// The first attempt sends every event as it is. The cluster rejects
+	// the ones it cannot parse; those that are not valid JSON come back
+	// to retry, now checked and wrapped; a valid object keeps its reject.
+	be := asBatchError(t, s.Send(t.Context(), batch))
+	if f.Requests() != 1 {
+		t.Fatalf("%d requests, want one attempt per Send", f.Requests())
+	}
+	var retry []*event.Event
+	for _, it := range be.Items {
+		e := batch[it.Index]
+		switch want := values[it.Index].outcome; {
+		case want == "wrapped" && it.Outcome == sinks.Retry:
+			if e.Unchecked || !e.Wrapped || !strings.HasPrefix(it.Reason, "not valid JSON: sent again wrapped") {
+				t.Errorf("event %d: %+v, item %+v, want it checked and wrapped", it.Index, e, it)
+			}
+			retry = append(retry, e)
+		case want == "reject" && it.Outcome == sinks.Reject && it.Status == 400:
+		default:
+			t.Errorf("item %+v, want %s", it, want)
+		}
+	}
+	if len(retry) != 3 || len(be.Items) != 4 {
+		t.Fatalf("items %+v, want events 1-3 to retry and event 4 rejected with 400", be.Items)
+	}
+	// The bridge's retry sends the wrapping.
+	if err := s.Send(t.Context(), retry); err != nil {
+		t.Fatalf("retry: %v", err)
 	}
 	docs := f.All()
 	for i, v := range values {
@@ -86,22 +109,26 @@ func TestUncheckedAllWrappedAndDelivered(t *testing.T) {
 	f := fake(t, esfake.Options{})
 	s := newSink(t, baseConfig(f.URL()))
 	batch := []*event.Event{skimmed(0, `{"@timestamp":1741946400000,nope}`)}
+	be := asBatchError(t, s.Send(t.Context(), batch))
+	if len(be.Items) != 1 || be.Items[0].Outcome != sinks.Retry || f.Count() != 0 {
+		t.Fatalf("first attempt: items %+v, %d stored; want the event to retry", be.Items, f.Count())
+	}
 	if err := s.Send(t.Context(), batch); err != nil {
 		t.Fatalf("Send: %v, want the wrapping delivered", err)
 	}
-	if f.Count() != 1 {
-		t.Fatalf("%d documents stored, want 1", f.Count())
+	if f.Count() != 1 || f.Requests() != 2 {
+		t.Fatalf("%d documents stored in %d requests, want 1 in 2", f.Count(), f.Requests())
 	}
 }
 
-// failSecond fails every request after the first.
+// failSecond fails the second _bulk request and no other.
 type failSecond struct {
 	rt http.RoundTripper
 	n  atomic.Int32
 }
 
 func (f *failSecond) RoundTrip(req *http.Request) (*http.Response, error) {
-	if strings.HasSuffix(req.URL.Path, "/_bulk") && f.n.Add(1) > 1 {
+	if strings.HasSuffix(req.URL.Path, "/_bulk") && f.n.Add(1) == 2 {
 		return nil, errors.New("connection refused")
 	}
 	return f.rt.RoundTrip(req)
@@ -121,6 +148,22 @@ func TestUncheckedResendFailureIsRetried(t *testing.T) {
 	}
 	if f.Count() != 1 {
 		t.Fatalf("%d documents stored, want the valid one", f.Count())
+	}
+	// The retry of the wrapping fails as a whole: the event stays wrapped
+	// and the next retry delivers it.
+	retry := batch[1:]
+	if o := sinks.Of(s.Send(t.Context(), retry)); o != sinks.Retry {
+		t.Fatalf("second attempt: %v, want retry", o)
+	}
+	if retry[0].Unchecked || !retry[0].Wrapped {
+		t.Fatalf("event 1 after a failed retry: %+v, want it checked and wrapped", retry[0])
+	}
+	if err := s.Send(t.Context(), retry); err != nil {
+		t.Fatalf("third attempt: %v", err)
+	}
+	msg, _ := event.Field(f.All()[retry[0].ID()], "message")
+	if f.Count() != 2 || msg != string(retry[0].Value) {
+		t.Fatalf("%d documents stored, message %q; want the wrapping of event 1 too", f.Count(), msg)
 	}
 }
 

@@ -66,20 +66,13 @@ type Sink struct {
 }
 
 // New opens (creating it and its directory when needed) cfg.Path for
-// appending. cfg must have had config defaults applied (MaxSize, MaxFiles).
+// appending. cfg must have been defaulted and validated by package config
+// (config.Load does both); New checks nothing config checks, only what it
+// finds on disk.
 func New(cfg config.File, opts ...Option) (*Sink, error) {
 	o := options{logger: slog.Default()}
 	for _, opt := range opts {
 		opt(&o)
-	}
-	if cfg.Path == "" {
-		return nil, errors.New("file: path is required")
-	}
-	if cfg.MaxSize <= 0 {
-		return nil, errors.New("file: max_size must be > 0")
-	}
-	if cfg.MaxFiles < 1 {
-		return nil, errors.New("file: max_files must be >= 1")
 	}
 	s := &Sink{path: filepath.Clean(cfg.Path), maxSize: int64(cfg.MaxSize), maxFiles: cfg.MaxFiles, log: o.logger,
 		write: (*os.File).Write}
@@ -151,7 +144,7 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 	}
 	if s.f == nil {
 		if err := s.open(); err != nil {
-			return &sinks.RequestError{Err: fmt.Errorf("file: reopen: %w", err)}
+			return &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("file: reopen: %w", err)}
 		}
 	}
 
@@ -168,7 +161,7 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 
 	if s.size > 0 && s.size+int64(len(buf)) > s.maxSize {
 		if err := s.rotate(); err != nil {
-			return &sinks.RequestError{Err: fmt.Errorf("file: rotate: %w", err)}
+			return &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("file: rotate: %w", err)}
 		}
 		if s.needNL { // the torn line left with the old file
 			buf = buf[1:]
@@ -182,7 +175,7 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 	}
 	if err != nil {
 		s.undo(before, int64(n))
-		return &sinks.RequestError{Err: fmt.Errorf("file: write %s: %w", s.path, err)}
+		return &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("file: write %s: %w", s.path, err)}
 	}
 	s.size += int64(n)
 	s.needNL = false
@@ -273,14 +266,14 @@ func (s *Sink) Probe(ctx context.Context) error {
 	}
 	f, err := os.CreateTemp(filepath.Dir(s.path), ".siembridge-probe-*")
 	if err != nil {
-		return &sinks.RequestError{Err: fmt.Errorf("file: directory not writable: %w", err)}
+		return &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("file: directory not writable: %w", err)}
 	}
 	name := f.Name()
 	_, werr := f.Write([]byte("probe\n"))
 	cerr := f.Close()
 	rerr := os.Remove(name)
 	if err := errors.Join(werr, cerr, rerr); err != nil {
-		return &sinks.RequestError{Err: fmt.Errorf("file: probe: %w", err)}
+		return &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("file: probe: %w", err)}
 	}
 	return nil
 }

@@ -231,7 +231,7 @@ func TestPartialWriteTruncatedBack(t *testing.T) {
 	}
 	err := s.Send(context.Background(), batchOf(2, 3))
 	var re *sinks.RequestError
-	if !errors.As(err, &re) || re.Fatal || re.Permanent {
+	if !errors.As(err, &re) || re.Outcome != sinks.Retry {
 		t.Fatalf("got %v, want a retryable RequestError", err)
 	}
 	if got := lines(t, path); len(got) != 2 {
@@ -254,7 +254,7 @@ func TestWriteErrorDevFull(t *testing.T) {
 	s := newSink(t, config.File{Path: "/dev/full", MaxSize: config.MiB, MaxFiles: 1})
 	err := s.Send(context.Background(), batchOf(0, 1))
 	var re *sinks.RequestError
-	if !errors.As(err, &re) || re.Permanent || !strings.Contains(err.Error(), "no space") {
+	if !errors.As(err, &re) || re.Outcome != sinks.Retry || !strings.Contains(err.Error(), "no space") {
 		t.Fatalf("got %v, want a retryable ENOSPC", err)
 	}
 }
@@ -273,7 +273,7 @@ func TestReadOnlyDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chmod(dir, 0o700) })
-	if err := s.Probe(context.Background()); err == nil || sinks.Classify(err) != sinks.Retry {
+	if err := s.Probe(context.Background()); err == nil || sinks.Of(err) != sinks.Retry {
 		t.Errorf("Probe on a read-only dir: %v", err)
 	}
 	if _, err := New(config.File{Path: filepath.Join(dir, "new.ndjson"), MaxSize: 30, MaxFiles: 2}, quiet()); err == nil {
@@ -290,7 +290,7 @@ func TestProbeMissingDirectory(t *testing.T) {
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Probe(context.Background()); err == nil || sinks.IsFatal(err) {
+	if err := s.Probe(context.Background()); err == nil || sinks.Of(err) != sinks.Retry {
 		t.Errorf("Probe with the directory gone: %v", err)
 	}
 	if matches, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), ".siembridge-probe-*")); len(matches) != 0 {
@@ -318,11 +318,17 @@ func TestClosed(t *testing.T) {
 	}
 }
 
+// TestNewErrors: what config.Validate checks (path set, sizes), New does
+// not check again; what only the disk can tell is New's to find.
 func TestNewErrors(t *testing.T) {
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "plain")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, cfg := range []config.File{
-		{MaxSize: 1, MaxFiles: 1},
-		{Path: "x", MaxFiles: 1},
-		{Path: "x", MaxSize: 1},
+		{Path: dir, MaxSize: 1, MaxFiles: 1},                                 // a directory
+		{Path: filepath.Join(notDir, "out.ndjson"), MaxSize: 1, MaxFiles: 1}, // under a file
 	} {
 		if s, err := New(cfg, quiet()); err == nil {
 			s.Close()

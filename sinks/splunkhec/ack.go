@@ -80,7 +80,7 @@ func (p *ackPoller) wait(ctx context.Context, id int64, timeout time.Duration) e
 	if old := p.waiters[id]; old != nil {
 		// HEC numbers acks per channel from 0 and forgets them when it
 		// restarts: a reused ID means the old one's ack is lost.
-		old.err = &sinks.RequestError{Err: fmt.Errorf("splunk hec: ack id %d was issued again (HEC restarted?); its acknowledgement is lost", id)}
+		old.err = &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("splunk hec: ack id %d was issued again (HEC restarted?); its acknowledgement is lost", id)}
 		close(old.ch)
 	}
 	p.waiters[id] = w
@@ -93,7 +93,7 @@ func (p *ackPoller) wait(ctx context.Context, id int64, timeout time.Duration) e
 		return w.err
 	case <-t.C:
 		if p.forget(id, w) {
-			return &sinks.RequestError{Throttled: true,
+			return &sinks.RequestError{Outcome: sinks.Unavailable,
 				Err: fmt.Errorf("splunk hec: ack id %d not acknowledged within ack_timeout %s; the batch is sent again", id, timeout)}
 		}
 	case <-ctx.Done():
@@ -168,7 +168,7 @@ func (p *ackPoller) poll(ids []int64) {
 		return
 	}
 	var re *sinks.RequestError
-	if errors.As(err, &re) && re.Fatal {
+	if errors.As(err, &re) && re.Outcome == sinks.Fatal {
 		// No ack will come: fail the waiters now instead of at
 		// ack_timeout, and keep the sink down until /ack answers.
 		p.refuse(re)
@@ -189,7 +189,7 @@ func (p *ackPoller) check(ctx context.Context) error {
 	}
 	if _, err := ackAnswer(status, header, resp, time.Now()); err != nil {
 		var re *sinks.RequestError
-		if errors.As(err, &re) && re.Fatal {
+		if errors.As(err, &re) && re.Outcome == sinks.Fatal {
 			p.refuse(re)
 		}
 		return err

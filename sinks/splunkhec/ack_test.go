@@ -69,7 +69,7 @@ func TestAckRefused(t *testing.T) {
 func assertAckRefused(t *testing.T, op string, err error, msg string) {
 	t.Helper()
 	var re *sinks.RequestError
-	if !errors.As(err, &re) || !re.Fatal || re.Permanent {
+	if !errors.As(err, &re) || re.Outcome != sinks.Fatal {
 		t.Fatalf("%s: got %v, want a fatal RequestError (sink down, events kept)", op, err)
 	}
 	for _, want := range []string{"indexer acknowledgement refused", msg, "ack: false"} {
@@ -102,7 +102,7 @@ func TestAckRefusedProbeCycle(t *testing.T) {
 		if err == nil {
 			break
 		}
-		if !sinks.IsFatal(err) {
+		if sinks.Of(err) != sinks.Fatal {
 			t.Fatalf("send %d: %v, want fatal while /ack is refused", sends, err)
 		}
 		fatal++
@@ -174,9 +174,9 @@ func TestProbeAck(t *testing.T) {
 		}
 	})
 	for _, tt := range []struct {
-		status    int
-		throttled bool
-	}{{http.StatusServiceUnavailable, true}, {http.StatusTooManyRequests, true}, {http.StatusBadGateway, false}} {
+		status int
+		want   sinks.Outcome
+	}{{http.StatusServiceUnavailable, sinks.Unavailable}, {http.StatusTooManyRequests, sinks.Throttled}, {http.StatusBadGateway, sinks.Retry}} {
 		t.Run(strconv.Itoa(tt.status), func(t *testing.T) {
 			hec := startHEC(t, hecfake.Options{Ack: true})
 			cfg := baseConfig(hec.URL())
@@ -188,8 +188,8 @@ func TestProbeAck(t *testing.T) {
 			polls := hec.AckRequests()
 			hec.RefuseAck(tt.status)
 			err := s.Probe(context.Background())
-			if err == nil || sinks.IsFatal(err) || sinks.IsThrottled(err) != tt.throttled || sinks.Classify(err) == sinks.Reject {
-				t.Errorf("Probe: %v, want a retryable error (throttled=%v)", err, tt.throttled)
+			if err == nil || sinks.Of(err) != tt.want {
+				t.Errorf("Probe: %v (%v), want a retryable error (%v)", err, sinks.Of(err), tt.want)
 			}
 			if hec.AckRequests() != polls+1 {
 				t.Errorf("Probe made %d ack requests, want 1", hec.AckRequests()-polls)

@@ -85,15 +85,18 @@ func parseResponse(body []byte) (r response, ok bool) {
 //	                                that event, a larger one is fatal (the
 //	                                body we generate is broken: a bug, not
 //	                                bad data, so keep the events).
-//	code 9, HTTP 503, codes 18+     retry, throttled (server busy, queues
-//	                                full), with Retry-After
-//	HTTP 429                        retry, throttled, with Retry-After
-//	code 8, 5xx, 408                retry
+//	code 9, HTTP 503, codes 18+     unavailable (server busy, queues full),
+//	                                with Retry-After: throttled, and the
+//	                                request counts toward the breaker
+//	HTTP 429                        throttled, with Retry-After: HEC (or a
+//	                                proxy) is alive and pushes back
+//	code 8, 5xx, 408                retry (throttled when HTTP 429)
 //	code 5 no data                  retry: we sent data, so it was lost on
 //	                                the way
-//	HTTP 413                        one event: reject it; more: retry (the
-//	                                request exceeds max_content_length;
-//	                                lower batch.max_bytes)
+//	HTTP 413                        one event: reject it; more: too large
+//	                                whatever the HEC code (the request
+//	                                exceeds max_content_length; the bridge
+//	                                splits the batch)
 //	other 4xx, 1xx, 3xx             fatal: a wrong URL path or a proxy in the
 //	                                way; every batch would get the same
 //	                                answer
@@ -116,7 +119,11 @@ func classify(status int, header http.Header, body []byte, n int, now time.Time)
 		code = *r.Code
 	}
 	msg := describe(status, r, isHEC, body)
-	re := &sinks.RequestError{Status: status, Err: errors.New("splunk hec: " + msg)}
+	re := &sinks.RequestError{Outcome: sinks.Retry, Status: status, Err: errors.New("splunk hec: " + msg)}
+	if status == http.StatusRequestEntityTooLarge && n > 1 {
+		re.Outcome = sinks.TooLarge
+		return r, re
+	}
 
 	switch code {
 	case codeSuccess:
@@ -124,54 +131,53 @@ func classify(status int, header http.Header, body []byte, n int, now time.Time)
 			return r, nil
 		}
 	case codeTokenDisabled, codeTokenRequired, codeInvalidAuth, codeInvalidToken:
-		re.Fatal = true
+		re.Outcome = sinks.Fatal
 		re.Err = fmt.Errorf("splunk hec: %s: check the token", msg)
 		return r, re
 	case codeIncorrectIndex:
-		re.Fatal = true
+		re.Outcome = sinks.Fatal
 		re.Err = fmt.Errorf("splunk hec: %s: the configured index is not allowed for this token", msg)
 		return r, re
 	case codeChannelMissing:
-		re.Fatal = true
+		re.Outcome = sinks.Fatal
 		re.Err = fmt.Errorf("splunk hec: %s: the token requires indexer acknowledgement; set ack: true", msg)
 		return r, re
 	case codeAckDisabled:
-		re.Fatal = true
+		re.Outcome = sinks.Fatal
 		re.Err = fmt.Errorf("splunk hec: %s: the token has indexer acknowledgement disabled; set ack: false", msg)
 		return r, re
 	case codeInvalidChannel, codeQueryStringAuth:
-		re.Fatal = true
+		re.Outcome = sinks.Fatal
 		return r, re
 	case codeInvalidFormat, codeEventRequired, codeEventBlank, codeIndexedFields:
 		return r, invalidEvent(status, r, n, msg)
 	case codeServerBusy:
-		re.Throttled = true
+		re.Outcome = pushBack(status, true)
 		re.RetryAfter = sinks.ParseRetryAfter(header.Get("Retry-After"), now)
 		return r, re
 	case codeInternalError, codeNoData:
+		re.Outcome = pushBack(status, false)
 		return r, re
 	}
 	if code >= codeUnhealthyQueues && code < 100 && status == http.StatusServiceUnavailable {
-		re.Throttled = true
+		re.Outcome = sinks.Unavailable
 		re.RetryAfter = sinks.ParseRetryAfter(header.Get("Retry-After"), now)
 		return r, re
 	}
 
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		re.Fatal = true
+		re.Outcome = sinks.Fatal
 	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
-		re.Throttled = true
+		re.Outcome = pushBack(status, true)
 		re.RetryAfter = sinks.ParseRetryAfter(header.Get("Retry-After"), now)
 	case status >= 500 || status == http.StatusRequestTimeout:
-	case status == http.StatusRequestEntityTooLarge:
-		if n <= 1 {
-			return r, &sinks.BatchError{Items: []sinks.ItemError{{Index: 0, Outcome: sinks.Reject, Status: status, Reason: msg}}}
-		}
+	case status == http.StatusRequestEntityTooLarge: // one event (or none): more is TooLarge above
+		return r, &sinks.BatchError{Items: []sinks.ItemError{{Index: 0, Outcome: sinks.Reject, Status: status, Reason: msg}}}
 	case status >= 200 && status < 300:
 		re.Err = fmt.Errorf("splunk hec: HTTP %d without a HEC answer: %s", status, msg)
 	default:
-		re.Fatal = true
+		re.Outcome = sinks.Fatal
 		re.Err = fmt.Errorf("splunk hec: %s: is url the HEC base URL (https://host:8088)?", msg)
 	}
 	return r, re
@@ -188,7 +194,8 @@ const probeAckID = 1<<53 - 1
 // check) and returns the acks HEC reported:
 //
 //	200 {"acks":{...}}              the acks
-//	code 9, HTTP 503, 429           retry, throttled: waiters keep waiting
+//	code 9, HTTP 503, 429           unavailable (throttled for HTTP 429):
+//	                                waiters keep waiting
 //	code 8, 5xx, 408, other 2xx     retry: waiters keep waiting (until
 //	                                ack_timeout)
 //	any other answer (4xx, 3xx)     fatal: acknowledgement is refused (code
@@ -214,10 +221,10 @@ func ackAnswer(status int, header http.Header, body []byte, now time.Time) (map[
 		code = *r.Code
 	}
 	msg := describe(status, r, isHEC, body)
-	re := &sinks.RequestError{Status: status}
+	re := &sinks.RequestError{Outcome: sinks.Retry, Status: status}
 	switch {
 	case code == codeServerBusy || status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests:
-		re.Throttled = true
+		re.Outcome = pushBack(status, true)
 		re.RetryAfter = sinks.ParseRetryAfter(header.Get("Retry-After"), now)
 		re.Err = errors.New("splunk hec: ack request: " + msg)
 	case code == codeInternalError || status >= 500 || status == http.StatusRequestTimeout:
@@ -225,7 +232,7 @@ func ackAnswer(status int, header http.Header, body []byte, now time.Time) (map[
 	case status >= 200 && status < 300:
 		re.Err = errors.New("splunk hec: ack request: unexpected answer " + msg)
 	default:
-		re.Fatal = true
+		re.Outcome = sinks.Fatal
 		re.Err = fmt.Errorf("splunk hec: indexer acknowledgement refused (%s) while events are accepted: "+
 			"set ack: false, or enable indexer acknowledgement on the token and let any proxy or load balancer in front of HEC pass %s (with sticky sessions)",
 			msg, ackPath)
@@ -243,7 +250,7 @@ func invalidEvent(status int, r response, n int, msg string) error {
 		bad = 0
 	}
 	if bad < 0 {
-		return &sinks.RequestError{Status: status, Fatal: true,
+		return &sinks.RequestError{Outcome: sinks.Fatal, Status: status,
 			Err: fmt.Errorf("splunk hec: %s: the answer names no event of the %d sent (invalid-event-number %s); a bug in the request encoding?", msg, n, optInt(r.InvalidEvent))}
 	}
 	be := &sinks.BatchError{Items: make([]sinks.ItemError, n)}
@@ -304,15 +311,31 @@ func truncate(s string, n int) string {
 }
 
 // transportError classifies a failure to get any answer. parent is the
-// caller's context: when it ended, the caller gave up; when only our own
-// timeout fired, HEC was too slow, which counts as throttling.
+// caller's context: when it ended, the caller gave up (retry); when only
+// our own timeout fired, HEC was too slow (unavailable); any other failure
+// is retry.
 func transportError(parent context.Context, op string, err error) *sinks.RequestError {
-	re := &sinks.RequestError{Err: fmt.Errorf("splunk hec: %s: %w", op, err)}
+	re := &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("splunk hec: %s: %w", op, err)}
 	switch {
 	case parent.Err() != nil:
 		re.Err = fmt.Errorf("splunk hec: %s: %w", op, parent.Err())
 	case errors.Is(err, context.DeadlineExceeded) || sinks.IsTimeout(err):
-		re.Throttled = true
+		re.Outcome = sinks.Unavailable
 	}
 	return re
+}
+
+// pushBack is the outcome of an answer to send again later. HTTP 429 is
+// HEC or a proxy alive and asking us to slow down: throttled, whatever the
+// HEC code. Otherwise busy (503, code 9 "server busy", full queues) is
+// unavailable: throttled, and the request counts toward the breaker; and
+// anything else is a plain retry.
+func pushBack(status int, busy bool) sinks.Outcome {
+	switch {
+	case status == http.StatusTooManyRequests:
+		return sinks.Throttled
+	case busy:
+		return sinks.Unavailable
+	}
+	return sinks.Retry
 }

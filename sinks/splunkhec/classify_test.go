@@ -14,16 +14,15 @@ func TestClassify(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	type want struct {
 		delivered bool
-		fatal     bool
-		throttled bool
+		outcome   sinks.Outcome // of a RequestError
 		retryAft  time.Duration
 		// batch: per request position, the outcome; nil when not a
 		// BatchError
 		batch []sinks.Outcome
 	}
-	retry := want{}
-	fatal := want{fatal: true}
-	throttled := want{throttled: true}
+	retry := want{outcome: sinks.Retry}
+	fatal := want{outcome: sinks.Fatal}
+	unavailable := want{outcome: sinks.Unavailable}
 	tests := []struct {
 		name   string
 		status int
@@ -50,7 +49,10 @@ func TestClassify(t *testing.T) {
 		{"7 incorrect index", 400, nil, `{"text":"Incorrect index","code":7,"invalid-event-number":0}`, 3, fatal},
 		{"8 internal error", 500, nil, `{"text":"Internal server error","code":8}`, 3, retry},
 		{"9 server busy", 503, http.Header{"Retry-After": {"7"}}, `{"text":"Server is busy","code":9}`, 3,
-			want{throttled: true, retryAft: 7 * time.Second}},
+			want{outcome: sinks.Unavailable, retryAft: 7 * time.Second}},
+		{"9 server busy as 429", 429, nil, `{"text":"Server is busy","code":9}`, 3, want{outcome: sinks.Throttled}},
+		{"8 internal error as 429", 429, nil, `{"text":"Internal server error","code":8}`, 3, want{outcome: sinks.Throttled}},
+		{"4 invalid token as 429", 429, nil, `{"text":"Invalid token","code":4}`, 3, fatal},
 		{"10 channel missing", 400, nil, `{"text":"Data channel is missing","code":10}`, 3, fatal},
 		{"11 invalid channel", 400, nil, `{"text":"Invalid data channel","code":11}`, 3, fatal},
 		{"12 event required", 400, nil, `{"text":"Event field is required","code":12,"invalid-event-number":2}`, 3,
@@ -61,19 +63,20 @@ func TestClassify(t *testing.T) {
 		{"15 indexed fields", 400, nil, `{"text":"Error in handling indexed fields","code":15,"invalid-event-number":1}`, 2,
 			want{batch: []sinks.Outcome{sinks.Retry, sinks.Reject}}},
 		{"16 query string auth", 400, nil, `{"text":"Query string authorization is not enabled","code":16}`, 3, fatal},
-		{"18 unhealthy queues full", 503, nil, `{"text":"HEC is unhealthy, queues are full","code":18}`, 3, throttled},
-		{"19 unhealthy ack", 503, nil, `{"text":"HEC is unhealthy, ack service unavailable","code":19}`, 3, throttled},
+		{"18 unhealthy queues full", 503, nil, `{"text":"HEC is unhealthy, queues are full","code":18}`, 3, unavailable},
+		{"19 unhealthy ack", 503, nil, `{"text":"HEC is unhealthy, ack service unavailable","code":19}`, 3, unavailable},
 		{"401 no body", 401, nil, ``, 3, fatal},
 		{"403 html", 403, nil, `<html>Forbidden</html>`, 3, fatal},
-		{"429 retry-after", 429, http.Header{"Retry-After": {"3"}}, ``, 3, want{throttled: true, retryAft: 3 * time.Second}},
+		{"429 retry-after", 429, http.Header{"Retry-After": {"3"}}, ``, 3, want{outcome: sinks.Throttled, retryAft: 3 * time.Second}},
 		{"429 retry-after date", 429, http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, ``, 3,
-			want{throttled: true, retryAft: 90 * time.Second}},
-		{"503 no body", 503, nil, `Service Unavailable`, 3, throttled},
+			want{outcome: sinks.Throttled, retryAft: 90 * time.Second}},
+		{"503 no body", 503, nil, `Service Unavailable`, 3, unavailable},
 		{"502 proxy", 502, nil, `<html>Bad gateway</html>`, 3, retry},
 		{"504", 504, nil, ``, 3, retry},
 		{"408", 408, nil, ``, 3, retry},
 		{"413 one event", 413, nil, ``, 1, want{batch: []sinks.Outcome{sinks.Reject}}},
-		{"413 several", 413, nil, ``, 3, retry},
+		{"413 several", 413, nil, ``, 3, want{outcome: sinks.TooLarge}},
+		{"413 several with a HEC code", 413, nil, `{"text":"Content too large","code":8}`, 3, want{outcome: sinks.TooLarge}},
 		{"404 wrong path", 404, nil, `{"text":"The requested URL was not found on this server.","code":404}`, 3, fatal},
 		{"400 no hec body", 400, nil, `bad request`, 3, fatal},
 		{"301 redirect", 301, nil, ``, 3, fatal},
@@ -112,15 +115,12 @@ func TestClassify(t *testing.T) {
 			if !errors.As(err, &re) {
 				t.Fatalf("got %T %v, want a RequestError", err, err)
 			}
-			if re.Fatal != tt.want.fatal || re.Throttled != tt.want.throttled || re.RetryAfter != tt.want.retryAft || re.Permanent {
-				t.Errorf("got fatal=%v throttled=%v retryAfter=%v permanent=%v (%v), want fatal=%v throttled=%v retryAfter=%v",
-					re.Fatal, re.Throttled, re.RetryAfter, re.Permanent, err, tt.want.fatal, tt.want.throttled, tt.want.retryAft)
+			if re.Outcome != tt.want.outcome || sinks.Of(err) != tt.want.outcome || re.RetryAfter != tt.want.retryAft {
+				t.Errorf("got %v retryAfter=%v (%v), want %v retryAfter=%v",
+					re.Outcome, re.RetryAfter, err, tt.want.outcome, tt.want.retryAft)
 			}
 			if re.Status != tt.status {
 				t.Errorf("status %d, want %d", re.Status, tt.status)
-			}
-			if sinks.Classify(err) != sinks.Retry {
-				t.Errorf("sinks.Classify = %v, want retry (events are never dead-lettered for a request failure)", sinks.Classify(err))
 			}
 		})
 	}
@@ -140,32 +140,36 @@ func TestClassifyMessages(t *testing.T) {
 func TestHealthAndTokenResult(t *testing.T) {
 	now := time.Now()
 	tests := []struct {
-		name          string
-		fn            func(int, http.Header, []byte, time.Time) error
-		status        int
-		body          string
-		ok, fatal, th bool
+		name   string
+		fn     func(int, http.Header, []byte, time.Time) error
+		status int
+		body   string
+		want   sinks.Outcome // Delivered: nil
 	}{
-		{"health 17", healthResult, 200, `{"text":"HEC is healthy","code":17}`, true, false, false},
-		{"health 18", healthResult, 503, `{"text":"HEC is unhealthy, queues are full","code":18}`, false, false, true},
-		{"health 500", healthResult, 500, `{"text":"Internal server error","code":8}`, false, false, false},
-		{"token ok (no data)", tokenResult, 400, `{"text":"No data","code":5}`, true, false, false},
-		{"token invalid", tokenResult, 403, `{"text":"Invalid token","code":4}`, false, true, false},
-		{"token disabled", tokenResult, 403, `{"text":"Token disabled","code":1}`, false, true, false},
-		{"channel missing", tokenResult, 400, `{"text":"Data channel is missing","code":10}`, false, true, false},
-		{"busy", tokenResult, 503, `{"text":"Server is busy","code":9}`, false, false, true},
+		{"health 17", healthResult, 200, `{"text":"HEC is healthy","code":17}`, sinks.Delivered},
+		{"health 18", healthResult, 503, `{"text":"HEC is unhealthy, queues are full","code":18}`, sinks.Unavailable},
+		{"health 429", healthResult, 429, ``, sinks.Throttled},
+		{"health 500", healthResult, 500, `{"text":"Internal server error","code":8}`, sinks.Retry},
+		{"health 401", healthResult, 401, ``, sinks.Fatal},
+		{"token ok (no data)", tokenResult, 400, `{"text":"No data","code":5}`, sinks.Delivered},
+		{"token invalid", tokenResult, 403, `{"text":"Invalid token","code":4}`, sinks.Fatal},
+		{"token disabled", tokenResult, 403, `{"text":"Token disabled","code":1}`, sinks.Fatal},
+		{"channel missing", tokenResult, 400, `{"text":"Data channel is missing","code":10}`, sinks.Fatal},
+		{"busy", tokenResult, 503, `{"text":"Server is busy","code":9}`, sinks.Unavailable},
+		{"token 413", tokenResult, 413, ``, sinks.Retry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.fn(tt.status, http.Header{}, []byte(tt.body), now)
-			if (err == nil) != tt.ok {
-				t.Fatalf("err %v, want ok=%v", err, tt.ok)
+			if (err == nil) != (tt.want == sinks.Delivered) {
+				t.Fatalf("err %v, want %v", err, tt.want)
 			}
 			if err == nil {
 				return
 			}
-			if sinks.IsFatal(err) != tt.fatal || sinks.IsThrottled(err) != tt.th || sinks.Classify(err) == sinks.Reject {
-				t.Errorf("err %v: fatal=%v throttled=%v", err, sinks.IsFatal(err), sinks.IsThrottled(err))
+			var re *sinks.RequestError
+			if !errors.As(err, &re) || re.Outcome != tt.want {
+				t.Errorf("err %v (%T): %v, want a RequestError %v", err, err, sinks.Of(err), tt.want)
 			}
 		})
 	}
@@ -186,7 +190,14 @@ func FuzzClassify(f *testing.F) {
 				if it.Index < 0 || it.Index >= max(n, 1) {
 					t.Fatalf("index %d outside a request of %d", it.Index, n)
 				}
+				if it.Outcome != sinks.Retry && it.Outcome != sinks.Reject {
+					t.Fatalf("item outcome %v", it.Outcome)
+				}
 			}
+		}
+		var re *sinks.RequestError
+		if errors.As(err, &re) && (re.Outcome == sinks.Delivered || re.Outcome == sinks.Reject || re.Outcome == sinks.Blocked) {
+			t.Fatalf("request outcome %v: a request failure never dead-letters the batch", re.Outcome)
 		}
 	})
 }
@@ -196,6 +207,7 @@ func TestAckAnswer(t *testing.T) {
 	const (
 		ok = iota
 		retry
+		unavailable
 		throttled
 		refused
 	)
@@ -214,7 +226,7 @@ func TestAckAnswer(t *testing.T) {
 		{"8 internal error", 500, nil, `{"text":"Internal server error","code":8}`, retry, 0},
 		{"502 proxy", 502, nil, `Bad Gateway`, retry, 0},
 		{"408", 408, nil, ``, retry, 0},
-		{"9 server busy", 503, http.Header{"Retry-After": {"3"}}, `{"text":"Server is busy","code":9}`, throttled, 3 * time.Second},
+		{"9 server busy", 503, http.Header{"Retry-After": {"3"}}, `{"text":"Server is busy","code":9}`, unavailable, 3 * time.Second},
 		{"429", 429, http.Header{"Retry-After": {"2"}}, `Too Many Requests`, throttled, 2 * time.Second},
 		{"14 ack disabled", 400, nil, `{"text":"ACK is disabled","code":14}`, refused, 0},
 		{"11 invalid channel", 400, nil, `{"text":"Invalid data channel","code":11}`, refused, 0},
@@ -237,8 +249,9 @@ func TestAckAnswer(t *testing.T) {
 			if !errors.As(err, &re) || acks != nil {
 				t.Fatalf("got %v %v, want a RequestError", acks, err)
 			}
-			if re.Fatal != (tt.want == refused) || re.Throttled != (tt.want == throttled) || re.Permanent || re.RetryAfter != tt.retryAft {
-				t.Errorf("%v: fatal=%v throttled=%v permanent=%v retryAfter=%v", err, re.Fatal, re.Throttled, re.Permanent, re.RetryAfter)
+			want := map[int]sinks.Outcome{retry: sinks.Retry, unavailable: sinks.Unavailable, throttled: sinks.Throttled, refused: sinks.Fatal}[tt.want]
+			if re.Outcome != want || re.RetryAfter != tt.retryAft {
+				t.Errorf("%v: %v retryAfter=%v, want %v retryAfter=%v", err, re.Outcome, re.RetryAfter, want, tt.retryAft)
 			}
 			if re.Status != tt.status {
 				t.Errorf("status %d, want %d", re.Status, tt.status)
@@ -261,6 +274,9 @@ func FuzzAckAnswer(f *testing.F) {
 		var re *sinks.RequestError
 		if (acks == nil) == (err == nil) || (err != nil && !errors.As(err, &re)) {
 			t.Fatalf("got %v, %v", acks, err)
+		}
+		if re != nil && re.Outcome != sinks.Retry && re.Outcome != sinks.Throttled && re.Outcome != sinks.Unavailable && re.Outcome != sinks.Fatal {
+			t.Fatalf("outcome %v", re.Outcome)
 		}
 	})
 }

@@ -293,7 +293,7 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 	if s.gzip {
 		var err error
 		if payload, err = b.compress(b.body); err != nil {
-			return &sinks.RequestError{Err: fmt.Errorf("splunk hec: gzip: %w", err)}
+			return &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("splunk hec: gzip: %w", err)}
 		}
 	}
 
@@ -440,12 +440,12 @@ func healthResult(status int, header http.Header, body []byte, now time.Time) er
 	if status == http.StatusOK && (!isHEC || r.Code == nil || *r.Code == codeHealthy) {
 		return nil
 	}
-	re := &sinks.RequestError{Status: status, Err: errors.New("splunk hec: health: " + describe(status, r, isHEC, body))}
+	re := &sinks.RequestError{Outcome: sinks.Retry, Status: status, Err: errors.New("splunk hec: health: " + describe(status, r, isHEC, body))}
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		re.Fatal = true
+		re.Outcome = sinks.Fatal
 	case status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests:
-		re.Throttled = true
+		re.Outcome = pushBack(status, true)
 		re.RetryAfter = sinks.ParseRetryAfter(header.Get("Retry-After"), now)
 	}
 	return re
@@ -460,10 +460,12 @@ func tokenResult(status int, header http.Header, body []byte, now time.Time) err
 	_, err := classify(status, header, body, 0, now)
 	var re *sinks.RequestError
 	if errors.As(err, &re) {
-		re.Permanent = false // a probe never rejects events
+		if re.Outcome == sinks.Reject || re.Outcome == sinks.TooLarge {
+			re.Outcome = sinks.Retry // a probe never rejects events
+		}
 		return re
 	}
-	return &sinks.RequestError{Status: status, Err: errors.New("splunk hec: token check: " + describe(status, r, isHEC, body))}
+	return &sinks.RequestError{Outcome: sinks.Retry, Status: status, Err: errors.New("splunk hec: token check: " + describe(status, r, isHEC, body))}
 }
 
 // Close stops the acknowledgement poller, fails the Sends waiting for an

@@ -255,23 +255,22 @@ func TestInvalidEventRejectedOthersRetried(t *testing.T) {
 
 func TestRequestFailures(t *testing.T) {
 	tests := []struct {
-		name      string
-		opts      hecfake.Options
-		token     string
-		index     string
-		ack       bool
-		mode      hecfake.Mode
-		fatal     bool
-		throttled bool
-		msg       string
+		name  string
+		opts  hecfake.Options
+		token string
+		index string
+		ack   bool
+		mode  hecfake.Mode
+		want  sinks.Outcome
+		msg   string
 	}{
-		{name: "invalid token", token: "wrong", fatal: true, msg: "Invalid token"},
-		{name: "disabled token", token: "old", opts: hecfake.Options{DisabledTokens: []string{"old"}}, fatal: true, msg: "Token disabled"},
-		{name: "incorrect index", index: "secret", opts: hecfake.Options{Indexes: []string{"main"}}, fatal: true, msg: "Incorrect index"},
-		{name: "token needs ack", opts: hecfake.Options{Ack: true}, fatal: true, msg: "set ack: true"},
-		{name: "busy", mode: hecfake.Busy, throttled: true, msg: "Server is busy"},
-		{name: "down", mode: hecfake.Down, msg: "Internal server error"},
-		{name: "refused", mode: hecfake.Refuse, msg: "connect"},
+		{name: "invalid token", token: "wrong", want: sinks.Fatal, msg: "Invalid token"},
+		{name: "disabled token", token: "old", opts: hecfake.Options{DisabledTokens: []string{"old"}}, want: sinks.Fatal, msg: "Token disabled"},
+		{name: "incorrect index", index: "secret", opts: hecfake.Options{Indexes: []string{"main"}}, want: sinks.Fatal, msg: "Incorrect index"},
+		{name: "token needs ack", opts: hecfake.Options{Ack: true}, want: sinks.Fatal, msg: "set ack: true"},
+		{name: "busy", mode: hecfake.Busy, want: sinks.Unavailable, msg: "Server is busy"},
+		{name: "down", mode: hecfake.Down, want: sinks.Retry, msg: "Internal server error"},
+		{name: "refused", mode: hecfake.Refuse, want: sinks.Retry, msg: "connect"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -290,8 +289,8 @@ func TestRequestFailures(t *testing.T) {
 			if !errors.As(err, &re) {
 				t.Fatalf("got %T %v, want a RequestError", err, err)
 			}
-			if re.Fatal != tt.fatal || re.Throttled != tt.throttled || re.Permanent || !strings.Contains(err.Error(), tt.msg) {
-				t.Errorf("got %v fatal=%v throttled=%v permanent=%v", err, re.Fatal, re.Throttled, re.Permanent)
+			if re.Outcome != tt.want || !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("got %v %v, want %v", err, re.Outcome, tt.want)
 			}
 			if hec.Len() != 0 {
 				t.Errorf("hec stored %d events", hec.Len())
@@ -315,8 +314,8 @@ func TestRequestTimeout(t *testing.T) {
 	s := newSink(t, cfg)
 	start := time.Now()
 	err := s.Send(context.Background(), mkBatch(1))
-	if !sinks.IsThrottled(err) || sinks.IsFatal(err) {
-		t.Fatalf("got %v, want a throttled retry", err)
+	if sinks.Of(err) != sinks.Unavailable {
+		t.Fatalf("got %v, want unavailable (a throttled retry that counts toward the breaker)", err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Send took %s with a 100ms timeout", d)
@@ -381,7 +380,7 @@ func TestAckTimeout(t *testing.T) {
 	err := s.Send(context.Background(), mkBatch(2))
 	d := time.Since(start)
 	var re *sinks.RequestError
-	if !errors.As(err, &re) || re.Fatal || re.Permanent || !strings.Contains(err.Error(), "ack_timeout") {
+	if !errors.As(err, &re) || re.Outcome != sinks.Unavailable || !strings.Contains(err.Error(), "ack_timeout") {
 		t.Fatalf("got %v, want a retryable ack timeout", err)
 	}
 	if d < 200*time.Millisecond || d > 2*time.Second {
@@ -456,19 +455,19 @@ func TestCloseFailsWaiters(t *testing.T) {
 
 func TestProbe(t *testing.T) {
 	tests := []struct {
-		name      string
-		opts      hecfake.Options
-		token     string
-		mode      hecfake.Mode
-		ok, fatal bool
-		throttled bool
+		name  string
+		opts  hecfake.Options
+		token string
+		mode  hecfake.Mode
+		ok    bool
+		want  sinks.Outcome
 	}{
 		{name: "healthy", ok: true},
 		{name: "healthy with ack", opts: hecfake.Options{Ack: true}, ok: true},
-		{name: "invalid token", token: "nope", fatal: true},
-		{name: "busy", mode: hecfake.Busy, throttled: true},
-		{name: "down", mode: hecfake.Down},
-		{name: "refused", mode: hecfake.Refuse},
+		{name: "invalid token", token: "nope", want: sinks.Fatal},
+		{name: "busy", mode: hecfake.Busy, want: sinks.Unavailable},
+		{name: "down", mode: hecfake.Down, want: sinks.Retry},
+		{name: "refused", mode: hecfake.Refuse, want: sinks.Retry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -486,8 +485,8 @@ func TestProbe(t *testing.T) {
 			if (err == nil) != tt.ok {
 				t.Fatalf("Probe: %v, want ok=%v", err, tt.ok)
 			}
-			if err != nil && (sinks.IsFatal(err) != tt.fatal || sinks.IsThrottled(err) != tt.throttled || sinks.Classify(err) == sinks.Reject) {
-				t.Errorf("Probe: %v fatal=%v throttled=%v", err, sinks.IsFatal(err), sinks.IsThrottled(err))
+			if err != nil && sinks.Of(err) != tt.want {
+				t.Errorf("Probe: %v %v, want %v", err, sinks.Of(err), tt.want)
 			}
 			if hec.Len() != 0 {
 				t.Errorf("Probe stored %d events", hec.Len())
@@ -520,7 +519,7 @@ func TestTLSWithCAFile(t *testing.T) {
 
 	// Without the CA the certificate is not trusted: a retryable error.
 	plain := newSink(t, baseConfig(srv.URL))
-	if err := plain.Send(context.Background(), mkBatch(1)); err == nil || sinks.IsFatal(err) {
+	if err := plain.Send(context.Background(), mkBatch(1)); err == nil || sinks.Of(err) != sinks.Retry {
 		t.Fatalf("without ca_file: %v, want a certificate error", err)
 	}
 

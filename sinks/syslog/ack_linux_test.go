@@ -89,12 +89,12 @@ func TestStalledReceiverNotDelivered(t *testing.T) {
 			err := s.Send(context.Background(), batch)
 			took := time.Since(start)
 			var re *sinks.RequestError
-			if !errors.As(err, &re) || re.Fatal || re.Permanent || sinks.Classify(err) != sinks.Retry {
+			if !errors.As(err, &re) || !retryable(err) {
 				t.Fatalf("Send = %v after %v with the receiver stalled (it parsed %d of 1+%d messages); want a retryable RequestError: the batch was never acknowledged",
 					err, took.Round(time.Millisecond), f.Count(), len(batch))
 			}
-			if !re.Throttled {
-				t.Errorf("Send = %v: not marked throttled", err)
+			if re.Outcome != sinks.Unavailable {
+				t.Errorf("Send = %v: %v, want unavailable (throttled, counted by the breaker)", err, re.Outcome)
 			}
 			if took < timeout-50*time.Millisecond || took > timeout+2*time.Second {
 				t.Errorf("Send failed after %v, want about the timeout %v", took, timeout)
@@ -149,7 +149,7 @@ func TestReceiverDiesMidBatch(t *testing.T) {
 			}
 			err := <-result
 			took := time.Since(start)
-			if err == nil || sinks.Classify(err) != sinks.Retry || sinks.IsFatal(err) {
+			if err == nil || !retryable(err) {
 				t.Fatalf("Send = %v, want a retryable error for the batch in flight", err)
 			}
 			if took > timeout/2 {
@@ -185,7 +185,7 @@ func TestAckWaitsSideBySide(t *testing.T) {
 		go func() { errs <- s.Send(context.Background(), bigBatch(g*100, 5)) }()
 	}
 	for range 4 {
-		if err := <-errs; err == nil || sinks.Classify(err) != sinks.Retry {
+		if err := <-errs; err == nil || !retryable(err) {
 			t.Errorf("Send = %v, want a retryable error", err)
 		}
 	}
@@ -225,4 +225,14 @@ func assertUserTimeout(t *testing.T, s *Sink, want time.Duration) {
 	if got := time.Duration(ms) * time.Millisecond; got != want {
 		t.Errorf("TCP_USER_TIMEOUT %v, want %v", got, want)
 	}
+}
+
+// retryable reports whether err sends the batch again later without
+// marking the sink down: Retry, Throttled or Unavailable.
+func retryable(err error) bool {
+	switch sinks.Of(err) {
+	case sinks.Retry, sinks.Throttled, sinks.Unavailable:
+		return true
+	}
+	return false
 }

@@ -305,9 +305,9 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 		s.drop(c)
 		s.log.Warn("syslog: batch not delivered; it will be sent again on a new connection",
 			"address", s.addr, "err", err)
-		re := &sinks.RequestError{Err: fmt.Errorf("syslog: %s: %w", s.addr, err)}
+		re := &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("syslog: %s: %w", s.addr, err)}
 		if ctx.Err() == nil && sinks.IsTimeout(err) {
-			re.Throttled = true // the receiver does not keep up
+			re.Outcome = sinks.Unavailable // the receiver does not keep up
 		}
 		return re
 	}
@@ -327,7 +327,7 @@ func (s *Sink) writeBatch(ctx context.Context, p []byte) (c *conn, end int64, de
 	select {
 	case s.turn <- struct{}{}:
 	case <-ctx.Done():
-		return nil, 0, deadline, &sinks.RequestError{Err: fmt.Errorf("syslog: %w", ctx.Err())}
+		return nil, 0, deadline, &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("syslog: %w", ctx.Err())}
 	}
 	defer func() { <-s.turn }()
 
@@ -501,11 +501,13 @@ func (s *Sink) dial(ctx context.Context) (*conn, error) {
 		}
 	}
 	if err != nil {
-		re := &sinks.RequestError{Err: fmt.Errorf("syslog: connect to %s: %w", s.addr, err)}
-		// The receiver's certificate does not verify: retrying will not
-		// help until an operator fixes it. Fatal marks the sink down
-		// and keeps the events.
-		re.Fatal = sinks.IsCertError(err)
+		re := &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("syslog: connect to %s: %w", s.addr, err)}
+		if sinks.IsCertError(err) {
+			// The receiver's certificate does not verify: retrying will
+			// not help until an operator fixes it. Fatal marks the sink
+			// down and keeps the events.
+			re.Outcome = sinks.Fatal
+		}
 		return nil, re
 	}
 	return c, nil

@@ -280,7 +280,7 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 // TestRefused: while the receiver refuses, Send and Probe fail retryably
-// (never Fatal, never Permanent); once it listens again both work.
+// (Retry: never Fatal, never Reject); once it listens again both work.
 func TestRefused(t *testing.T) {
 	f := startFake(t, syslogfake.Options{Linger: time.Second})
 	s := newSink(t, testConfig(f.Addr()))
@@ -295,11 +295,11 @@ func TestRefused(t *testing.T) {
 	for range 3 {
 		err := s.Send(context.Background(), batchOf(3, 3))
 		var re *sinks.RequestError
-		if !errors.As(err, &re) || re.Fatal || re.Permanent || sinks.Classify(err) != sinks.Retry {
+		if !errors.As(err, &re) || re.Outcome != sinks.Retry {
 			t.Fatalf("Send while refused = %#v, want a retryable RequestError", err)
 		}
 	}
-	if err := s.Probe(context.Background()); err == nil || sinks.IsFatal(err) {
+	if err := s.Probe(context.Background()); err == nil || sinks.Of(err) == sinks.Fatal {
 		t.Fatalf("Probe while refused = %v", err)
 	}
 	if err := f.Resume(); err != nil {
@@ -363,7 +363,7 @@ func TestTLS(t *testing.T) {
 		bad.CAFile = otherCA
 		s := newSink(t, bad)
 		for _, err := range []error{s.Probe(context.Background()), s.Send(context.Background(), batchOf(0, 1))} {
-			if !sinks.IsFatal(err) {
+			if sinks.Of(err) != sinks.Fatal {
 				t.Errorf("got %v, want a fatal error", err)
 			}
 		}
@@ -423,8 +423,8 @@ func TestConcurrentSends(t *testing.T) {
 }
 
 // TestWriteTimeout: a receiver that stops reading makes the write time
-// out; that is a retryable, throttled failure and the connection is
-// replaced.
+// out; that is an unavailable failure (throttled, counted by the breaker)
+// and the connection is replaced.
 func TestWriteTimeout(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -467,8 +467,8 @@ func TestWriteTimeout(t *testing.T) {
 		}
 	}
 	var re *sinks.RequestError
-	if !errors.As(err2, &re) || !re.Throttled || re.Fatal || re.Permanent {
-		t.Fatalf("Send = %v, want a throttled retryable RequestError", err2)
+	if !errors.As(err2, &re) || re.Outcome != sinks.Unavailable {
+		t.Fatalf("Send = %v, want an unavailable RequestError", err2)
 	}
 	s.mu.Lock()
 	c := s.conn

@@ -236,7 +236,7 @@ func (s *Sink) sendSingle(ctx context.Context, batch []*event.Event, sel []int) 
 		switch {
 		case res.outcome == sinks.Delivered:
 			continue
-		case res.outcome == sinks.Reject && !res.fatal:
+		case res.outcome == sinks.Reject:
 			items = append(items, sinks.ItemError{Index: i, Outcome: sinks.Reject, Status: res.status, Reason: res.reason})
 			continue
 		}
@@ -247,11 +247,17 @@ func (s *Sink) sendSingle(ctx context.Context, batch []*event.Event, sel []int) 
 		// report the rest as Retry, and the next attempt, starting with
 		// this event, meets the failure as a request error.
 		if k == 0 {
-			return res.requestError()
+			return res.requestError(1)
 		}
-		be := &sinks.BatchError{Items: items, Throttled: res.throttled, RetryAfter: res.retryAfter}
+		// Pushed back (429, 503, a timeout): the rest is throttled, so
+		// that the bridge slows down as it would for the request.
+		o := sinks.Retry
+		if res.outcome == sinks.Throttled || res.outcome == sinks.Unavailable {
+			o = sinks.Throttled
+		}
+		be := &sinks.BatchError{Items: items, RetryAfter: res.retryAfter}
 		for _, j := range sel[k:] {
-			be.Items = append(be.Items, sinks.ItemError{Index: j, Outcome: sinks.Retry, Status: res.status, Reason: res.reason})
+			be.Items = append(be.Items, sinks.ItemError{Index: j, Outcome: o, Status: res.status, Reason: res.reason})
 		}
 		return be
 	}
@@ -279,7 +285,7 @@ func (s *Sink) sendBatch(ctx context.Context, batch []*event.Event, sel []int) e
 	if res.outcome == sinks.Delivered {
 		return nil
 	}
-	if res.outcome == sinks.Reject && !res.fatal && len(sel) < len(batch) {
+	if res.outcome == sinks.Reject && len(sel) < len(batch) {
 		// Reject only the events we sent; the skipped ones are done.
 		be := &sinks.BatchError{}
 		for _, i := range sel {
@@ -287,26 +293,27 @@ func (s *Sink) sendBatch(ctx context.Context, batch []*event.Event, sel []int) e
 		}
 		return be
 	}
-	return res.requestError()
+	return res.requestError(len(sel))
 }
 
 // result is the classified outcome of one request.
 type result struct {
-	outcome    sinks.Outcome
-	fatal      bool
-	throttled  bool
+	outcome    sinks.Outcome // Delivered, Retry, Throttled, Unavailable, Reject or Fatal
 	retryAfter time.Duration
 	status     int
 	reason     string
 	err        error
 }
 
-func (r result) requestError() error {
-	return &sinks.RequestError{
-		Status: r.status, Err: r.err, Fatal: r.fatal,
-		Permanent: r.outcome == sinks.Reject && !r.fatal,
-		Throttled: r.throttled, RetryAfter: r.retryAfter,
+// requestError is r as the failure of a request of n events: a 413 for
+// more than one event is TooLarge (the bridge splits the batch), for one
+// it is that event's Reject.
+func (r result) requestError(n int) *sinks.RequestError {
+	o := r.outcome
+	if r.status == http.StatusRequestEntityTooLarge && n > 1 {
+		o = sinks.TooLarge
 	}
+	return &sinks.RequestError{Outcome: o, Status: r.status, Err: r.err, RetryAfter: r.retryAfter}
 }
 
 // do makes one request with the configured timeout and classifies the
@@ -321,7 +328,7 @@ func (s *Sink) do(ctx context.Context, method string, body []byte) result {
 	}
 	req, err := http.NewRequestWithContext(ctx, method, s.url, rd)
 	if err != nil {
-		return result{outcome: sinks.Retry, fatal: true, err: fmt.Errorf("webhook: %s", redact(err, s.url, s.safeURL))}
+		return result{outcome: sinks.Fatal, err: fmt.Errorf("webhook: %s", redact(err, s.url, s.safeURL))}
 	}
 	req.Header = s.header.Clone()
 	if s.host != "" {
@@ -335,13 +342,13 @@ func (s *Sink) do(ctx context.Context, method string, body []byte) result {
 			r.err = fmt.Errorf("webhook %s %s: %w", method, s.safeURL, parent.Err())
 		case errors.Is(err, context.DeadlineExceeded) || sinks.IsTimeout(err):
 			// The receiver is too slow: count it as overload.
-			r.throttled = true
+			r.outcome = sinks.Unavailable
 			r.err = fmt.Errorf("webhook %s %s: timeout after %s", method, s.safeURL, s.timeout)
 		default:
 			r.err = fmt.Errorf("webhook %s %s: %s", method, s.safeURL, redact(err, s.url, s.safeURL))
 		}
 		if sinks.IsCertError(err) {
-			r.fatal = true
+			r.outcome = sinks.Fatal
 		}
 		return r
 	}
@@ -364,7 +371,10 @@ func (s *Sink) do(ctx context.Context, method string, body []byte) result {
 //	401, 403       fatal: the receiver refuses our credentials whatever we
 //	               send; the bridge marks the sink down and keeps the
 //	               events (never dead-letters them)
-//	429, 503       retry, throttled, with Retry-After (seconds or a date)
+//	429            throttled, with Retry-After (seconds or a date): the
+//	               receiver is alive and asks us to slow down
+//	503            unavailable, with Retry-After: throttled, and it counts
+//	               toward the breaker
 //	other 5xx, 408 retry
 //	404, 405       fatal: a wrong URL or method, so every event would get
 //	               the same answer; dead-lettering the whole stream for a
@@ -377,18 +387,21 @@ func classify(status int, retryAfter string, now time.Time) result {
 	r := result{status: status}
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		r.outcome, r.fatal = sinks.Retry, true
-	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
-		r.outcome, r.throttled = sinks.Retry, true
+		r.outcome = sinks.Fatal
+	case status == http.StatusTooManyRequests:
+		r.outcome = sinks.Throttled
+		r.retryAfter = sinks.ParseRetryAfter(retryAfter, now)
+	case status == http.StatusServiceUnavailable:
+		r.outcome = sinks.Unavailable
 		r.retryAfter = sinks.ParseRetryAfter(retryAfter, now)
 	case status >= 500 || status == http.StatusRequestTimeout:
 		r.outcome = sinks.Retry
 	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
-		r.outcome, r.fatal = sinks.Retry, true
+		r.outcome = sinks.Fatal
 	case status >= 400:
 		r.outcome = sinks.Reject
 	default:
-		r.outcome, r.fatal = sinks.Retry, true
+		r.outcome = sinks.Fatal
 	}
 	return r
 }
@@ -427,13 +440,12 @@ func (s *Sink) Probe(ctx context.Context) error {
 	switch {
 	case r.outcome == sinks.Delivered:
 		return nil
-	case r.fatal && (r.status == http.StatusUnauthorized || r.status == http.StatusForbidden):
-		return r.requestError()
+	case r.outcome == sinks.Fatal && (r.status == http.StatusUnauthorized || r.status == http.StatusForbidden):
+		return r.requestError(0)
 	case r.status >= 500 || r.status == 0:
-		re := r.requestError().(*sinks.RequestError)
-		re.Fatal = re.Fatal && r.status == 0 // a certificate problem stays fatal
-		re.Permanent = false
-		return re
+		// Retry, Throttled or Unavailable; Fatal for a certificate that
+		// does not verify.
+		return r.requestError(0)
 	}
 	return nil
 }

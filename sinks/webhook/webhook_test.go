@@ -179,11 +179,9 @@ func equalInts(a, b []int) bool {
 
 func TestStatus(t *testing.T) {
 	type want struct {
-		ok        bool
-		reject    bool // BatchError with one Reject item
-		fatal     bool
-		throttled bool
-		retryable bool // RequestError, neither fatal nor permanent
+		ok      bool
+		reject  bool          // BatchError with one Reject item
+		request sinks.Outcome // a RequestError with this outcome
 	}
 	for _, tc := range []struct {
 		status int
@@ -196,16 +194,16 @@ func TestStatus(t *testing.T) {
 		{413, want{reject: true}},
 		{422, want{reject: true}},
 		{409, want{reject: true}},
-		{401, want{fatal: true}},
-		{403, want{fatal: true}},
-		{404, want{fatal: true}},
-		{405, want{fatal: true}},
-		{302, want{fatal: true}},
-		{408, want{retryable: true}},
-		{429, want{retryable: true, throttled: true}},
-		{500, want{retryable: true}},
-		{502, want{retryable: true}},
-		{503, want{retryable: true, throttled: true}},
+		{401, want{request: sinks.Fatal}},
+		{403, want{request: sinks.Fatal}},
+		{404, want{request: sinks.Fatal}},
+		{405, want{request: sinks.Fatal}},
+		{302, want{request: sinks.Fatal}},
+		{408, want{request: sinks.Retry}},
+		{429, want{request: sinks.Throttled}},
+		{500, want{request: sinks.Retry}},
+		{502, want{request: sinks.Retry}},
+		{503, want{request: sinks.Unavailable}},
 	} {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
 			rc := newReceiver(t, false, func(*http.Request, []byte) (int, http.Header, string) {
@@ -231,13 +229,9 @@ func TestStatus(t *testing.T) {
 				if !strings.Contains(be.Items[0].Reason, `{"error":"field \"title\" is required"}`) {
 					t.Errorf("reason %q lacks the body", be.Items[0].Reason)
 				}
-			case w.fatal:
-				if !errors.As(err, &re) || !re.Fatal || re.Status != tc.status {
-					t.Fatalf("Send = %#v, want fatal", err)
-				}
-			case w.retryable:
-				if !errors.As(err, &re) || re.Fatal || re.Permanent || re.Status != tc.status || re.Throttled != w.throttled {
-					t.Fatalf("Send = %#v, want retryable (throttled=%v)", err, w.throttled)
+			default:
+				if !errors.As(err, &re) || re.Outcome != w.request || sinks.Of(err) != w.request || re.Status != tc.status {
+					t.Fatalf("Send = %#v, want a request error %v", err, w.request)
 				}
 			}
 			if n := len(rc.requests()); n != 1 {
@@ -273,18 +267,18 @@ func TestSingleOrder(t *testing.T) {
 	for _, it := range be.Items {
 		got[it.Index] = it.Outcome
 	}
-	if len(got) != 3 || got[1] != sinks.Reject || got[4] != sinks.Retry || got[6] != sinks.Retry {
+	if len(got) != 3 || got[1] != sinks.Reject || got[4] != sinks.Throttled || got[6] != sinks.Throttled {
 		t.Errorf("items %+v", be.Items)
 	}
-	if !be.Throttled || be.RetryAfter != 7*time.Second {
-		t.Errorf("throttled %v, retry after %v", be.Throttled, be.RetryAfter)
+	if be.RetryAfter != 7*time.Second {
+		t.Errorf("retry after %v", be.RetryAfter)
 	}
 	if want := []string{`{"n":0}`, `{"n":1}`, `{"n":2}`, `{"n":3}`}; strings.Join(rc.bodies(), "") != strings.Join(want, "") {
 		t.Errorf("bodies %q, want %q", rc.bodies(), want)
 	}
 	// The retry starts with the failed event: now a request error.
 	err = s.Send(context.Background(), []*event.Event{batch[4], batch[6]})
-	if re := (*sinks.RequestError)(nil); !errors.As(err, &re) || !re.Throttled || re.RetryAfter != 7*time.Second {
+	if re := (*sinks.RequestError)(nil); !errors.As(err, &re) || re.Outcome != sinks.Throttled || re.RetryAfter != 7*time.Second {
 		t.Errorf("retry: Send = %#v", err)
 	}
 	if s.Filtered() != 2 {
@@ -312,7 +306,7 @@ func TestFatalAfterProgress(t *testing.T) {
 	if !errors.As(err, &be) || len(be.Items) != 2 || be.Items[0].Index != 2 || be.Items[0].Outcome != sinks.Retry {
 		t.Fatalf("Send = %#v", err)
 	}
-	if err := s.Send(context.Background(), events(`{}`, `{}`)); !sinks.IsFatal(err) {
+	if err := s.Send(context.Background(), events(`{}`, `{}`)); sinks.Of(err) != sinks.Fatal {
 		t.Fatalf("retry: Send = %v, want fatal", err)
 	}
 }
@@ -358,8 +352,8 @@ func TestBatchMode(t *testing.T) {
 		}
 		// Nothing filtered: the whole request is permanent.
 		err = s.Send(context.Background(), []*event.Event{batch[0]})
-		if sinks.Classify(err) != sinks.Reject {
-			t.Errorf("Send = %#v, want permanent", err)
+		if sinks.Of(err) != sinks.Reject {
+			t.Errorf("Send = %#v, want reject", err)
 		}
 	})
 	t.Run("503 retries the request", func(t *testing.T) {
@@ -368,8 +362,20 @@ func TestBatchMode(t *testing.T) {
 		cfg.URL = rc.URL
 		s := newSink(t, cfg)
 		err := s.Send(context.Background(), batch)
-		if sinks.Classify(err) != sinks.Retry || !sinks.IsThrottled(err) || sinks.IsFatal(err) {
+		if sinks.Of(err) != sinks.Unavailable {
 			t.Fatalf("Send = %#v", err)
+		}
+	})
+	t.Run("413 for several events is too large", func(t *testing.T) {
+		rc := newReceiver(t, false, func(*http.Request, []byte) (int, http.Header, string) { return 413, nil, "too big" })
+		cfg := cfg
+		cfg.URL = rc.URL
+		s := newSink(t, cfg)
+		if err := s.Send(context.Background(), []*event.Event{batch[0], batch[2]}); sinks.Of(err) != sinks.TooLarge {
+			t.Fatalf("two events: Send = %#v, want too large", err)
+		}
+		if err := s.Send(context.Background(), []*event.Event{batch[0]}); sinks.Of(err) != sinks.Reject {
+			t.Fatalf("one event: Send = %#v, want reject", err)
 		}
 	})
 }
@@ -468,7 +474,7 @@ func TestSecretsStayOut(t *testing.T) {
 		t.Errorf("no loud warning for insecure_skip_verify: %q", logs.String())
 	}
 	sendErr := s.Send(context.Background(), events(`{}`))
-	if sendErr == nil || sinks.Classify(sendErr) != sinks.Retry || sinks.IsFatal(sendErr) {
+	if sendErr == nil || sinks.Of(sendErr) != sinks.Retry {
 		t.Fatalf("Send = %v, want a retryable transport error", sendErr)
 	}
 	probeErr := s.Probe(context.Background())
@@ -499,8 +505,8 @@ func TestTimeout(t *testing.T) {
 	s := newSink(t, cfg)
 	err := s.Send(context.Background(), events(`{}`))
 	var re *sinks.RequestError
-	if !errors.As(err, &re) || !re.Throttled || re.Fatal || re.Permanent {
-		t.Fatalf("Send = %#v, want a throttled retryable error", err)
+	if !errors.As(err, &re) || re.Outcome != sinks.Unavailable {
+		t.Fatalf("Send = %#v, want unavailable (throttled, counted by the breaker)", err)
 	}
 }
 
@@ -518,7 +524,7 @@ func TestProbe(t *testing.T) {
 		cfg.Headers = map[string]config.Secret{"Authorization": "Bearer x"}
 		s := newSink(t, cfg)
 		err := s.Probe(context.Background())
-		if (err == nil) != tc.ok || sinks.IsFatal(err) != tc.fatal {
+		if (err == nil) != tc.ok || (sinks.Of(err) == sinks.Fatal) != tc.fatal {
 			t.Errorf("status %d: Probe = %v, want ok=%v fatal=%v", tc.status, err, tc.ok, tc.fatal)
 		}
 		r := rc.requests()[0]
@@ -547,7 +553,7 @@ func TestTLS(t *testing.T) {
 	// Without the CA the certificate does not verify: fatal, the events
 	// are kept.
 	noCA := newSink(t, testConfig(rc.URL))
-	if err := noCA.Send(context.Background(), events(`{}`)); !sinks.IsFatal(err) {
+	if err := noCA.Send(context.Background(), events(`{}`)); sinks.Of(err) != sinks.Fatal {
 		t.Errorf("Send without CA = %v, want fatal", err)
 	}
 }
