@@ -38,14 +38,6 @@ type Sink interface {
 	Close() error
 }
 
-// Filter is implemented by sinks that take only some events (a webhook
-// that sends alerts only). The bridge asks before rate limiting and
-// sending: an event the sink does not accept counts as done for offsets
-// and costs no rate budget. Accepts must be safe for concurrent use.
-type Filter interface {
-	Accepts(e *event.Event) bool
-}
-
 // UncheckedAcceptor is implemented by sinks whose server parses every
 // document and rejects a malformed one item by item (Elasticsearch). When
 // AcceptsUnchecked is true the bridge does not check the JSON grammar of

@@ -19,13 +19,11 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -36,7 +34,9 @@ import (
 
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/internal/text"
 	"github.com/siembridge/siembridge/sinks"
+	"github.com/siembridge/siembridge/sinks/internal/httpx"
 )
 
 // maxResponseBytes bounds how much of a response we read. A bulk answer is
@@ -91,10 +91,12 @@ type options struct {
 // WithLogger sets the logger. Default: slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// WithTransport replaces the HTTP transport, for tests. Default: a clone of
-// http.DefaultTransport with ResponseHeaderTimeout set to the configured
-// timeout and TLS settings from the config. With a transport that is not an
-// *http.Transport, ca_file cannot be applied and New fails if it is set.
+// WithTransport replaces the HTTP transport, for tests. Default: see
+// httpx.Transport (a clone of http.DefaultTransport with
+// ResponseHeaderTimeout set to the configured timeout and the TLS settings
+// of the config). ca_file and insecure_skip_verify are applied to a
+// transport that is an *http.Transport (on a clone); with any other
+// transport New fails if either is set.
 func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
 
 // Sink sends batches to Elasticsearch. It is safe for concurrent use; Close
@@ -124,56 +126,29 @@ type sendBuf struct {
 	reader bytes.Reader
 }
 
-// New returns a sink for cfg, which must have had config defaults applied
-// (Index, Action, Timeout and MaxEventBytes set) and its *_file secrets
-// read (config.Load does both). It does not contact the cluster; use Probe.
+// New returns a sink for cfg, which must have been defaulted and validated
+// by package config, its *_file secrets read (config.Load does all three);
+// New checks nothing config checks. It reads ca_file but does not contact
+// the cluster; use Probe.
 func New(cfg config.Elasticsearch, opts ...Option) (*Sink, error) {
 	o := options{logger: slog.Default()}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if len(cfg.URLs) == 0 {
-		return nil, errors.New("elasticsearch: no urls")
-	}
-	if cfg.Timeout <= 0 {
-		return nil, errors.New("elasticsearch: timeout must be > 0")
-	}
-	if cfg.MaxEventBytes <= 0 {
-		return nil, errors.New("elasticsearch: max_event_bytes must be > 0")
-	}
-	if cfg.Action != "create" && cfg.Action != "index" {
-		return nil, fmt.Errorf("elasticsearch: action %q: must be create or index", cfg.Action)
-	}
 	tmpl, err := event.ParseIndexTemplate(cfg.Index)
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch: index: %w", err)
 	}
-
-	rt := o.transport
-	if rt == nil {
-		base, ok := http.DefaultTransport.(*http.Transport)
-		if !ok {
-			return nil, errors.New("elasticsearch: http.DefaultTransport is not an *http.Transport")
-		}
-		t := base.Clone()
-		// The context deadline bounds the whole request; this also bounds
-		// the wait for the first byte of the answer on the connection.
-		t.ResponseHeaderTimeout = cfg.Timeout
-		// The bridge runs several batches at once per route; keep their
-		// connections instead of the default 2 idle per host.
-		t.MaxIdleConnsPerHost = 32
-		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // operator's explicit choice, logged below
-		rt = t
+	// The CA pool goes into the transport, not into es.Config.CACert: the
+	// client would install it on a clone whose idle connections Close
+	// could not reach.
+	rt, err := httpx.Transport(o.transport, cfg.Timeout, cfg.TLS(), "elasticsearch")
+	if err != nil {
+		return nil, err
 	}
 	if cfg.InsecureSkipVerify {
 		o.logger.Warn("elasticsearch: TLS certificate verification is DISABLED (insecure_skip_verify); the connection can be intercepted",
 			"urls", cfg.URLs)
-	}
-	var caCert []byte
-	if cfg.CAFile != "" {
-		if caCert, err = os.ReadFile(cfg.CAFile); err != nil {
-			return nil, fmt.Errorf("elasticsearch: ca_file: %w", err)
-		}
 	}
 
 	client, err := es.NewClient(es.Config{
@@ -181,10 +156,6 @@ func New(cfg config.Elasticsearch, opts ...Option) (*Sink, error) {
 		APIKey:    cfg.APIKey.Value(),
 		Username:  cfg.Username,
 		Password:  cfg.Password.Value(),
-		// The client clones rt to install the CA pool (see
-		// elastictransport.New), so with ca_file Close cannot reach the
-		// clone's idle connections; they expire after IdleConnTimeout.
-		CACert:    caCert,
 		Transport: rt,
 		// One attempt per Send: retries, backoff and the breaker are the
 		// bridge's.
@@ -208,7 +179,7 @@ func New(cfg config.Elasticsearch, opts ...Option) (*Sink, error) {
 	s.usesFields = tmpl.UsesFields()
 	s.actionPrefix = fmt.Appendf(nil, `{"%s":{"_index":`, cfg.Action)
 	if cfg.Pipeline != "" {
-		s.actionSuffix = appendJSONString(append(s.actionSuffix, `,"pipeline":`...), []byte(cfg.Pipeline))
+		s.actionSuffix = text.AppendJSONString(append(s.actionSuffix, `,"pipeline":`...), cfg.Pipeline)
 	}
 	s.actionSuffix = append(s.actionSuffix, "}}\n"...)
 	s.bufs.New = func() any { return new(sendBuf) }
@@ -327,14 +298,17 @@ func itemReason(it *bulkItem) string {
 		}
 		return reason
 	}
-	return truncate(string(it.errType)+": "+reason, maxReason)
+	return text.Truncate(string(it.errType)+": "+reason, maxReason)
 }
 
 // appendEvent appends one action line and one source line.
 func (s *Sink) appendEvent(body []byte, b *sendBuf, e *event.Event) []byte {
 	body = append(body, s.actionPrefix...)
 	b.index = s.appendIndex(b.index[:0], e)
-	body = appendJSONString(body, b.index)
+	// Index names from event.IndexTemplate are already safe, but the
+	// action line must stay valid JSON whatever the template produces, and
+	// escaping costs nothing when there is nothing to escape.
+	body = text.AppendJSONString(body, b.index)
 	body = append(body, `,"_id":`...)
 	body = appendID(body, e)
 	body = append(body, s.actionSuffix...)

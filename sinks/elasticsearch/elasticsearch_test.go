@@ -558,16 +558,19 @@ func TestClosed(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	for name, mod := range map[string]func(*config.Elasticsearch){
-		"no urls":    func(c *config.Elasticsearch) { c.URLs = nil },
-		"action":     func(c *config.Elasticsearch) { c.Action = "upsert" },
-		"timeout":    func(c *config.Elasticsearch) { c.Timeout = 0 },
-		"max bytes":  func(c *config.Elasticsearch) { c.MaxEventBytes = 0 },
-		"no ca file": func(c *config.Elasticsearch) { c.CAFile = "/nonexistent/ca.pem" },
+	// What config.Validate checks, New does not check again; what it
+	// cannot know is New's to find.
+	for name, tc := range map[string]struct {
+		mod  func(*config.Elasticsearch)
+		opts []Option
+	}{
+		"no ca file":                    {func(c *config.Elasticsearch) { c.CAFile = "/nonexistent/ca.pem" }, nil},
+		"ca_file, custom transport":     {func(c *config.Elasticsearch) { c.InsecureSkipVerify = true }, []Option{WithTransport(cannedTransport{200, nil})}},
+		"index template does not parse": {func(c *config.Elasticsearch) { c.Index = "x-%{+yyyy" }, nil},
 	} {
 		cfg := baseConfig("http://127.0.0.1:9200")
-		mod(&cfg)
-		if s, err := New(cfg); err == nil {
+		tc.mod(&cfg)
+		if s, err := New(cfg, tc.opts...); err == nil {
 			_ = s.Close()
 			t.Errorf("%s: no error", name)
 		}

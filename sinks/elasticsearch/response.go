@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
-	"unicode/utf8"
+
+	"github.com/siembridge/siembridge/internal/text"
 )
 
 // A small, allocation-free reader for _bulk responses.
@@ -494,19 +495,7 @@ func unquote(raw []byte, max int) string {
 	if err := json.Unmarshal(quoted, &u); err == nil {
 		s = u
 	}
-	return truncate(s, max)
-}
-
-// truncate cuts s to at most max bytes without splitting a rune.
-func truncate(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	n := max
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
+	return text.Truncate(s, max)
 }
 
 // describeErrorBody summarises a whole-request error from Elasticsearch,
@@ -520,18 +509,18 @@ func describeErrorBody(body []byte) string {
 		if len(body) == 0 {
 			return ""
 		}
-		return truncate(string(body), maxReason)
+		return text.Truncate(string(body), maxReason)
 	}
 	var obj struct {
 		Type   string `json:"type"`
 		Reason string `json:"reason"`
 	}
 	if json.Unmarshal(e.Error, &obj) == nil && obj.Type != "" {
-		return truncate(obj.Type+": "+obj.Reason, maxReason)
+		return text.Truncate(obj.Type+": "+obj.Reason, maxReason)
 	}
 	var s string
 	if json.Unmarshal(e.Error, &s) == nil {
-		return truncate(s, maxReason)
+		return text.Truncate(s, maxReason)
 	}
-	return truncate(string(e.Error), maxReason)
+	return text.Truncate(string(e.Error), maxReason)
 }

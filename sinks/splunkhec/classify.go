@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/siembridge/siembridge/internal/text"
 	"github.com/siembridge/siembridge/sinks"
 )
 
@@ -281,7 +282,7 @@ func describe(status int, r response, isHEC bool, body []byte) string {
 		b.WriteString(strconv.Itoa(*r.Code))
 		if r.Text != "" {
 			b.WriteString(": ")
-			b.WriteString(truncate(r.Text, maxReasonBytes))
+			b.WriteString(text.Truncate(r.Text, maxReasonBytes))
 		}
 		if r.InvalidEvent != nil {
 			b.WriteString(" (invalid-event-number ")
@@ -290,24 +291,17 @@ func describe(status int, r response, isHEC bool, body []byte) string {
 		}
 	case isHEC:
 		b.WriteString(": ")
-		b.WriteString(truncate(r.Text, maxReasonBytes))
+		b.WriteString(text.Truncate(r.Text, maxReasonBytes))
 	default:
 		if t := strings.TrimSpace(string(body)); t != "" {
 			b.WriteString(": ")
-			b.WriteString(truncate(t, 200))
+			b.WriteString(text.Truncate(t, 200))
 		} else if st := http.StatusText(status); st != "" {
 			b.WriteString(" ")
 			b.WriteString(st)
 		}
 	}
 	return b.String()
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // transportError classifies a failure to get any answer. parent is the

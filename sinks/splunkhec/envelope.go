@@ -3,9 +3,9 @@ package splunkhec
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/internal/text"
 )
 
 // envelope builds HEC event envelopes. Everything that does not depend on
@@ -27,7 +27,7 @@ func newEnvelope(host, hostField, source, sourcetype, index string) *envelope {
 		env.static = append(env.static, `,"`...)
 		env.static = append(env.static, kv[0]...)
 		env.static = append(env.static, `":`...)
-		env.static = appendJSONString(env.static, kv[1])
+		env.static = text.AppendJSONString(env.static, kv[1])
 	}
 	env.static = append(env.static, `,"event":`...)
 	return env
@@ -60,7 +60,7 @@ func (env *envelope) appendEvent(dst []byte, e *event.Event) []byte {
 	}
 	if host != "" {
 		dst = append(dst, `,"host":`...)
-		dst = appendJSONString(dst, host)
+		dst = text.AppendJSONString(dst, host)
 	}
 	dst = append(dst, env.static...)
 	// Every member after "time" starts with a comma; without a time the
@@ -70,7 +70,7 @@ func (env *envelope) appendEvent(dst []byte, e *event.Event) []byte {
 	}
 	dst = append(dst, e.Doc...)
 	dst = append(dst, `,"fields":{"kafka_topic":`...)
-	dst = appendJSONString(dst, e.Topic)
+	dst = text.AppendJSONString(dst, e.Topic)
 	dst = append(dst, `,"kafka_partition":"`...)
 	dst = strconv.AppendInt(dst, int64(e.Partition), 10)
 	dst = append(dst, `","kafka_offset":"`...)
@@ -100,42 +100,4 @@ func appendEpochMillis(dst []byte, t time.Time) []byte {
 	frac := ms % 1000
 	dst = append(dst, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
 	return dst
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
-// U+FFFD; control characters and the characters HTML-sensitive JSON
-// consumers trip on are escaped.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(dst, '"')
 }

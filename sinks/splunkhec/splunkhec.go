@@ -23,15 +23,12 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -41,6 +38,7 @@ import (
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/event"
 	"github.com/siembridge/siembridge/sinks"
+	"github.com/siembridge/siembridge/sinks/internal/httpx"
 )
 
 // maxPooledBytes: buffers that grew beyond this are dropped rather than
@@ -58,11 +56,12 @@ type options struct {
 // WithLogger sets the logger. Default: slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// WithTransport replaces the HTTP transport, for tests. Default: a clone
-// of http.DefaultTransport with the TLS settings of the config. ca_file and
-// insecure_skip_verify are applied to a transport that is an
-// *http.Transport (on a clone); with any other transport New fails if
-// either is set.
+// WithTransport replaces the HTTP transport, for tests. Default: see
+// httpx.Transport (a clone of http.DefaultTransport with
+// ResponseHeaderTimeout set to the configured timeout and the TLS settings
+// of the config). ca_file and insecure_skip_verify are applied to a
+// transport that is an *http.Transport (on a clone); with any other
+// transport New fails if either is set.
 func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
 
 // Sink sends batches to Splunk HEC. It is safe for concurrent use; Close
@@ -96,40 +95,18 @@ type sendBuf struct {
 	zw   *gzip.Writer
 }
 
-// New returns a sink for cfg, which must have had config defaults applied
-// (Sourcetype, Timeout, MaxEventBytes, and with ack AckTimeout and
-// AckPollInterval) and its token_file read (config.Load does both). It does
-// not contact HEC; use Probe. With ack it starts the goroutine that polls
-// for acknowledgements, which Close stops.
+// New returns a sink for cfg, which must have been defaulted and validated
+// by package config, its token_file read (config.Load does all three); New
+// checks nothing config checks. It reads ca_file but does not contact HEC;
+// use Probe. With ack it starts the goroutine that polls for
+// acknowledgements, which Close stops.
 func New(cfg config.SplunkHEC, opts ...Option) (*Sink, error) {
 	o := options{logger: slog.Default()}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	base := strings.TrimRight(cfg.URL, "/")
-	if base == "" {
-		return nil, errors.New("splunk hec: url is required")
-	}
-	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-		return nil, fmt.Errorf("splunk hec: url %q: must start with http:// or https://", cfg.URL)
-	}
-	if strings.HasSuffix(base, "/services/collector") || strings.Contains(base, "/services/collector/") {
-		return nil, fmt.Errorf("splunk hec: url %q: give the base URL (https://host:8088), not the endpoint", cfg.URL)
-	}
-	if cfg.Token.Value() == "" {
-		return nil, errors.New("splunk hec: token is required")
-	}
-	if cfg.Timeout <= 0 {
-		return nil, errors.New("splunk hec: timeout must be > 0")
-	}
-	if cfg.MaxEventBytes <= 0 {
-		return nil, errors.New("splunk hec: max_event_bytes must be > 0")
-	}
-	if cfg.Ack && (cfg.AckTimeout <= 0 || cfg.AckPollInterval <= 0) {
-		return nil, errors.New("splunk hec: ack_timeout and ack_poll_interval must be > 0")
-	}
-
-	rt, err := transport(cfg, o.transport)
+	rt, err := httpx.Transport(o.transport, cfg.Timeout, cfg.TLS(), "splunk_hec")
 	if err != nil {
 		return nil, err
 	}
@@ -173,61 +150,6 @@ func New(cfg config.SplunkHEC, opts ...Option) (*Sink, error) {
 		s.acks = newAckPoller(s, cfg.AckPollInterval)
 	}
 	return s, nil
-}
-
-// transport builds the HTTP transport with the TLS settings of cfg.
-func transport(cfg config.SplunkHEC, given http.RoundTripper) (http.RoundTripper, error) {
-	var pool *x509.CertPool
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("splunk hec: ca_file: %w", err)
-		}
-		pool = x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("splunk hec: ca_file %s: no PEM certificate found", cfg.CAFile)
-		}
-	}
-	needTLS := pool != nil || cfg.InsecureSkipVerify
-	var t *http.Transport
-	switch g := given.(type) {
-	case nil:
-		base, ok := http.DefaultTransport.(*http.Transport)
-		if !ok {
-			return nil, errors.New("splunk hec: http.DefaultTransport is not an *http.Transport")
-		}
-		t = base.Clone()
-		// The context deadline bounds the whole request; this also bounds
-		// the wait for the first byte of the answer on the connection.
-		t.ResponseHeaderTimeout = cfg.Timeout
-		// The bridge runs several batches at once per route; keep their
-		// connections instead of the default 2 idle per host.
-		t.MaxIdleConnsPerHost = 32
-	case *http.Transport:
-		if !needTLS {
-			return g, nil
-		}
-		t = g.Clone()
-	default:
-		if needTLS {
-			return nil, errors.New("splunk hec: ca_file and insecure_skip_verify need an *http.Transport")
-		}
-		return given, nil
-	}
-	if needTLS {
-		tc := t.TLSClientConfig
-		if tc == nil {
-			tc = &tls.Config{MinVersion: tls.VersionTLS12}
-		} else {
-			tc = tc.Clone()
-		}
-		if pool != nil {
-			tc.RootCAs = pool
-		}
-		tc.InsecureSkipVerify = cfg.InsecureSkipVerify //nolint:gosec // operator's explicit choice, logged loudly at New
-		t.TLSClientConfig = tc
-	}
-	return t, nil
 }
 
 // newChannel returns a random (version 4) UUID, the form HEC requires for

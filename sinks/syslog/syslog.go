@@ -45,7 +45,6 @@ package syslog
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -144,31 +143,18 @@ type sendBuf struct {
 	out []byte // every frame of the batch
 }
 
-// New returns a sink for cfg, which must have had config defaults applied
-// (config.Load does that). It reads the TLS files but does not connect:
-// the first Send or Probe does.
+// New returns a sink for cfg, which must have been defaulted and validated
+// by package config (config.Load does both); New checks nothing config
+// checks. It reads the TLS files but does not connect: the first Send or
+// Probe does.
 func New(cfg config.Syslog, opts ...Option) (*Sink, error) {
 	o := options{logger: slog.Default()}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if cfg.Address == "" {
-		return nil, errors.New("syslog: address is required")
-	}
-	if _, _, err := net.SplitHostPort(cfg.Address); err != nil {
-		return nil, fmt.Errorf("syslog: address: %w", err)
-	}
-	if cfg.Timeout <= 0 {
-		return nil, errors.New("syslog: timeout must be > 0")
-	}
-	if cfg.TCPUserTimeout <= 0 {
-		return nil, errors.New("syslog: tcp_user_timeout must be > 0")
-	}
-	if cfg.MaxMessageBytes <= 0 {
-		return nil, errors.New("syslog: max_message_bytes must be > 0")
-	}
-	if cfg.Facility == nil || *cfg.Facility < 0 || *cfg.Facility > 23 {
-		return nil, errors.New("syslog: facility must be between 0 and 23")
+	if cfg.Facility == nil {
+		// Not a check of the value (config's): New would dereference it.
+		return nil, errors.New("syslog: facility is not set (config defaults were not applied)")
 	}
 	s := &Sink{
 		addr:      cfg.Address,
@@ -181,20 +167,13 @@ func New(cfg config.Syslog, opts ...Option) (*Sink, error) {
 		log:       o.logger,
 		turn:      make(chan struct{}, 1),
 	}
-	switch cfg.Format {
-	case "json":
-	case "cef":
+	if cfg.Format == "cef" {
 		s.cef = cefPrefix(cfg.CEFVendor, cfg.CEFProduct, cfg.CEFVersion)
-	default:
-		return nil, fmt.Errorf("syslog: format %q: must be json or cef", cfg.Format)
 	}
-	switch cfg.Network {
-	case "tcp":
-		if cfg.CAFile != "" || cfg.CertFile != "" || cfg.KeyFile != "" || cfg.InsecureSkipVerify {
-			return nil, errors.New("syslog: TLS settings need network: tls")
-		}
-	case "tls":
-		tc, err := tlsConfig(cfg)
+	if t := cfg.TLS(); t.Enabled {
+		// ServerName is the host of the address, what tls.Dialer would
+		// verify.
+		tc, err := t.ClientConfig("syslog")
 		if err != nil {
 			return nil, err
 		}
@@ -203,8 +182,6 @@ func New(cfg config.Syslog, opts ...Option) (*Sink, error) {
 			o.logger.Warn("syslog: TLS certificate verification is DISABLED (insecure_skip_verify); the connection can be intercepted",
 				"address", cfg.Address)
 		}
-	default:
-		return nil, fmt.Errorf("syslog: network %q: must be tcp or tls", cfg.Network)
 	}
 	if !ackSupported {
 		o.logger.Info("syslog: this system cannot read TCP acknowledgements; a completed write counts as delivered and tcp_user_timeout is ignored",
@@ -217,38 +194,6 @@ func New(cfg config.Syslog, opts ...Option) (*Sink, error) {
 	s.host = sanitize(host, maxHostname)
 	s.bufs.New = func() any { return new(sendBuf) }
 	return s, nil
-}
-
-func tlsConfig(cfg config.Syslog) (*tls.Config, error) {
-	tc := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		InsecureSkipVerify: cfg.InsecureSkipVerify, //nolint:gosec // operator's explicit choice, logged loudly
-	}
-	// What tls.Dialer would do: verify the name we dial. New checked
-	// the address.
-	tc.ServerName, _, _ = net.SplitHostPort(cfg.Address)
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("syslog: ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("syslog: ca_file %s: no PEM certificate found", cfg.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
-		return nil, errors.New("syslog: cert_file and key_file must be set together")
-	}
-	if cfg.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("syslog: cert_file/key_file: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }
 
 // Send writes batch as one buffered write of octet-counted frames and, on

@@ -1,10 +1,8 @@
 // Package webhook is the siembridge sink for SOAR platforms and other HTTP
 // receivers (Splunk SOAR, Cortex XSOAR, TheHive, Tines): it POSTs (or
 // PUTs) each event's JSON document to one URL, one event per request
-// (mode single) or a JSON array of the batch (mode batch).
-//
-// An optional filter selects the events to send; the others count as
-// delivered, so their offsets are committed (see Filtered).
+// (mode single) or a JSON array of the batch (mode batch). Which events
+// reach it is the route's business (routes[].filter, package filter).
 //
 // A webhook has no idempotency key: an event whose request failed in a way
 // that leaves its fate unknown (a timeout, a 5xx) is sent again, so the
@@ -15,16 +13,12 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -34,6 +28,7 @@ import (
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/event"
 	"github.com/siembridge/siembridge/sinks"
+	"github.com/siembridge/siembridge/sinks/internal/httpx"
 )
 
 // maxReason is how much of a response body becomes a rejection reason.
@@ -54,11 +49,12 @@ type options struct {
 // WithLogger sets the logger. Default: slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// WithTransport replaces the HTTP transport, for tests. Default: a clone
-// of http.DefaultTransport with the TLS settings of the config and
-// ResponseHeaderTimeout set to the timeout. With another transport,
-// ca_file and insecure_skip_verify cannot be applied and New fails if
-// they are set.
+// WithTransport replaces the HTTP transport, for tests. Default: see
+// httpx.Transport (a clone of http.DefaultTransport with the TLS settings
+// of the config and ResponseHeaderTimeout set to the timeout). ca_file and
+// insecure_skip_verify are applied to a transport that is an
+// *http.Transport (on a clone); with any other transport New fails if
+// either is set.
 func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
 
 // Sink sends events to a webhook. It is safe for concurrent use; Close
@@ -73,37 +69,23 @@ type Sink struct {
 	batch   bool
 	timeout time.Duration
 
-	filterField  string // "" means no filter
-	filterEquals []string
-
-	log      *slog.Logger
-	filtered atomic.Int64
-	closed   atomic.Bool
+	log    *slog.Logger
+	closed atomic.Bool
 }
 
-// New returns a sink for cfg, which must have had config defaults applied
-// (config.Load does that). It reads ca_file but does not contact the
-// receiver; use Probe.
+// New returns a sink for cfg, which must have been defaulted and validated
+// by package config (config.Load does both); New checks nothing config
+// checks. It reads ca_file but does not contact the receiver; use Probe.
 func New(cfg config.Webhook, opts ...Option) (*Sink, error) {
 	o := options{logger: slog.Default()}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	u, err := url.Parse(cfg.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("webhook: url must be an absolute http or https URL")
-	}
-	if cfg.Method != http.MethodPost && cfg.Method != http.MethodPut {
-		return nil, fmt.Errorf("webhook: method %q: must be POST or PUT", cfg.Method)
-	}
-	if cfg.Mode != "single" && cfg.Mode != "batch" {
-		return nil, fmt.Errorf("webhook: mode %q: must be single or batch", cfg.Mode)
-	}
-	if cfg.Timeout <= 0 {
-		return nil, errors.New("webhook: timeout must be > 0")
-	}
-	if cfg.Filter != nil && cfg.Filter.Field == "" {
-		return nil, errors.New("webhook: filter.field is required when filter is set")
+	if err != nil {
+		// config.Validate rejects such a URL; never echo it: it may
+		// hold a token.
+		return nil, errors.New("webhook: url does not parse")
 	}
 	s := &Sink{
 		url:     cfg.URL,
@@ -117,44 +99,16 @@ func New(cfg config.Webhook, opts ...Option) (*Sink, error) {
 	s.header.Set("Content-Type", "application/json")
 	s.header.Set("User-Agent", "siembridge")
 	for name, v := range cfg.Headers {
-		if strings.ContainsAny(v.Value(), "\r\n\x00") {
-			return nil, fmt.Errorf("webhook: header %s: value holds a line break or NUL", name)
-		}
 		if http.CanonicalHeaderKey(name) == "Host" {
 			s.host = v.Value()
 			continue
 		}
 		s.header.Set(name, v.Value())
 	}
-	if cfg.Filter != nil {
-		s.filterField = cfg.Filter.Field
-		s.filterEquals = slices.Clone(cfg.Filter.Equals)
-	}
 
-	rt := o.transport
-	if rt == nil {
-		base, ok := http.DefaultTransport.(*http.Transport)
-		if !ok {
-			return nil, errors.New("webhook: http.DefaultTransport is not an *http.Transport")
-		}
-		t := base.Clone()
-		t.ResponseHeaderTimeout = cfg.Timeout
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // operator's explicit choice, logged loudly
-		if cfg.CAFile != "" {
-			pem, err := os.ReadFile(cfg.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("webhook: ca_file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("webhook: ca_file %s: no PEM certificate found", cfg.CAFile)
-			}
-			tc.RootCAs = pool
-		}
-		t.TLSClientConfig = tc
-		rt = t
-	} else if cfg.CAFile != "" || cfg.InsecureSkipVerify {
-		return nil, errors.New("webhook: ca_file and insecure_skip_verify need the default transport")
+	rt, err := httpx.Transport(o.transport, cfg.Timeout, cfg.TLS(), "webhook")
+	if err != nil {
+		return nil, err
 	}
 	if cfg.InsecureSkipVerify {
 		o.logger.Warn("webhook: TLS certificate verification is DISABLED (insecure_skip_verify); the connection can be intercepted",
@@ -170,40 +124,15 @@ func New(cfg config.Webhook, opts ...Option) (*Sink, error) {
 	return s, nil
 }
 
-// Filtered is the number of events the filter skipped (and reported as
-// delivered) since New. Safe for concurrent use.
-func (s *Sink) Filtered() int64 { return s.filtered.Load() }
-
-// Accepts implements sinks.Filter: the bridge skips the events the filter
-// does not select before rate limiting them. Safe for concurrent use.
-func (s *Sink) Accepts(e *event.Event) bool { return s.selected(e) }
-
-var _ sinks.Filter = (*Sink)(nil)
-
-// selected reports whether the filter lets e through: its field exists
-// and, when Equals is set, its value (as text: a string unquoted, a number
-// or boolean as written) equals one of Equals exactly.
-func (s *Sink) selected(e *event.Event) bool {
-	if s.filterField == "" {
-		return true
-	}
-	v, ok := event.Field(e.Doc, s.filterField)
-	if !ok {
-		return false
-	}
-	return len(s.filterEquals) == 0 || slices.Contains(s.filterEquals, v)
-}
-
-// Send delivers the events of batch the filter selects and blocks until
-// the receiver answered each request, the configured timeout passed or
-// ctx ended. Events the filter skips count as delivered.
+// Send delivers the events of batch and blocks until the receiver
+// answered each request, the configured timeout passed or ctx ended.
 //
 // Mode single sends one request per event, in batch order, and stops at
 // the first failure that is not a rejection: that event and the ones
 // after it come back to be retried, so a partition's events arrive in
 // order. Mode batch sends one request with a JSON array.
 //
-// It returns nil when every event was delivered or skipped, a
+// It returns nil when every event was delivered, a
 // *sinks.BatchError naming the events to retry or reject, or a
 // *sinks.RequestError when the request failed before any event got an
 // answer (see classify). Safe for concurrent use.
@@ -211,28 +140,19 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 	if s.closed.Load() {
 		return sinks.ErrClosed
 	}
-	sel := make([]int, 0, len(batch))
-	for i, e := range batch {
-		if s.selected(e) {
-			sel = append(sel, i)
-		}
-	}
-	if n := len(batch) - len(sel); n > 0 {
-		s.filtered.Add(int64(n))
-	}
-	if len(sel) == 0 {
+	if len(batch) == 0 {
 		return nil
 	}
 	if s.batch {
-		return s.sendBatch(ctx, batch, sel)
+		return s.sendBatch(ctx, batch)
 	}
-	return s.sendSingle(ctx, batch, sel)
+	return s.sendSingle(ctx, batch)
 }
 
-func (s *Sink) sendSingle(ctx context.Context, batch []*event.Event, sel []int) error {
+func (s *Sink) sendSingle(ctx context.Context, batch []*event.Event) error {
 	var items []sinks.ItemError
-	for k, i := range sel {
-		res := s.do(ctx, s.method, batch[i].Doc)
+	for i, e := range batch {
+		res := s.do(ctx, s.method, e.Doc)
 		switch {
 		case res.outcome == sinks.Delivered:
 			continue
@@ -246,7 +166,7 @@ func (s *Sink) sendSingle(ctx context.Context, batch []*event.Event, sel []int) 
 		// events already delivered or rejected must not be sent again:
 		// report the rest as Retry, and the next attempt, starting with
 		// this event, meets the failure as a request error.
-		if k == 0 {
+		if i == 0 {
 			return res.requestError(1)
 		}
 		// Pushed back (429, 503, a timeout): the rest is throttled, so
@@ -256,7 +176,7 @@ func (s *Sink) sendSingle(ctx context.Context, batch []*event.Event, sel []int) 
 			o = sinks.Throttled
 		}
 		be := &sinks.BatchError{Items: items, RetryAfter: res.retryAfter}
-		for _, j := range sel[k:] {
+		for j := i; j < len(batch); j++ {
 			be.Items = append(be.Items, sinks.ItemError{Index: j, Outcome: o, Status: res.status, Reason: res.reason})
 		}
 		return be
@@ -267,33 +187,25 @@ func (s *Sink) sendSingle(ctx context.Context, batch []*event.Event, sel []int) 
 	return nil
 }
 
-func (s *Sink) sendBatch(ctx context.Context, batch []*event.Event, sel []int) error {
+func (s *Sink) sendBatch(ctx context.Context, batch []*event.Event) error {
 	size := 2
-	for _, i := range sel {
-		size += len(batch[i].Doc) + 1
+	for _, e := range batch {
+		size += len(e.Doc) + 1
 	}
 	body := make([]byte, 0, size)
 	body = append(body, '[')
-	for k, i := range sel {
-		if k > 0 {
+	for i, e := range batch {
+		if i > 0 {
 			body = append(body, ',')
 		}
-		body = append(body, batch[i].Doc...)
+		body = append(body, e.Doc...)
 	}
 	body = append(body, ']')
 	res := s.do(ctx, s.method, body)
 	if res.outcome == sinks.Delivered {
 		return nil
 	}
-	if res.outcome == sinks.Reject && len(sel) < len(batch) {
-		// Reject only the events we sent; the skipped ones are done.
-		be := &sinks.BatchError{}
-		for _, i := range sel {
-			be.Items = append(be.Items, sinks.ItemError{Index: i, Outcome: sinks.Reject, Status: res.status, Reason: res.reason})
-		}
-		return be
-	}
-	return res.requestError(len(sel))
+	return res.requestError(len(batch))
 }
 
 // result is the classified outcome of one request.
