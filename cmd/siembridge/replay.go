@@ -22,161 +22,255 @@ import (
 // a terminal.
 const plainProgressEvery = 5 * time.Second
 
+// cmdReplay is "siembridge replay": it delivers a time window of a route's
+// topics again, showing progress on stderr and the outcome on stdout. It
+// blocks until the replay ends or ctx is cancelled.
 func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	r, err := newReplayRun(args, stdout)
+	if err != nil {
+		return err
+	}
+	prog := r.attachProgress(stderr)
+	res, err := bridge.Replay(ctx, r.cfg, r.opts)
+	prog.finish()
+	return r.report(stdout, res, err)
+}
+
+// replayFlags are the replay subcommand's flags as given.
+type replayFlags struct {
+	config, route         string
+	from, to              string
+	rate                  float64
+	index                 string
+	resume                bool
+	checkpoint            string
+	parallel              int
+	lateness              time.Duration
+	allowPartial          bool
+	indexSet, latenessSet bool // --index or --lateness given, even empty or 0
+}
+
+// parseReplayFlags parses the replay subcommand's arguments; on -h it
+// prints the usage to stdout and returns flag.ErrHelp.
+func parseReplayFlags(args []string, stdout io.Writer) (*replayFlags, error) {
 	fs := newCmdFlags("replay", "replay --config FILE --route NAME --from TIME --to TIME [flags]",
 		"Delivers again the events whose Kafka record time is in [--from, --to) into the route's\n"+
 			"sink, without a consumer group: the live bridge's offsets are untouched. Times: RFC 3339\n"+
 			"(2024-05-01T13:00:00Z), \"now\", or ago: -2h, -30m, -1d, -1h30m.", stdout)
-	path := fs.String("config", "siembridge.yaml", "configuration file")
-	routeName := fs.String("route", "", "route to replay (default: the only route)")
-	fromFlag := fs.String("from", "", "start of the window, inclusive (required unless --resume)")
-	toFlag := fs.String("to", "", "end of the window, exclusive (required unless --resume)")
-	rate := fs.Float64("rate", -1, "events per second; 0 = unlimited (default: the route's catch-up rate)")
-	index := fs.String("index", "", "deliver into this index instead (elasticsearch: an index template like the config's; splunk_hec: an index name)")
-	resume := fs.Bool("resume", false, "continue an interrupted replay from its checkpoint")
-	cpPath := fs.String("checkpoint", "", "checkpoint file (default .siembridge-replay-<route>-<from>-<to>.json in the working directory)")
-	parallel := fs.Int("parallel", 0, "partitions replayed at once (default: the route's workers)")
-	lateness := fs.Duration("lateness", bridge.DefaultReplayLateness, "how far record times may be out of order in a partition: read from --from minus this until a record stamped at or after --to plus this; 0 = none")
-	allowPartial := fs.Bool("allow-partial", false, "replay what Kafka still holds when retention deleted part of the window (otherwise: exit 1 naming what is gone)")
+	f := &replayFlags{}
+	fs.StringVar(&f.config, "config", "siembridge.yaml", "configuration file")
+	fs.StringVar(&f.route, "route", "", "route to replay (default: the only route)")
+	fs.StringVar(&f.from, "from", "", "start of the window, inclusive (required unless --resume)")
+	fs.StringVar(&f.to, "to", "", "end of the window, exclusive (required unless --resume)")
+	fs.Float64Var(&f.rate, "rate", -1, "events per second; 0 = unlimited (default: the route's catch-up rate)")
+	fs.StringVar(&f.index, "index", "", "deliver into this index instead (elasticsearch: an index template like the config's; splunk_hec: an index name)")
+	fs.BoolVar(&f.resume, "resume", false, "continue an interrupted replay from its checkpoint")
+	fs.StringVar(&f.checkpoint, "checkpoint", "", "checkpoint file (default .siembridge-replay-<route>-<from>-<to>.json in the working directory)")
+	fs.IntVar(&f.parallel, "parallel", 0, "partitions replayed at once (default: the route's workers)")
+	fs.DurationVar(&f.lateness, "lateness", bridge.DefaultReplayLateness, "how far record times may be out of order in a partition: read from --from minus this until a record stamped at or after --to plus this; 0 = none")
+	fs.BoolVar(&f.allowPartial, "allow-partial", false, "replay what Kafka still holds when retention deleted part of the window (otherwise: exit 1 naming what is gone)")
 	if err := fs.parse(args); err != nil {
-		return err
+		return nil, err
 	}
-	cfg, err := loadConfig(*path)
-	if err != nil {
-		return err
-	}
-	rc, err := pickRoute(cfg, *routeName)
-	if err != nil {
-		return err
-	}
-	if *lateness < 0 {
-		return flagErrorf("lateness", "%s must not be negative", *lateness)
-	}
-	indexSet, latenessSet := false, false
-	fs.Visit(func(f *flag.Flag) {
-		indexSet = indexSet || f.Name == "index"
-		latenessSet = latenessSet || f.Name == "lateness"
+	fs.Visit(func(fl *flag.Flag) {
+		f.indexSet = f.indexSet || fl.Name == "index"
+		f.latenessSet = f.latenessSet || fl.Name == "lateness"
 	})
+	return f, nil
+}
 
-	opts := bridge.ReplayOptions{Route: rc.Name, Rate: *rate, Index: *index, Checkpoint: *cpPath, Resume: *resume,
-		Parallel: *parallel, Lateness: replayLateness(*lateness), AllowPartial: *allowPartial}
+// replayRun is one replay as the flags and the configuration decide it:
+// the route, the window and the bridge.ReplayOptions to run it with.
+type replayRun struct {
+	configPath string // --config, repeated in the command that resumes
+	cfg        *config.Config
+	route      string
+	opts       bridge.ReplayOptions
+}
+
+// newReplayRun parses and checks the flags, loads the configuration and
+// settles the window: from --from and --to, or from the checkpoint when
+// resuming. It reads files but does not contact Kafka.
+func newReplayRun(args []string, stdout io.Writer) (*replayRun, error) {
+	f, err := parseReplayFlags(args, stdout)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := pickRoute(cfg, f.route)
+	if err != nil {
+		return nil, err
+	}
+	if f.lateness < 0 {
+		return nil, flagErrorf("lateness", "%s must not be negative", f.lateness)
+	}
+	r := &replayRun{configPath: f.config, cfg: cfg, route: rc.Name,
+		opts: bridge.ReplayOptions{Route: rc.Name, Rate: f.rate, Index: f.index, Checkpoint: f.checkpoint, Resume: f.resume,
+			Parallel: f.parallel, Lateness: replayLateness(f.lateness), AllowPartial: f.allowPartial}}
 	now := time.Now()
 	switch {
-	case *resume && *fromFlag == "" && *toFlag == "":
-		// The window comes from the checkpoint: relative times given
-		// again would name another window.
-		if opts.Checkpoint == "" {
-			found, err := checkpoint.FindReplayFiles(".", rc.Name)
-			if err != nil {
-				return err
-			}
-			switch len(found) {
-			case 0:
-				return flagErrorf("resume", "no replay checkpoint of route %s in the working directory (give --checkpoint FILE)", rc.Name)
-			case 1:
-				opts.Checkpoint = found[0]
-			default:
-				return flagErrorf("resume", "%d replay checkpoints of route %s in the working directory, choose one with --checkpoint: %s", len(found), rc.Name, strings.Join(found, ", "))
-			}
-		}
-		st, err := checkpoint.LoadReplay(opts.Checkpoint)
-		if err != nil {
-			return flagErrorf("resume", "%v", err)
-		}
-		opts.From, opts.To = st.From, st.To
-		if !indexSet {
-			opts.Index = st.Index
-		}
-		if !latenessSet {
-			opts.Lateness = replayLateness(st.Lateness)
-		}
-	case *fromFlag == "":
-		return missingFlag("from", "unless --resume")
-	case *toFlag == "":
-		return missingFlag("to", "unless --resume")
+	case f.resume && f.from == "" && f.to == "":
+		err = r.resumeWindow(f)
+	case f.from == "":
+		err = missingFlag("from", "unless --resume")
+	case f.to == "":
+		err = missingFlag("to", "unless --resume")
 	default:
-		if opts.From, err = parseTime(*fromFlag, now); err != nil {
-			return flagErrorf("from", "%v", err)
+		err = r.newWindow(f, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// resumeWindow takes the window of a --resume without --from and --to
+// from the checkpoint (relative times given again would name another
+// window): --checkpoint, or the only replay checkpoint of the route in the
+// working directory.
+func (r *replayRun) resumeWindow(f *replayFlags) error {
+	if r.opts.Checkpoint == "" {
+		found, err := checkpoint.FindReplayFiles(".", r.route)
+		if err != nil {
+			return err
 		}
-		if opts.To, err = parseTime(*toFlag, now); err != nil {
-			return flagErrorf("to", "%v", err)
-		}
-		if !opts.From.Before(opts.To) {
-			return flagErrorf("to", "%s is not after --from %s", fmtUTC(opts.To), fmtUTC(opts.From))
-		}
-		if opts.Checkpoint == "" {
-			opts.Checkpoint = checkpoint.ReplayFileName(rc.Name, opts.From, opts.To)
-		}
-		if *resume {
-			st, err := checkpoint.LoadReplay(opts.Checkpoint)
-			if errors.Is(err, os.ErrNotExist) {
-				return flagErrorf("resume", "no checkpoint %s (relative times such as -2h name a new window on every run: resume with --resume alone or with --checkpoint FILE)", opts.Checkpoint)
-			}
-			if err != nil {
-				return flagErrorf("resume", "%v", err)
-			}
-			if !indexSet {
-				opts.Index = st.Index
-			}
-			if !latenessSet {
-				opts.Lateness = replayLateness(st.Lateness)
-			}
-		} else if _, err := os.Stat(opts.Checkpoint); err == nil {
-			return usagef("checkpoint %s exists: an earlier replay of this window did not finish; continue it with --resume, or delete the file to start over", opts.Checkpoint)
+		switch len(found) {
+		case 0:
+			return flagErrorf("resume", "no replay checkpoint of route %s in the working directory (give --checkpoint FILE)", r.route)
+		case 1:
+			r.opts.Checkpoint = found[0]
+		default:
+			return flagErrorf("resume", "%d replay checkpoints of route %s in the working directory, choose one with --checkpoint: %s", len(found), r.route, strings.Join(found, ", "))
 		}
 	}
+	st, err := checkpoint.LoadReplay(r.opts.Checkpoint)
+	if err != nil {
+		return flagErrorf("resume", "%v", err)
+	}
+	r.opts.From, r.opts.To = st.From, st.To
+	r.adopt(st, f)
+	return nil
+}
 
-	prog := newReplayProgress(stderr, rc.Name)
-	logCfg := cfg.Log
+// newWindow sets the window from --from and --to (read at now) and names
+// its checkpoint. With --resume the checkpoint must exist; without, it must
+// not: an unfinished replay of the same window is continued or deleted,
+// never overwritten.
+func (r *replayRun) newWindow(f *replayFlags, now time.Time) error {
+	var err error
+	if r.opts.From, err = parseTime(f.from, now); err != nil {
+		return flagErrorf("from", "%v", err)
+	}
+	if r.opts.To, err = parseTime(f.to, now); err != nil {
+		return flagErrorf("to", "%v", err)
+	}
+	if !r.opts.From.Before(r.opts.To) {
+		return flagErrorf("to", "%s is not after --from %s", fmtUTC(r.opts.To), fmtUTC(r.opts.From))
+	}
+	if r.opts.Checkpoint == "" {
+		r.opts.Checkpoint = checkpoint.ReplayFileName(r.route, r.opts.From, r.opts.To)
+	}
+	if !f.resume {
+		if _, err := os.Stat(r.opts.Checkpoint); err == nil {
+			return usagef("checkpoint %s exists: an earlier replay of this window did not finish; continue it with --resume, or delete the file to start over", r.opts.Checkpoint)
+		}
+		return nil
+	}
+	st, err := checkpoint.LoadReplay(r.opts.Checkpoint)
+	if errors.Is(err, os.ErrNotExist) {
+		return flagErrorf("resume", "no checkpoint %s (relative times such as -2h name a new window on every run: resume with --resume alone or with --checkpoint FILE)", r.opts.Checkpoint)
+	}
+	if err != nil {
+		return flagErrorf("resume", "%v", err)
+	}
+	r.adopt(st, f)
+	return nil
+}
+
+// adopt takes the index and the lateness of a resumed replay from its
+// checkpoint, unless the flags set them.
+func (r *replayRun) adopt(st *checkpoint.ReplayState, f *replayFlags) {
+	if !f.indexSet {
+		r.opts.Index = st.Index
+	}
+	if !f.latenessSet {
+		r.opts.Lateness = replayLateness(st.Lateness)
+	}
+}
+
+// attachProgress sets the replay's logger and progress callback, both
+// writing to stderr, and prints the line that starts the replay. On a
+// terminal the log is kept to warnings and errors: info lines would tear
+// the progress bar, and the bar and the summary say the same.
+func (r *replayRun) attachProgress(stderr io.Writer) *replayProgress {
+	prog := newReplayProgress(stderr, r.route)
+	logCfg := r.cfg.Log
 	if prog.tty && (logCfg.Level == "info" || logCfg.Level == "debug") {
-		// Info lines would tear the bar; the bar and the summary say it.
 		logCfg.Level = "warn"
 	}
-	log := newLogger(logCfg, stderr)
-	opts.Logger = log
-	opts.OnProgress = prog.update
-	fmt.Fprintf(stderr, "replaying route %s, window [%s, %s), lateness %s%s\n", rc.Name, fmtUTC(opts.From), fmtUTC(opts.To), effectiveLateness(opts.Lateness), indexNote(opts.Index))
+	r.opts.Logger = newLogger(logCfg, stderr)
+	r.opts.OnProgress = prog.update
+	fmt.Fprintf(stderr, "replaying route %s, window [%s, %s), lateness %s%s\n", r.route, fmtUTC(r.opts.From), fmtUTC(r.opts.To), effectiveLateness(r.opts.Lateness), indexNote(r.opts.Index))
+	return prog
+}
 
-	res, err := bridge.Replay(ctx, cfg, opts)
-	prog.finish()
+// report prints the outcome of bridge.Replay (res, err) on stdout and returns
+// the command's error: a usage error for a bad option, err for a replay
+// that retention cut short or that failed, "replay incomplete" for one
+// that stopped early without an error.
+func (r *replayRun) report(stdout io.Writer, res bridge.ReplayResult, err error) error {
 	var oe *bridge.ReplayOptionError
 	if errors.As(err, &oe) {
 		return flagErrorf(oe.Option, "%v", oe.Err)
 	}
 	var re *bridge.RetentionError
 	if errors.As(err, &re) {
-		fmt.Fprintf(stdout, "replay of route %s [%s, %s) NOT started: retention deleted part of it\n", rc.Name, fmtUTC(opts.From), fmtUTC(opts.To))
+		fmt.Fprintf(stdout, "replay of route %s [%s, %s) NOT started: retention deleted part of it\n", r.route, fmtUTC(r.opts.From), fmtUTC(r.opts.To))
 		for _, g := range re.Gaps {
 			fmt.Fprintf(stdout, "  %s\n", g)
 		}
 		fmt.Fprintln(stdout, "run again with --allow-partial to replay what Kafka still holds")
 		return err
 	}
-	rateStr := ""
-	if s := res.Elapsed.Seconds(); s > 0 {
-		rateStr = fmt.Sprintf(" (%.0f events/s)", float64(res.Delivered+res.DeadLettered)/s)
-	}
 	for _, g := range res.Gaps {
 		fmt.Fprintf(stdout, "PARTIAL (--allow-partial): %s\n", g)
 	}
 	if res.Complete {
-		fmt.Fprintf(stdout, "replay of route %s [%s, %s) complete: %d events delivered, %d dead-lettered, %d records read outside the window skipped (lateness %s), in %s%s\n",
-			rc.Name, fmtUTC(opts.From), fmtUTC(opts.To), res.Delivered, res.DeadLettered, res.Skipped, res.Lateness, res.Elapsed.Round(time.Millisecond), rateStr)
-		if res.Checkpoint == "" && opts.Checkpoint != "" {
-			fmt.Fprintf(stdout, "checkpoint %s deleted\n", opts.Checkpoint)
-		}
+		r.printComplete(stdout, res)
 		return err
 	}
 	if err == nil {
 		err = errors.New("replay incomplete")
 	}
+	r.printIncomplete(stdout, res)
+	return err
+}
+
+// printComplete prints the summary of a replay that covered its window.
+func (r *replayRun) printComplete(stdout io.Writer, res bridge.ReplayResult) {
+	rateStr := ""
+	if s := res.Elapsed.Seconds(); s > 0 {
+		rateStr = fmt.Sprintf(" (%.0f events/s)", float64(res.Delivered+res.DeadLettered)/s)
+	}
+	fmt.Fprintf(stdout, "replay of route %s [%s, %s) complete: %d events delivered, %d dead-lettered, %d records read outside the window skipped (lateness %s), in %s%s\n",
+		r.route, fmtUTC(r.opts.From), fmtUTC(r.opts.To), res.Delivered, res.DeadLettered, res.Skipped, res.Lateness, res.Elapsed.Round(time.Millisecond), rateStr)
+	if res.Checkpoint == "" && r.opts.Checkpoint != "" {
+		fmt.Fprintf(stdout, "checkpoint %s deleted\n", r.opts.Checkpoint)
+	}
+}
+
+// printIncomplete prints how far a replay that stopped early got and, when
+// its progress was saved, the command that continues it.
+func (r *replayRun) printIncomplete(stdout io.Writer, res bridge.ReplayResult) {
 	fmt.Fprintf(stdout, "replay of route %s [%s, %s) NOT complete: %d of at most %d offsets done; %d events delivered, %d dead-lettered in this run; %d records outside the window skipped\n",
-		rc.Name, fmtUTC(opts.From), fmtUTC(opts.To), res.Done, res.Total, res.Delivered, res.DeadLettered, res.Skipped)
+		r.route, fmtUTC(r.opts.From), fmtUTC(r.opts.To), res.Done, res.Total, res.Delivered, res.DeadLettered, res.Skipped)
 	if res.Checkpoint != "" {
 		fmt.Fprintf(stdout, "progress saved in %s; continue with:\n  siembridge replay --config %s --route %s --resume --checkpoint %s\n",
-			res.Checkpoint, *path, rc.Name, res.Checkpoint)
+			res.Checkpoint, r.configPath, r.route, res.Checkpoint)
 	}
-	return err
 }
 
 // replayLateness maps the --lateness flag (0 = none) to

@@ -107,18 +107,80 @@ const (
 
 // Run runs the demo, writing one live line per second and the summary to
 // out. It returns an error when setting up failed or an event was lost.
+// It blocks for up to opts.Duration, then while the outcome is verified.
 func Run(ctx context.Context, opts Options, out io.Writer) (Summary, error) {
 	opts.defaults()
 	// The outage timers write too: one writer at a time.
-	out = &syncWriter{w: out}
-	start := time.Now()
-	cluster, err := kafkatest.Start(opts.Partitions, []string{topic, dlqTopic})
+	d, err := newDemo(opts, &syncWriter{w: out})
 	if err != nil {
-		return Summary{}, fmt.Errorf("starting the embedded broker: %w", err)
+		return Summary{}, err
 	}
-	defer cluster.Close()
+	defer d.close()
 
-	siem := esfake.New(esfake.Options{
+	runCtx, cancel := context.WithTimeout(ctx, opts.Duration)
+	defer cancel()
+	stopBridge := d.runBridge()
+	prodErr := make(chan error, 1)
+	go func() { prodErr <- produce(runCtx, d.cluster.Brokers(), opts, opts.Duration*3/4, &d.produced) }()
+	if opts.Outage > 0 {
+		defer d.scheduleOutage()()
+	}
+
+	fmt.Fprintf(d.out, "siembridge demo: %d events/s into %q (%d partitions) → SIEM with capacity %.0f events/s; route limit %.0f/s, catch-up %.0f/s\n",
+		opts.Rate, topic, opts.Partitions, opts.Capacity, opts.Limit, opts.Catchup)
+	if err := d.watch(runCtx, prodErr); err != nil {
+		_ = stopBridge()
+		return Summary{}, fmt.Errorf("producer: %w", err)
+	}
+	st := d.bridge.Stats()
+	if err := stopBridge(); err != nil {
+		return Summary{}, err
+	}
+	return d.finish(ctx, st)
+}
+
+// demo is one run: what it runs on, where its lines go and how many events
+// have been produced so far.
+type demo struct {
+	opts     Options
+	out      io.Writer // safe for concurrent use
+	start    time.Time
+	cluster  *kafkatest.Cluster
+	siem     *esfake.Server
+	bridge   *bridge.Bridge
+	status   *metrics.Server // nil without Options.Listen
+	produced atomic.Int64
+}
+
+// newDemo starts the embedded broker and the SIEM and builds the bridge
+// from the demo configuration, with the status page when opts.Listen is
+// set; the bridge is not running yet. On error what was started is closed.
+// It does not block.
+func newDemo(opts Options, out io.Writer) (_ *demo, err error) {
+	d := &demo{opts: opts, out: out, start: time.Now()}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	if d.cluster, err = kafkatest.Start(opts.Partitions, []string{topic, dlqTopic}); err != nil {
+		return nil, fmt.Errorf("starting the embedded broker: %w", err)
+	}
+	d.siem = newSIEM(opts)
+	if err := d.siem.Start(); err != nil {
+		d.siem = nil // nothing to close
+		return nil, fmt.Errorf("starting the SIEM: %w", err)
+	}
+	if err := d.buildBridge(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// newSIEM returns the in-process Elasticsearch of the demo: opts.Capacity
+// events/s, and a mapping that rejects the field rejectKey.
+func newSIEM(opts Options) *esfake.Server {
+	return esfake.New(esfake.Options{
 		Capacity: opts.Capacity,
 		RejectIf: func(doc []byte) (int, string, string) {
 			if _, ok := event.Field(doc, rejectKey); ok {
@@ -128,132 +190,146 @@ func Run(ctx context.Context, opts Options, out io.Writer) (Summary, error) {
 		},
 		DiscardSources: false,
 	})
-	if err := siem.Start(); err != nil {
-		return Summary{}, fmt.Errorf("starting the SIEM: %w", err)
-	}
-	defer siem.Close()
+}
 
+// buildBridge builds the bridge from the demo configuration, pointed at
+// the broker and the SIEM, and with Options.Listen starts the status page
+// and prints its address. It does not block.
+func (d *demo) buildBridge() error {
 	cfg, err := config.Parse([]byte(fmt.Sprintf(configTemplate,
-		quote(cluster.Brokers()[0]), topic, quote(siem.URL()), dlqTopic,
-		opts.Limit, opts.Catchup)))
+		quote(d.cluster.Brokers()[0]), topic, quote(d.siem.URL()), dlqTopic,
+		d.opts.Limit, d.opts.Catchup)))
 	if err != nil {
-		return Summary{}, fmt.Errorf("demo configuration: %w", err)
+		return fmt.Errorf("demo configuration: %w", err)
 	}
-	bopts := []bridge.Option{bridge.WithLogger(opts.Log)}
+	bopts := []bridge.Option{bridge.WithLogger(d.opts.Log)}
 	reg := metrics.NewRegistry()
-	if opts.Listen != "" {
+	if d.opts.Listen != "" {
 		hooks, err := metrics.New(reg)
 		if err != nil {
-			return Summary{}, err
+			return err
 		}
 		bopts = append(bopts, bridge.WithHooks(hooks))
 	}
-	b, err := bridge.New(cfg, bopts...)
-	if err != nil {
-		return Summary{}, err
+	if d.bridge, err = bridge.New(cfg, bopts...); err != nil {
+		return err
 	}
-	if opts.Listen != "" {
-		srv, err := metrics.NewServer(metrics.ServerConfig{Listen: opts.Listen, Routes: cfg.Routes}, b, reg, metrics.WithLogger(opts.Log))
-		if err != nil {
-			return Summary{}, err
+	if d.opts.Listen != "" {
+		if d.status, err = metrics.NewServer(metrics.ServerConfig{Listen: d.opts.Listen, Routes: cfg.Routes}, d.bridge, reg, metrics.WithLogger(d.opts.Log)); err != nil {
+			return err
 		}
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Close(sctx)
-		}()
-		fmt.Fprintf(out, "status page: http://%s/\n", srv.Addr())
+		fmt.Fprintf(d.out, "status page: http://%s/\n", d.status.Addr())
 	}
+	return nil
+}
 
-	runCtx, cancel := context.WithTimeout(ctx, opts.Duration)
-	defer cancel()
-	bridgeCtx, stopBridge := context.WithCancel(context.Background())
+// close stops the status page (waiting up to 5 s for it), the SIEM and
+// the broker, those that were started.
+func (d *demo) close() {
+	if d.status != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = d.status.Close(sctx)
+	}
+	if d.siem != nil {
+		d.siem.Close()
+	}
+	if d.cluster != nil {
+		d.cluster.Close()
+	}
+}
+
+// runBridge runs the bridge in a goroutine. The returned function stops
+// it, blocks until it has returned and gives its error.
+func (d *demo) runBridge() (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	var bridgeErr error
+	var err error
 	wg.Add(1)
-	go func() { defer wg.Done(); bridgeErr = b.Run(bridgeCtx) }()
-
-	var produced atomic.Int64
-	produceFor := opts.Duration * 3 / 4
-	prodErr := make(chan error, 1)
-	go func() { prodErr <- produce(runCtx, cluster.Brokers(), opts, produceFor, &produced) }()
-
-	// The SIEM's maintenance window.
-	outageAt := opts.Duration * 3 / 10
-	if opts.Outage > 0 {
-		// The timers' writes must end before Run returns: the caller may
-		// read out then.
-		var timers sync.WaitGroup
-		stopped := make(chan struct{})
-		timers.Add(1)
-		outageTimer := time.AfterFunc(outageAt, func() {
-			defer timers.Done()
-			fmt.Fprintf(out, "  -- SIEM down for maintenance (%s): connections refused --\n", opts.Outage)
-			_ = siem.SetMode(esfake.Refuse)
-			select {
-			case <-time.After(opts.Outage):
-				fmt.Fprintln(out, "  -- SIEM back --")
-				_ = siem.SetMode(esfake.Healthy)
-			case <-stopped:
-			}
-		})
-		defer func() {
-			close(stopped)
-			if outageTimer.Stop() {
-				timers.Done()
-			}
-			timers.Wait()
-		}()
+	go func() { defer wg.Done(); err = d.bridge.Run(ctx) }()
+	return func() error {
+		cancel()
+		wg.Wait()
+		return err
 	}
+}
 
-	fmt.Fprintf(out, "siembridge demo: %d events/s into %q (%d partitions) → SIEM with capacity %.0f events/s; route limit %.0f/s, catch-up %.0f/s\n",
-		opts.Rate, topic, opts.Partitions, opts.Capacity, opts.Limit, opts.Catchup)
+// scheduleOutage is the SIEM's maintenance window: Options.Outage of
+// refused connections starting at 3/10 of the run, announced on out. It
+// does not block; the returned function cancels the outage and blocks
+// until the timer's writes have ended (the caller may read out after Run).
+func (d *demo) scheduleOutage() (stop func()) {
+	var timers sync.WaitGroup
+	stopped := make(chan struct{})
+	timers.Add(1)
+	outageTimer := time.AfterFunc(d.opts.Duration*3/10, func() {
+		defer timers.Done()
+		fmt.Fprintf(d.out, "  -- SIEM down for maintenance (%s): connections refused --\n", d.opts.Outage)
+		_ = d.siem.SetMode(esfake.Refuse)
+		select {
+		case <-time.After(d.opts.Outage):
+			fmt.Fprintln(d.out, "  -- SIEM back --")
+			_ = d.siem.SetMode(esfake.Healthy)
+		case <-stopped:
+		}
+	})
+	return func() {
+		close(stopped)
+		if outageTimer.Stop() {
+			timers.Done()
+		}
+		timers.Wait()
+	}
+}
+
+// watch prints a live line every second. It blocks until runCtx ends or,
+// once the producer has finished and the SIEM is healthy, everything
+// produced has been delivered or dead-lettered and the lag is 0. It
+// returns the producer's error, if it failed before runCtx ended.
+func (d *demo) watch(runCtx context.Context, prodErr <-chan error) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var prevDelivered int64
 	producerDone := false
-loop:
 	for {
 		select {
 		case <-runCtx.Done():
-			break loop
+			return nil
 		case err := <-prodErr:
 			if err != nil && runCtx.Err() == nil {
-				stopBridge()
-				wg.Wait()
-				return Summary{}, fmt.Errorf("producer: %w", err)
+				return err
 			}
 			producerDone = true
 		case <-tick.C:
-			st := b.Stats()
+			st := d.bridge.Stats()
 			if len(st.Routes) == 0 {
 				continue
 			}
 			rs := st.Routes[0]
 			done := rs.Delivered + rs.DeadLettered
-			fmt.Fprintln(out, liveLine(time.Since(start), produced.Load(), rs, done-prevDelivered))
+			fmt.Fprintln(d.out, liveLine(time.Since(d.start), d.produced.Load(), rs, done-prevDelivered))
 			prevDelivered = done
-			if producerDone && siem.Mode() == esfake.Healthy && done >= produced.Load() && rs.Lag == 0 {
-				break loop
+			if producerDone && d.siem.Mode() == esfake.Healthy && done >= d.produced.Load() && rs.Lag == 0 {
+				return nil
 			}
 		}
 	}
-	st := b.Stats()
-	stopBridge()
-	wg.Wait()
-	if bridgeErr != nil {
-		return Summary{}, bridgeErr
-	}
+}
 
-	sum, err := verify(ctx, cluster.Brokers(), siem, produced.Load())
+// finish verifies what reached the SIEM and the dead-letter topic against
+// what was produced, completes the summary with st (the bridge's last
+// stats) and prints it. It blocks while it reads the dead-letter topic (at
+// most 30 s) and returns an error if an event was lost or duplicated.
+func (d *demo) finish(ctx context.Context, st bridge.Stats) (Summary, error) {
+	sum, err := verify(ctx, d.cluster.Brokers(), d.siem, d.produced.Load())
 	if err != nil {
 		return sum, err
 	}
 	if len(st.Routes) > 0 {
 		sum.MaxLag = st.Routes[0].MaxLag
 	}
-	sum.Elapsed = time.Since(start)
-	fmt.Fprintf(out, "\nsummary: produced %d, delivered %d, dead-lettered %d (rejected by the SIEM's mapping), lost %d, duplicates %d (%d re-sends absorbed by deterministic IDs), max lag %d, %s\n",
+	sum.Elapsed = time.Since(d.start)
+	fmt.Fprintf(d.out, "\nsummary: produced %d, delivered %d, dead-lettered %d (rejected by the SIEM's mapping), lost %d, duplicates %d (%d re-sends absorbed by deterministic IDs), max lag %d, %s\n",
 		sum.Produced, sum.Delivered, sum.DeadLettered, sum.Lost, sum.Duplicates, sum.Absorbed, sum.MaxLag, sum.Elapsed.Round(time.Second))
 	if sum.Lost > 0 || sum.Duplicates > 0 {
 		return sum, fmt.Errorf("%d events lost, %d duplicated", sum.Lost, sum.Duplicates)

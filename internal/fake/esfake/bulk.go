@@ -249,6 +249,26 @@ type item struct {
 	hasMetadata bool // successful write: _version, _shards, _seq_no...
 }
 
+// failure is an item's error: its HTTP status, error type and reason.
+type failure struct {
+	status  int
+	errType string
+	reason  string
+	// withShard: the error carries index_uuid, shard and index, like
+	// Elasticsearch's engine errors (version conflict, document missing).
+	withShard bool
+}
+
+// target is where an admitted operation lands: its concrete index and the
+// document already stored there under the operation's _id.
+type target struct {
+	name       string // the concrete index
+	dataStream bool   // the index backs a data stream: documents need @timestamp
+	ix         *index // nil until the first write creates the index
+	existing   doc
+	exists     bool
+}
+
 // apply executes one operation against the store. s.mu must be held.
 //
 // The operation's index may name an alias or a data stream: it is resolved
@@ -256,116 +276,181 @@ type item struct {
 // (as Elasticsearch does), and an existing _id is looked up in that index
 // only.
 func (s *Server) apply(o *op, now time.Time) item {
-	it := item{action: o.action, index: o.index, id: o.id}
-	if o.action != "delete" && o.id == "" {
-		s.nextAutoID++
-		it.id = fmt.Sprintf("esfake%014d", s.nextAutoID)
-		o.id = it.id
+	it := item{action: o.action, index: o.index, id: s.assignID(o)}
+	t, f := s.resolve(o)
+	if f != nil {
+		return s.fail(it, f)
 	}
-	fail := func(status int, errType, reason string) item {
-		it.status, it.errType, it.errReason = status, errType, reason
-		s.rejected[status]++
-		return it
+	it.index = t.name
+	if f := s.throttle(now); f != nil {
+		return s.fail(it, f)
 	}
-
-	if o.badIndex != "" {
-		return fail(http.StatusBadRequest, "invalid_index_name_exception", "Invalid index name ["+o.index+"], "+o.badIndex)
-	}
-	concrete, dataStream, st, errType, reason := s.resolveWrite(o.index, o.action)
-	if st != 0 {
-		return fail(st, errType, reason)
-	}
-	it.index = concrete
-	if s.opts.Item429Rate > 0 && s.rng.Float64() < s.opts.Item429Rate {
-		return fail(http.StatusTooManyRequests, "es_rejected_execution_exception", rejectedExecution("injected"))
-	}
-	if !s.takeToken(now) {
-		return fail(http.StatusTooManyRequests, "es_rejected_execution_exception", rejectedExecution("capacity"))
-	}
-
-	ix := s.indices[concrete]
-	var existing doc
-	var exists bool
-	if ix != nil {
-		existing, exists = ix.docs[it.id]
-	}
-	if ix != nil {
-		it.indexUUID = ix.uuid
+	if t.ix != nil {
+		it.indexUUID = t.ix.uuid
 	} else {
-		it.indexUUID = fakeUUID(concrete)
+		it.indexUUID = fakeUUID(t.name)
 	}
 
 	var src []byte
 	switch o.action {
 	case "create", "index":
-		if reason := checkSource(o.source); reason != "" {
-			return fail(http.StatusBadRequest, "document_parsing_exception", reason)
-		}
-		if dataStream && !hasTimestamp(o.source) {
-			return fail(http.StatusBadRequest, "document_parsing_exception",
-				"[1:1] failed to parse: data stream timestamp field [@timestamp] is missing")
-		}
-		if s.opts.RejectIf != nil {
-			if st, t, r := s.opts.RejectIf(o.source); st != 0 {
-				return fail(st, t, r)
-			}
-		}
-		if o.action == "create" && exists {
-			s.dups++
-			it.withShard = true
-			return fail(http.StatusConflict, "version_conflict_engine_exception",
-				fmt.Sprintf("[%s]: version conflict, document already exists (current version [%d])", it.id, existing.version))
-		}
-		src = o.source
+		src, f = s.writeSource(o, t)
 	case "update":
-		var u struct {
-			Doc         json.RawMessage `json:"doc"`
-			DocAsUpsert bool            `json:"doc_as_upsert"`
-			Upsert      json.RawMessage `json:"upsert"`
-		}
-		if err := json.Unmarshal(o.source, &u); err != nil {
-			return fail(http.StatusBadRequest, "x_content_parse_exception", "[1:1] failed to parse update request: "+err.Error())
-		}
-		switch {
-		case exists && len(u.Doc) > 0:
-			merged, err := mergeDoc(existing.src, u.Doc, s.opts.DiscardSources)
-			if err != nil {
-				return fail(http.StatusBadRequest, "document_parsing_exception", "[1:1] failed to parse: "+err.Error())
-			}
-			src = merged
-		case exists:
-			return fail(http.StatusBadRequest, "action_request_validation_exception", "Validation Failed: 1: script or doc is missing;")
-		case u.DocAsUpsert && len(u.Doc) > 0:
-			src = u.Doc
-		case len(u.Upsert) > 0:
-			src = u.Upsert
-		default:
-			it.withShard = true
-			return fail(http.StatusNotFound, "document_missing_exception", "["+it.id+"]: document missing")
-		}
-		if reason := checkSource(src); reason != "" {
-			return fail(http.StatusBadRequest, "document_parsing_exception", reason)
-		}
+		src, f = s.updateSource(o, t)
 	case "delete":
-		if !exists {
-			it.status, it.result, it.hasMetadata = http.StatusNotFound, "not_found", true
-			it.version = 1
-			if ix != nil {
-				it.seqNo = ix.seqNo
-				ix.seqNo++
-			}
-			return it
+		return s.applyDelete(it, t, now)
+	}
+	if f != nil {
+		return s.fail(it, f)
+	}
+	return s.store(it, t, src, now)
+}
+
+// assignID gives a create, index or update without an _id an automatic one,
+// like Elasticsearch, and returns the operation's _id. s.mu must be held.
+func (s *Server) assignID(o *op) string {
+	if o.action != "delete" && o.id == "" {
+		s.nextAutoID++
+		o.id = fmt.Sprintf("esfake%014d", s.nextAutoID)
+	}
+	return o.id
+}
+
+// fail completes it as refused by f and counts the rejection. s.mu must
+// be held.
+func (s *Server) fail(it item, f *failure) item {
+	it.status, it.errType, it.errReason = f.status, f.errType, f.reason
+	it.withShard = f.withShard
+	s.rejected[f.status]++
+	return it
+}
+
+// resolve checks the operation's index name and resolves it to the
+// concrete index it writes to, with the document already stored there
+// under the operation's _id. s.mu must be held.
+func (s *Server) resolve(o *op) (target, *failure) {
+	if o.badIndex != "" {
+		return target{}, &failure{status: http.StatusBadRequest, errType: "invalid_index_name_exception",
+			reason: "Invalid index name [" + o.index + "], " + o.badIndex}
+	}
+	concrete, dataStream, st, errType, reason := s.resolveWrite(o.index, o.action)
+	if st != 0 {
+		return target{}, &failure{status: st, errType: errType, reason: reason}
+	}
+	t := target{name: concrete, dataStream: dataStream, ix: s.indices[concrete]}
+	if t.ix != nil {
+		t.existing, t.exists = t.ix.docs[o.id]
+	}
+	return t, nil
+}
+
+// throttle refuses the item with a 429 when Options.Item429Rate injects
+// one or the SIEM is over capacity; otherwise it takes a capacity token.
+// It does not block. s.mu must be held.
+func (s *Server) throttle(now time.Time) *failure {
+	if s.opts.Item429Rate > 0 && s.rng.Float64() < s.opts.Item429Rate {
+		return &failure{status: http.StatusTooManyRequests, errType: "es_rejected_execution_exception",
+			reason: rejectedExecution("injected")}
+	}
+	if !s.takeToken(now) {
+		return &failure{status: http.StatusTooManyRequests, errType: "es_rejected_execution_exception",
+			reason: rejectedExecution("capacity")}
+	}
+	return nil
+}
+
+// writeSource checks the source of a create or index and returns the
+// document to store: a valid JSON object, with @timestamp in a data
+// stream, accepted by Options.RejectIf, and for a create an _id not yet
+// taken (a conflict counts as a duplicate). s.mu must be held.
+func (s *Server) writeSource(o *op, t target) ([]byte, *failure) {
+	if reason := checkSource(o.source); reason != "" {
+		return nil, &failure{status: http.StatusBadRequest, errType: "document_parsing_exception", reason: reason}
+	}
+	if t.dataStream && !hasTimestamp(o.source) {
+		return nil, &failure{status: http.StatusBadRequest, errType: "document_parsing_exception",
+			reason: "[1:1] failed to parse: data stream timestamp field [@timestamp] is missing"}
+	}
+	if s.opts.RejectIf != nil {
+		if st, errType, reason := s.opts.RejectIf(o.source); st != 0 {
+			return nil, &failure{status: st, errType: errType, reason: reason}
 		}
-		delete(ix.docs, it.id)
-		it.status, it.result, it.hasMetadata, it.version = http.StatusOK, "deleted", true, existing.version+1
-		it.seqNo = ix.seqNo
-		ix.seqNo++
-		s.countAccepted(now)
+	}
+	if o.action == "create" && t.exists {
+		s.dups++
+		return nil, &failure{status: http.StatusConflict, errType: "version_conflict_engine_exception", withShard: true,
+			reason: fmt.Sprintf("[%s]: version conflict, document already exists (current version [%d])", o.id, t.existing.version)}
+	}
+	return o.source, nil
+}
+
+// updateSource returns the document an update leaves: the stored one
+// merged with "doc", or for a missing document "doc" (doc_as_upsert) or
+// "upsert". s.mu must be held.
+func (s *Server) updateSource(o *op, t target) ([]byte, *failure) {
+	var u struct {
+		Doc         json.RawMessage `json:"doc"`
+		DocAsUpsert bool            `json:"doc_as_upsert"`
+		Upsert      json.RawMessage `json:"upsert"`
+	}
+	if err := json.Unmarshal(o.source, &u); err != nil {
+		return nil, &failure{status: http.StatusBadRequest, errType: "x_content_parse_exception",
+			reason: "[1:1] failed to parse update request: " + err.Error()}
+	}
+	var src []byte
+	switch {
+	case t.exists && len(u.Doc) > 0:
+		merged, err := mergeDoc(t.existing.src, u.Doc, s.opts.DiscardSources)
+		if err != nil {
+			return nil, &failure{status: http.StatusBadRequest, errType: "document_parsing_exception",
+				reason: "[1:1] failed to parse: " + err.Error()}
+		}
+		src = merged
+	case t.exists:
+		return nil, &failure{status: http.StatusBadRequest, errType: "action_request_validation_exception",
+			reason: "Validation Failed: 1: script or doc is missing;"}
+	case u.DocAsUpsert && len(u.Doc) > 0:
+		src = u.Doc
+	case len(u.Upsert) > 0:
+		src = u.Upsert
+	default:
+		return nil, &failure{status: http.StatusNotFound, errType: "document_missing_exception", withShard: true,
+			reason: "[" + o.id + "]: document missing"}
+	}
+	if reason := checkSource(src); reason != "" {
+		return nil, &failure{status: http.StatusBadRequest, errType: "document_parsing_exception", reason: reason}
+	}
+	return src, nil
+}
+
+// applyDelete removes the target document and completes it; deleting a
+// missing document answers 404 not_found, which like Elasticsearch is no
+// item error. s.mu must be held.
+func (s *Server) applyDelete(it item, t target, now time.Time) item {
+	it.hasMetadata = true
+	if !t.exists {
+		it.status, it.result, it.version = http.StatusNotFound, "not_found", 1
+		if t.ix != nil {
+			it.seqNo = t.ix.seqNo
+			t.ix.seqNo++
+		}
 		return it
 	}
+	delete(t.ix.docs, it.id)
+	it.status, it.result, it.version = http.StatusOK, "deleted", t.existing.version+1
+	it.seqNo = t.ix.seqNo
+	t.ix.seqNo++
+	s.countAccepted(now)
+	return it
+}
 
+// store writes src under it.id in the target index, creating the index on
+// its first write, and completes it as created or updated (an index over
+// an existing _id counts as a duplicate). s.mu must be held.
+func (s *Server) store(it item, t target, src []byte, now time.Time) item {
+	ix := t.ix
 	if ix == nil {
-		ix = s.ensureIndex(concrete)
+		ix = s.ensureIndex(t.name)
 	}
 	var stored []byte
 	if !s.opts.DiscardSources {
@@ -373,10 +458,10 @@ func (s *Server) apply(o *op, now time.Time) item {
 	}
 	d := doc{src: stored, version: 1}
 	it.status, it.result = http.StatusCreated, "created"
-	if exists {
-		d.version = existing.version + 1
+	if t.exists {
+		d.version = t.existing.version + 1
 		it.status, it.result = http.StatusOK, "updated"
-		if o.action == "index" {
+		if it.action == "index" {
 			s.dups++
 		}
 	}
