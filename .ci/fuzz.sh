@@ -24,9 +24,12 @@ targets=(
 	"./internal/fake/bulkrecv FuzzFilterPlan"          # bulkrecv's filter_path plans
 	"./sinks/splunkhec FuzzClassify"                   # HEC answer classification
 	"./sinks/splunkhec FuzzAckAnswer"                  # HEC /ack answer classification
-	"./bridge FuzzSCRAMServer"                         # SCRAM exchange
+	"./kafka FuzzSCRAMServer"                          # SCRAM exchange
 	"./internal/fake/syslogfake FuzzParseMessage"      # syslog message parser
 	"./internal/fake/syslogfake FuzzReadFrame"         # syslog octet-counted framing
+	"./filter FuzzAccepts"                             # route filter on hostile documents
+	"./internal/text FuzzTruncate"                     # truncation at rune boundaries
+	"./internal/text FuzzAppendJSONString"             # JSON string escaping
 	"./internal/gen FuzzSeq"                           # sequence number reader
 )
 

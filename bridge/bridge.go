@@ -18,6 +18,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/kafka"
 	"github.com/siembridge/siembridge/sinks"
 )
 
@@ -36,6 +37,8 @@ type Bridge struct {
 	started  atomic.Bool
 	ready    atomic.Bool
 
+	// newSink builds a route's sink from its configuration.
+	newSink SinkFactory
 	// newConsumerGroup is sarama.NewConsumerGroup.
 	newConsumerGroup func(addrs []string, groupID string, config *sarama.Config) (sarama.ConsumerGroup, error)
 }
@@ -48,6 +51,14 @@ func WithLogger(l *slog.Logger) Option { return func(b *Bridge) { b.log = l } }
 
 // WithHooks sets the metrics hooks. Default: none.
 func WithHooks(h Hooks) Option { return func(b *Bridge) { b.hooks = h } }
+
+// SinkFactory builds the sink a route's configuration names; the bridge
+// closes it. registry.New is the one that knows every sink type.
+type SinkFactory func(c config.Sink, log *slog.Logger) (sinks.Sink, error)
+
+// WithSinkFactory sets how routes build their sinks (the bridge imports no
+// concrete sink). Required unless every route's sink is given by WithSink.
+func WithSinkFactory(f SinkFactory) Option { return func(b *Bridge) { b.newSink = f } }
 
 // WithSink replaces the sink that the named route's configuration would
 // build (tests and benchmarks use it). The bridge closes it.
@@ -64,7 +75,7 @@ func WithSink(route string, s sinks.Sink) Option {
 // New checks cfg (which must have passed config.Validate) and builds the
 // routes and their sinks. It does not connect to Kafka; Run does.
 func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
-	sc, err := SaramaConfig(cfg.Kafka)
+	sc, err := kafka.SaramaConfig(cfg.Kafka)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +86,7 @@ func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 	for _, o := range opts {
 		o(b)
 	}
-	WarnInsecureKafka(b.log, cfg.Kafka)
+	kafka.WarnInsecure(b.log, cfg.Kafka)
 	for i, r := range b.routes {
 		if err := r.init(); err != nil {
 			b.closeSinks()
@@ -163,6 +174,9 @@ func (b *Bridge) connect(ctx context.Context) error {
 			return err
 		}
 		b.client, b.producer = client, producer
+		for _, r := range b.routes {
+			r.dlq.Producer = producer // before the routes start
+		}
 		if logged {
 			b.log.Info("kafka reachable", "brokers", b.cfg.Kafka.Brokers)
 		}
@@ -200,7 +214,7 @@ func (b *Bridge) Ready() bool {
 		return false
 	}
 	for _, r := range b.routes {
-		if !r.joined.Load() || r.sinkDown() || r.blocked.Load() > 0 {
+		if !r.joined.Load() || r.sinkDown() || r.stage.Degraded() != "" {
 			return false
 		}
 	}

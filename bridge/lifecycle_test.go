@@ -122,7 +122,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(cfg, WithLogger(quiet))
+	b, err := New(cfg, WithLogger(quiet), WithSinkFactory(nullSinks))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ routes:
     sink: {type: null}
     batch: {max_events: 50, max_wait: 20ms}
     retry: {initial_interval: 10ms, max_interval: 100ms}
-    breaker: {failures: 2, max_probe_interval: 200ms}
+    breaker: {failures: 2, initial_probe_interval: 50ms, max_probe_interval: 200ms}
     commit_interval: 100ms
 %s
 shutdown_timeout: 5s

@@ -9,6 +9,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/siembridge/siembridge/checkpoint"
+	"github.com/siembridge/siembridge/deliver"
 	"github.com/siembridge/siembridge/event"
 )
 
@@ -98,76 +99,74 @@ const (
 	burstMax = 256
 )
 
-// batch is a run of consecutive events of one partition.
-type batch struct {
-	events []*event.Event
-	bytes  int
-}
-
 // ConsumeClaim runs one partition's pipeline: this goroutine reads records
-// and cuts batches; a sender goroutine delivers them one after the other,
-// so the partition's order is kept while the next batch fills.
+// and cuts batches; a sender goroutine hands them to the route's delivery
+// stage one after the other, so the partition's order is kept while the
+// next batch fills.
 func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	r := h.r
-	p := r.partition(claim.Topic(), claim.Partition())
-	p.active.Store(true)
-	defer p.active.Store(false)
+	c := &claimRun{r: r, sess: sess, p: r.partition(claim.Topic(), claim.Partition()),
+		batcher: deliver.NewBatcher(r.cfg.Batch.MaxEvents, int(r.cfg.Batch.MaxBytes)),
+		batches: make(chan *deliver.Batch, 1), timer: time.NewTimer(time.Hour)}
+	c.timer.Stop()
+	defer c.timer.Stop()
+	c.p.active.Store(true)
+	defer c.p.active.Store(false)
 	if off := claim.InitialOffset(); off >= 0 {
-		p.next.Store(off)
+		c.p.next.Store(off)
 	}
-	var tracker *checkpoint.Tracker // created at the first record
-	p.tracker.Store(nil)
-	r.pauseClaim(p.topic, p.partition)
+	c.p.tracker.Store(nil)
+	r.pauseClaim(c.p.topic, c.p.partition)
 
-	// Requests in flight (dctx) end on revoke, except while stopping,
-	// when only the shutdown timeout or Abort cuts them off. Waits (wctx)
-	// end on revoke and on shutdown: a stopping route starts nothing new.
-	dctx, cancel := context.WithCancel(r.hardCtx)
+	// Requests in flight (send) end on revoke, except while stopping,
+	// when only the shutdown timeout or Abort cuts them off. Waits end on
+	// revoke and on shutdown: a stopping route starts nothing new.
+	send, cancel := context.WithCancel(r.hardCtx)
 	defer cancel()
-	stop := context.AfterFunc(sess.Context(), func() {
+	defer context.AfterFunc(sess.Context(), func() {
 		if !r.draining.Load() {
 			cancel()
 		}
-	})
-	defer stop()
-	wctx, wcancel := context.WithCancel(dctx)
+	})()
+	wait, wcancel := context.WithCancel(send)
 	defer wcancel()
-	stopW := context.AfterFunc(r.softCtx, wcancel)
-	defer stopW()
+	defer context.AfterFunc(r.softCtx, wcancel)()
 
-	batches := make(chan *batch, 1)
-	// held counts what this claim has consumed and not yet released.
-	var heldEvents, heldBytes atomic.Int64
 	var senderWG sync.WaitGroup
 	senderWG.Add(1)
 	go func() {
 		defer senderWG.Done()
-		for b := range batches {
-			if wctx.Err() != nil {
-				continue // revoked or stopping: Kafka still has these
-			}
-			// Everything before this batch is delivered: its first
-			// event is the oldest one the sink does not have yet.
-			p.oldest.Store(b.events[0].Timestamp.UnixMilli())
-			if err := r.deliverBatch(wctx, dctx, b); err != nil {
-				continue
-			}
-			p.oldest.Store(0)
-			tracker.ReleaseRange(b.events[0].Offset, b.events[len(b.events)-1].Offset)
-			next := tracker.Committable()
-			p.next.Store(next)
-			sess.MarkOffset(p.topic, p.partition, next, "")
-			r.b.hooks.OnCommitted(r.cfg.Name, p.topic, p.partition, next)
-			heldEvents.Add(-int64(len(b.events)))
-			heldBytes.Add(-int64(b.bytes))
-			r.releaseBuffer(int64(len(b.events)), int64(b.bytes))
-		}
+		c.sendAll(wait, send)
 	}()
+	c.read(claim.Messages(), wait)
+	c.publish()
+	// The batch being cut is not sent: on revoke the next owner reads it
+	// again, on shutdown the next start does.
+	close(c.batches)
+	senderWG.Wait()
+	// Whatever was not delivered stays uncommitted and leaves memory.
+	r.releaseBuffer(c.heldEvents.Load(), c.heldBytes.Load())
+	if c.tracker != nil {
+		sess.MarkOffset(c.p.topic, c.p.partition, c.tracker.Committable(), "")
+	}
+	return nil
+}
 
-	cur := &batch{}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+// claimRun is the state of one ConsumeClaim: the reader's (the batcher,
+// the batch timer, the tracker, counts not yet published) and what the
+// reader and the sender share (the batch queue, what is held).
+type claimRun struct {
+	r       *route
+	sess    sarama.ConsumerGroupSession
+	p       *partition
+	tracker *checkpoint.Tracker // created at the first record
+	batcher *deliver.Batcher
+	batches chan *deliver.Batch
+	timer   *time.Timer
 
+	// heldEvents and heldBytes count what this claim consumed and did
+	// not release yet.
+	heldEvents, heldBytes atomic.Int64
 	// Consumption is accounted (stats, hooks, the route's buffer) once per
 	// burst of records rather than per record: the counters are shared by
 	// all partitions of the route, and at hundreds of thousands of records
@@ -175,94 +174,50 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	// The pending counts are published when a burst ends (the channel is
 	// empty, or burstMax records were taken) and before a batch goes to
 	// the sender, which releases what it delivers.
-	var pendEvents, pendBytes int
-	publish := func() {
-		if pendEvents == 0 {
-			return
-		}
-		r.stats.consumed.Add(int64(pendEvents))
-		r.stats.consumedBytes.Add(int64(pendBytes))
-		r.b.hooks.OnConsumed(r.cfg.Name, p.topic, p.partition, pendEvents, pendBytes)
-		heldEvents.Add(int64(pendEvents))
-		heldBytes.Add(int64(pendBytes))
-		r.addBuffer(int64(pendEvents), int64(pendBytes))
-		pendEvents, pendBytes = 0, 0
-	}
-	flush := func() bool {
-		publish()
-		if len(cur.events) == 0 {
-			return true
-		}
-		select {
-		case batches <- cur:
-			cur = &batch{events: make([]*event.Event, 0, len(cur.events))}
-			timer.Stop()
-			return true
-		case <-wctx.Done():
-			return false
-		}
-	}
+	pendEvents, pendBytes int
+	// slab: events are allocated in slabs, one allocation for many.
+	slab        []event.Event
+	warnedOrder bool
+}
 
-	// Events are allocated in slabs: one allocation for many records.
-	var slab []event.Event
-	maxEvents, maxBytes := r.cfg.Batch.MaxEvents, int(r.cfg.Batch.MaxBytes)
-	warnedOrder := false
-	// take handles one record; false means the claim must end.
-	take := func(msg *sarama.ConsumerMessage) bool {
-		if tracker == nil {
-			tracker = checkpoint.NewTracker(msg.Offset)
-			p.tracker.Store(tracker)
-			if p.next.Load() < 0 {
-				p.next.Store(msg.Offset)
-			}
+// sendAll delivers the queued batches one after the other and commits
+// what each delivered. A batch is skipped once wait ended (revoked or
+// stopping: Kafka still has it).
+func (c *claimRun) sendAll(wait, send context.Context) {
+	r, p := c.r, c.p
+	for b := range c.batches {
+		if wait.Err() != nil {
+			continue
 		}
-		if err := tracker.Track(msg.Offset); err != nil {
-			// Kafka hands records out in offset order; a repeat after a
-			// reset is already tracked. Say it once a claim.
-			if !warnedOrder {
-				r.log.Warn("records out of order, skipped", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
-				warnedOrder = true
-			}
-			return true
+		// Everything before this batch is delivered: its first event is
+		// the oldest one the sink does not have yet.
+		p.oldest.Store(b.Events[0].Timestamp.UnixMilli())
+		if err := r.stage.Deliver(wait, send, b.Events); err != nil {
+			continue
 		}
-		if len(slab) == cap(slab) {
-			slab = make([]event.Event, 0, slabEvents)
-		}
-		slab = slab[:len(slab)+1]
-		ev := &slab[len(slab)-1]
-		ev.Init(msg.Topic, msg.Partition, msg.Offset, msg.Timestamp, msg.Key, msg.Value, r.skim)
-		size := ev.Size()
-		pendEvents++
-		pendBytes += size
-		if len(cur.events) > 0 && cur.bytes+size > maxBytes {
-			if !flush() {
-				return false
-			}
-		}
-		if len(cur.events) == 0 {
-			timer.Reset(r.cfg.Batch.MaxWait)
-		}
-		cur.events = append(cur.events, ev)
-		cur.bytes += size
-		if len(cur.events) >= maxEvents {
-			return flush()
-		}
-		return true
+		p.oldest.Store(0)
+		c.tracker.ReleaseRange(b.Events[0].Offset, b.Events[len(b.Events)-1].Offset)
+		next := c.tracker.Committable()
+		p.next.Store(next)
+		c.sess.MarkOffset(p.topic, p.partition, next, "")
+		r.b.hooks.OnCommitted(r.cfg.Name, p.topic, p.partition, next)
+		c.heldEvents.Add(-int64(len(b.Events)))
+		c.heldBytes.Add(-int64(b.Bytes))
+		r.releaseBuffer(int64(len(b.Events)), int64(b.Bytes))
 	}
+}
 
-	msgs := claim.Messages()
-loop:
+// read takes records until the claim ends, the channel closes or a batch
+// cannot be queued because wait ended.
+func (c *claimRun) read(msgs <-chan *sarama.ConsumerMessage, wait context.Context) {
 	for {
 		select {
 		case msg, ok := <-msgs:
 			// A burst: go on while records are waiting, without the cost
 			// of a three-way select per record.
 			for n := 1; ; n++ {
-				if !ok {
-					break loop
-				}
-				if !take(msg) {
-					break loop
+				if !ok || !c.take(msg, wait) {
+					return
 				}
 				if n == burstMax {
 					break
@@ -274,25 +229,80 @@ loop:
 				}
 				break
 			}
-			publish()
-		case <-timer.C:
-			if !flush() {
-				break loop
+			c.publish()
+		case <-c.timer.C:
+			if !c.queue(c.batcher.Flush(), wait) {
+				return
 			}
-		case <-sess.Context().Done():
-			break loop
+		case <-c.sess.Context().Done():
+			return
 		}
 	}
-	publish()
-	timer.Stop()
-	// The batch being cut is not sent: on revoke the next owner reads it
-	// again, on shutdown the next start does.
-	close(batches)
-	senderWG.Wait()
-	// Whatever was not delivered stays uncommitted and leaves memory.
-	r.releaseBuffer(heldEvents.Load(), heldBytes.Load())
-	if tracker != nil {
-		sess.MarkOffset(p.topic, p.partition, tracker.Committable(), "")
+}
+
+// take handles one record; false means the claim must end.
+func (c *claimRun) take(msg *sarama.ConsumerMessage, wait context.Context) bool {
+	if c.tracker == nil {
+		c.tracker = checkpoint.NewTracker(msg.Offset)
+		c.p.tracker.Store(c.tracker)
+		if c.p.next.Load() < 0 {
+			c.p.next.Store(msg.Offset)
+		}
 	}
-	return nil
+	if err := c.tracker.Track(msg.Offset); err != nil {
+		// Kafka hands records out in offset order; a repeat after a reset
+		// is already tracked. Say it once a claim.
+		if !c.warnedOrder {
+			c.r.log.Warn("records out of order, skipped", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
+			c.warnedOrder = true
+		}
+		return true
+	}
+	if len(c.slab) == cap(c.slab) {
+		c.slab = make([]event.Event, 0, slabEvents)
+	}
+	c.slab = c.slab[:len(c.slab)+1]
+	ev := &c.slab[len(c.slab)-1]
+	ev.Init(msg.Topic, msg.Partition, msg.Offset, msg.Timestamp, msg.Key, msg.Value, c.r.skim)
+	c.pendEvents++
+	c.pendBytes += ev.Size()
+	started := c.batcher.Started()
+	done := c.batcher.Add(ev)
+	if !started || (done != nil && c.batcher.Started()) {
+		c.timer.Reset(c.r.cfg.Batch.MaxWait) // a new batch began
+	}
+	return c.queue(done, wait)
+}
+
+// queue publishes the pending counts and hands b (if any) to the sender;
+// false when wait ended first.
+func (c *claimRun) queue(b *deliver.Batch, wait context.Context) bool {
+	c.publish()
+	if b == nil {
+		return true
+	}
+	if !c.batcher.Started() {
+		c.timer.Stop()
+	}
+	select {
+	case c.batches <- b:
+		return true
+	case <-wait.Done():
+		return false
+	}
+}
+
+// publish accounts for the records taken since the last publish.
+func (c *claimRun) publish() {
+	if c.pendEvents == 0 {
+		return
+	}
+	r, p := c.r, c.p
+	r.stats.consumed.Add(int64(c.pendEvents))
+	r.stats.consumedBytes.Add(int64(c.pendBytes))
+	r.b.hooks.OnConsumed(r.cfg.Name, p.topic, p.partition, c.pendEvents, c.pendBytes)
+	c.heldEvents.Add(int64(c.pendEvents))
+	c.heldBytes.Add(int64(c.pendBytes))
+	r.addBuffer(int64(c.pendEvents), int64(c.pendBytes))
+	c.pendEvents, c.pendBytes = 0, 0
 }

@@ -14,11 +14,15 @@ import (
 
 	"github.com/siembridge/siembridge/breaker"
 	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/deliver"
+	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/filter"
+	"github.com/siembridge/siembridge/kafka"
 	"github.com/siembridge/siembridge/ratelimit"
 	"github.com/siembridge/siembridge/sinks"
 )
 
-// route is one consumer group feeding one sink.
+// route is one consumer group feeding one sink through a delivery stage.
 type route struct {
 	b    *Bridge
 	cfg  config.Route
@@ -26,15 +30,13 @@ type route struct {
 	sink sinks.Sink
 	// skim: the sink checks JSON itself, so events are made with
 	// event.Skim (see sinks.UncheckedAcceptor).
-	skim bool
-	lim  *ratelimit.Limiter
-	brk  *breaker.Breaker
-	dlq  string
+	skim  bool
+	stage *deliver.Stage
+	lim   *ratelimit.Limiter
+	brk   *breaker.Breaker
+	dlq   *deliver.KafkaDeadLetter
 
 	group sarama.ConsumerGroup
-
-	// sem bounds the Send calls in flight across the route's partitions.
-	sem chan struct{}
 
 	// Bounded memory: events and bytes consumed but not yet released.
 	bufEvents, bufBytes atomic.Int64
@@ -58,13 +60,6 @@ type route struct {
 	// downCh wakes the prober when the breaker goes down.
 	downCh chan struct{}
 
-	// blocked counts batches held because the sink refuses some of their
-	// events for a reason of its own (sinks.Blocked); the sink is
-	// degraded while it is above 0. blockedReason is the latest reason.
-	blocked       atomic.Int64
-	blockedMu     sync.Mutex
-	blockedReason string
-
 	partsMu sync.Mutex
 	parts   map[topicPartition]*partition
 
@@ -79,65 +74,41 @@ type topicPartition struct {
 func (r *route) init() error {
 	r.log = r.b.log.With("route", r.cfg.Name)
 	r.parts = make(map[topicPartition]*partition)
-	r.sem = make(chan struct{}, max(1, r.cfg.Workers))
 	r.downCh = make(chan struct{}, 1)
 	r.softCtx, r.softCancel = context.WithCancel(context.Background())
 	r.hardCtx, r.hardCancel = context.WithCancel(context.Background())
-	r.dlq = r.cfg.DeadLetterTopic()
 	if r.sink == nil {
-		s, err := NewSink(r.cfg.Sink, r.log)
+		if r.b.newSink == nil {
+			return errors.New("sink: no sink constructor (bridge.WithSinkFactory)")
+		}
+		s, err := r.b.newSink(r.cfg.Sink, r.log)
 		if err != nil {
 			return fmt.Errorf("sink: %w", err)
 		}
 		r.sink = s
 	}
-	r.skim = acceptsUnchecked(r.sink)
-	lim, err := ratelimit.New(limiterConfig(r.cfg), ratelimit.WithLogger(r.log))
+	filter, err := routeFilter(r.cfg)
 	if err != nil {
-		return fmt.Errorf("rate: %w", err)
+		return err
 	}
-	r.lim = lim
-	r.brk = breaker.New(breaker.Config{
-		Failures: r.cfg.Breaker.Failures,
-		MaxProbe: r.cfg.Breaker.MaxProbeInterval,
-	}, breaker.WithLogger(r.log.With("sink", r.cfg.Sink.Type)), breaker.OnChange(func(st breaker.State) {
-		r.updatePause()
-		if st == breaker.Up {
-			r.lim.ResetAdaptive()
-		} else {
-			select {
-			case r.downCh <- struct{}{}:
-			default:
+	r.skim = deliver.AcceptsUnchecked(r.sink, filter != nil)
+	parts, err := deliver.ForRoute(r.cfg, r.sink, deliver.RouteOptions{
+		Log: r.log, Hooks: r.b.hooks, Filter: filter,
+		OnBreaker: func(st breaker.State) {
+			r.updatePause()
+			if st == breaker.Down {
+				select {
+				case r.downCh <- struct{}{}:
+				default:
+				}
 			}
-		}
-	}))
+		},
+	})
+	if err != nil {
+		return err
+	}
+	r.stage, r.lim, r.brk, r.dlq = parts.Stage, parts.Limiter, parts.Breaker, parts.DeadLetter
 	return nil
-}
-
-// acceptsUnchecked reports whether s takes events whose JSON was not
-// checked. A filtering sink reads fields, so it gets checked events.
-func acceptsUnchecked(s sinks.Sink) bool {
-	if _, ok := s.(sinks.Filter); ok {
-		return false
-	}
-	u, ok := s.(sinks.UncheckedAcceptor)
-	return ok && u.AcceptsUnchecked()
-}
-
-func limiterConfig(rc config.Route) ratelimit.Config {
-	adaptive := rc.Rate.Adaptive == nil || *rc.Rate.Adaptive
-	return ratelimit.Config{
-		EventsPerSecond:        rc.Rate.EventsPerSecond,
-		BytesPerSecond:         float64(rc.Rate.BytesPerSecond),
-		Burst:                  rc.Rate.Burst,
-		BatchEvents:            rc.Batch.MaxEvents,
-		BatchBytes:             int(rc.Batch.MaxBytes),
-		CatchupLag:             rc.Rate.CatchupLag,
-		CatchupEventsPerSecond: rc.Rate.CatchupEventsPerSecond,
-		CatchupBytesPerSecond:  float64(rc.Rate.CatchupBytesPerSecond),
-		Adaptive:               adaptive,
-		Floor:                  rc.Rate.AdaptiveFloor,
-	}
 }
 
 func (r *route) sinkDown() bool { return r.brk.State() == breaker.Down }
@@ -204,7 +175,8 @@ func (r *route) run(ctx context.Context) error {
 	err = group.Close()
 	wg.Wait()
 	r.joined.Store(false)
-	r.log.Info("stopped", "delivered", r.stats.delivered.Load(), "dead_lettered", r.stats.deadLettered.Load())
+	c := r.stage.Counters()
+	r.log.Info("stopped", "delivered", c.Delivered.Load(), "dead_lettered", c.DeadLettered.Load())
 	if err != nil && !errors.Is(err, sarama.ErrClosedConsumerGroup) {
 		return err
 	}
@@ -270,7 +242,7 @@ func (r *route) saramaConfig() *sarama.Config {
 	} else {
 		sc.Consumer.Offsets.Initial = sarama.OffsetOldest
 	}
-	r.fetchPlan().apply(&sc) // sarama's prefetch sized from the buffer (fetchsize.go)
+	r.fetchPlan().Apply(&sc) // sarama's prefetch sized from the buffer (kafka.PlanFetch)
 	return &sc
 }
 
@@ -391,13 +363,40 @@ func (r *route) partitions() []*partition {
 	return out
 }
 
-// routeCounters are the route's totals since start.
+// routeCounters are the route's totals since start that its stage does
+// not keep.
 type routeCounters struct {
-	consumed, consumedBytes   atomic.Int64
-	delivered, deliveredBytes atomic.Int64
-	retried                   atomic.Int64
-	deadLettered              atomic.Int64
-	filtered                  atomic.Int64
-	requests, failedRequests  atomic.Int64
-	lag, maxLag               atomic.Int64
+	consumed, consumedBytes atomic.Int64
+	lag, maxLag             atomic.Int64
+}
+
+// routeFilter is the route's filter (routes[].filter), nil when it has
+// none.
+func routeFilter(rc config.Route) (func(*event.Event) bool, error) {
+	f, err := filter.New(rc.Filter)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	return f.Accepts, nil
+}
+
+// fetchPlan is the route's plan for the partitions of its topics, counted
+// with the bridge's client (which Run connects before the routes start).
+func (r *route) fetchPlan() kafka.FetchPlan {
+	parts := len(r.cfg.Topics)
+	if r.b.client != nil {
+		parts = kafka.TopicPartitions(r.b.client, r.cfg.Topics)
+	}
+	return kafka.PlanFetch(int64(r.cfg.Buffer.MaxBytes), parts, r.b.sc.Consumer.Fetch.Default, r.b.sc.Consumer.Fetch.MaxBytes)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

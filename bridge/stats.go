@@ -90,6 +90,7 @@ func (b *Bridge) Stats() Stats {
 
 func (r *route) snapshot() RouteStats {
 	ls := r.lim.Stats()
+	c := r.stage.Counters()
 	r.pauseMu.Lock()
 	reason := r.pauseReason
 	r.pauseMu.Unlock()
@@ -107,13 +108,13 @@ func (r *route) snapshot() RouteStats {
 		Adaptive:        ls.AdaptiveCap > 0 && (ls.ConfiguredEventsPerSecond == 0 || ls.AdaptiveCap < ls.ConfiguredEventsPerSecond),
 		Consumed:        r.stats.consumed.Load(),
 		ConsumedBytes:   r.stats.consumedBytes.Load(),
-		Delivered:       r.stats.delivered.Load(),
-		DeliveredBytes:  r.stats.deliveredBytes.Load(),
-		Retried:         r.stats.retried.Load(),
-		DeadLettered:    r.stats.deadLettered.Load(),
-		Filtered:        r.stats.filtered.Load(),
-		Requests:        r.stats.requests.Load(),
-		FailedRequests:  r.stats.failedRequests.Load(),
+		Delivered:       c.Delivered.Load(),
+		DeliveredBytes:  c.DeliveredBytes.Load(),
+		Retried:         c.Retried.Load(),
+		DeadLettered:    c.DeadLettered.Load(),
+		Filtered:        c.Filtered.Load(),
+		Requests:        c.Requests.Load(),
+		FailedRequests:  c.FailedRequests.Load(),
 		BufferedEvents:  r.bufEvents.Load(),
 		BufferedBytes:   r.bufBytes.Load(),
 		BufferMaxEvents: int64(r.cfg.Buffer.MaxEvents),
@@ -126,8 +127,8 @@ func (r *route) snapshot() RouteStats {
 		if err := r.brk.LastError(); err != nil {
 			rs.SinkReason = err.Error()
 		}
-	case r.degraded() != "":
-		rs.SinkState, rs.SinkReason = "degraded", r.degraded()
+	case r.stage.Degraded() != "":
+		rs.SinkState, rs.SinkReason = "degraded", r.stage.Degraded()
 	}
 	if msg := r.runErr.Load(); msg != nil {
 		rs.RunError = *msg

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siembridge/siembridge/bridge"
+	"github.com/siembridge/siembridge/deliver"
 	"github.com/siembridge/siembridge/event"
 	"github.com/siembridge/siembridge/internal/fake/esfake"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
@@ -131,14 +131,14 @@ func TestEveryEventOnce(t *testing.T) {
 		for _, rh := range m.Headers {
 			h[string(rh.Key)] = string(rh.Value)
 		}
-		if h[bridge.HeaderTopic] != topic || h[bridge.HeaderSink] != "elasticsearch" || h[bridge.HeaderStatus] != "400" || h[bridge.HeaderRoute] != "elastic" {
+		if h[deliver.HeaderTopic] != topic || h[deliver.HeaderSink] != "elasticsearch" || h[deliver.HeaderStatus] != "400" || h[deliver.HeaderRoute] != "elastic" {
 			t.Errorf("dead-letter headers %v", h)
 		}
-		if h[bridge.HeaderReason] == "" {
+		if h[deliver.HeaderReason] == "" {
 			t.Errorf("dead-letter record without a reason: %v", h)
 		}
-		p, _ := strconv.Atoi(h[bridge.HeaderPartition])
-		off, _ := strconv.ParseInt(h[bridge.HeaderOffset], 10, 64)
+		p, _ := strconv.Atoi(h[deliver.HeaderPartition])
+		off, _ := strconv.ParseInt(h[deliver.HeaderOffset], 10, 64)
 		// The record's value is the original one, found at the named offset.
 		if _, ok := event.Field(m.Value, badField); !ok {
 			t.Errorf("dead-letter value is not the rejected event (partition %d offset %d)", p, off)
@@ -209,7 +209,7 @@ func TestSplitsBatchOnRequestTooLarge(t *testing.T) {
 		t.Fatalf("dead-letter topic holds %d records, want 1", len(recs))
 	}
 	for _, h := range recs[0].Headers {
-		if string(h.Key) == bridge.HeaderStatus && string(h.Value) != "413" {
+		if string(h.Key) == deliver.HeaderStatus && string(h.Value) != "413" {
 			t.Errorf("dead-letter status %s, want 413", h.Value)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/siembridge/siembridge/internal/fake/esfake"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/internal/gen"
+	"github.com/siembridge/siembridge/sinks/registry"
 )
 
 // testLogger writes the bridge's log to the test log when -v is set.
@@ -112,7 +113,7 @@ func parseConfig(t testing.TB, yaml string) *config.Config {
 // waits for Run to return.
 func runBridge(t testing.TB, cfg *config.Config, opts ...bridge.Option) (*bridge.Bridge, func()) {
 	t.Helper()
-	b, err := bridge.New(cfg, append([]bridge.Option{bridge.WithLogger(testLogger(t))}, opts...)...)
+	b, err := bridge.New(cfg, append([]bridge.Option{bridge.WithLogger(testLogger(t)), bridge.WithSinkFactory(registry.New)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

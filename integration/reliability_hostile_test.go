@@ -16,7 +16,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/siembridge/siembridge/bridge"
+	"github.com/siembridge/siembridge/deliver"
 	"github.com/siembridge/siembridge/event"
 	"github.com/siembridge/siembridge/internal/fake/esfake"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
@@ -305,9 +305,9 @@ shutdown_timeout: 10s
 			for _, rh := range m.Headers {
 				h[string(rh.Key)] = string(rh.Value)
 			}
-			p, err1 := strconv.ParseInt(h[bridge.HeaderPartition], 10, 32)
-			o, err2 := strconv.ParseInt(h[bridge.HeaderOffset], 10, 64)
-			if err1 != nil || err2 != nil || h[bridge.HeaderTopic] != topic || h[bridge.HeaderRoute] != r.name {
+			p, err1 := strconv.ParseInt(h[deliver.HeaderPartition], 10, 32)
+			o, err2 := strconv.ParseInt(h[deliver.HeaderOffset], 10, 64)
+			if err1 != nil || err2 != nil || h[deliver.HeaderTopic] != topic || h[deliver.HeaderRoute] != r.name {
 				t.Errorf("%s: dead-letter record with bad headers: %v", r.name, h)
 				continue
 			}
@@ -351,16 +351,16 @@ shutdown_timeout: 10s
 				for _, rh := range m.Headers {
 					h[string(rh.Key)] = string(rh.Value)
 				}
-				if h[bridge.HeaderStatus] != strconv.Itoa(want) {
-					t.Errorf("%s: %s: dead-letter status %q, want %d (reason %q)", r.name, c.name, h[bridge.HeaderStatus], want, h[bridge.HeaderReason])
+				if h[deliver.HeaderStatus] != strconv.Itoa(want) {
+					t.Errorf("%s: %s: dead-letter status %q, want %d (reason %q)", r.name, c.name, h[deliver.HeaderStatus], want, h[deliver.HeaderReason])
 				}
-				if strings.TrimSpace(h[bridge.HeaderReason]) == "" {
+				if strings.TrimSpace(h[deliver.HeaderReason]) == "" {
 					t.Errorf("%s: %s: dead-letter record without a reason", r.name, c.name)
 				}
-				if _, omitted := h[bridge.HeaderValueOmitted]; !omitted && !bytes.Equal(m.Value, c.value) {
+				if _, omitted := h[deliver.HeaderValueOmitted]; !omitted && !bytes.Equal(m.Value, c.value) {
 					t.Errorf("%s: %s: the dead-letter value (%d bytes) is not the original (%d bytes)", r.name, c.name, len(m.Value), len(c.value))
 				}
-				t.Logf("%s: %-22s -> dead letter, status %s: %.120s", r.name, c.name, h[bridge.HeaderStatus], h[bridge.HeaderReason])
+				t.Logf("%s: %-22s -> dead letter, status %s: %.120s", r.name, c.name, h[deliver.HeaderStatus], h[deliver.HeaderReason])
 			}
 		}
 		if len(dead) != expectDead {

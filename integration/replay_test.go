@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/checkpoint"
 	"github.com/siembridge/siembridge/event"
 	"github.com/siembridge/siembridge/internal/fake/esfake"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/internal/gen"
+	"github.com/siembridge/siembridge/replay"
 )
 
 const (
@@ -105,12 +105,12 @@ func TestReplayWindow(t *testing.T) {
 
 	const lo, hi = 2000, 4500
 	var calls int
-	res, err := bridge.Replay(context.Background(), cfg, bridge.ReplayOptions{
+	res, err := replay.Run(context.Background(), cfg, replay.Options{
 		Route: "elastic", From: seqTime(lo), To: seqTime(hi), Rate: 0,
 		Index:            "forensics-case-42",
 		Checkpoint:       filepath.Join(t.TempDir(), "cp.json"),
 		Logger:           testLogger(t),
-		OnProgress:       func(bridge.ReplayProgress) { calls++ },
+		OnProgress:       func(replay.Progress) { calls++ },
 		ProgressInterval: 50 * time.Millisecond,
 	})
 	if err != nil {
@@ -148,9 +148,9 @@ func TestReplayTwiceNoDuplicates(t *testing.T) {
 	produceTimed(t, cluster.Brokers(), replayEvents)
 	cfg := parseConfig(t, routeYAML(cluster.Brokers(), replayTopic, es.URL(), replayDLQ, ""))
 	const lo, hi = 100, 1100
-	opts := bridge.ReplayOptions{Route: "elastic", From: seqTime(lo), To: seqTime(hi), Rate: 0, Logger: testLogger(t)}
+	opts := replay.Options{Route: "elastic", From: seqTime(lo), To: seqTime(hi), Rate: 0, Logger: testLogger(t)}
 	for run := 1; run <= 2; run++ {
-		res, err := bridge.Replay(context.Background(), cfg, opts)
+		res, err := replay.Run(context.Background(), cfg, opts)
 		if err != nil || !res.Complete || res.Delivered != hi-lo {
 			t.Fatalf("run %d: %+v, %v", run, res, err)
 		}
@@ -173,7 +173,7 @@ func TestReplayInterruptAndResume(t *testing.T) {
 	cfg := parseConfig(t, routeYAML(cluster.Brokers(), replayTopic, es.URL(), replayDLQ, ""))
 	const lo, hi = 1000, 5000
 	cp := filepath.Join(t.TempDir(), "cp.json")
-	opts := bridge.ReplayOptions{Route: "elastic", From: seqTime(lo), To: seqTime(hi), Rate: 2000,
+	opts := replay.Options{Route: "elastic", From: seqTime(lo), To: seqTime(hi), Rate: 2000,
 		Checkpoint: cp, Logger: testLogger(t), ProgressInterval: 20 * time.Millisecond}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -183,7 +183,7 @@ func TestReplayInterruptAndResume(t *testing.T) {
 		}
 		cancel()
 	}()
-	res, err := bridge.Replay(ctx, cfg, opts)
+	res, err := replay.Run(ctx, cfg, opts)
 	if !errors.Is(err, context.Canceled) || res.Complete || res.Checkpoint != cp {
 		t.Fatalf("interrupted replay: %+v, %v", res, err)
 	}
@@ -220,13 +220,13 @@ func TestReplayInterruptAndResume(t *testing.T) {
 	// Resuming with another window is refused.
 	bad := opts
 	bad.Resume, bad.To = true, seqTime(hi+1)
-	var oe *bridge.ReplayOptionError
-	if _, err := bridge.Replay(context.Background(), cfg, bad); !errors.As(err, &oe) || oe.Option != "resume" || !errors.Is(err, checkpoint.ErrMismatch) {
+	var oe *replay.OptionError
+	if _, err := replay.Run(context.Background(), cfg, bad); !errors.As(err, &oe) || oe.Option != "resume" || !errors.Is(err, checkpoint.ErrMismatch) {
 		t.Fatalf("resume with another window: %v", err)
 	}
 
 	opts.Resume, opts.Rate = true, 0
-	res, err = bridge.Replay(context.Background(), cfg, opts)
+	res, err = replay.Run(context.Background(), cfg, opts)
 	if err != nil || !res.Complete {
 		t.Fatalf("resumed replay: %+v, %v", res, err)
 	}

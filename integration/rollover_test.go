@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/internal/fake/esfake"
+	"github.com/siembridge/siembridge/replay"
 )
 
 // TestReplayAcrossRolloverDuplicates delivers a topic into a data stream,
@@ -40,10 +40,10 @@ func TestReplayAcrossRolloverDuplicates(t *testing.T) {
 	stop()
 
 	const lo, hi = 1000, 2500
-	opts := bridge.ReplayOptions{Route: "elastic", From: seqTime(lo), To: seqTime(hi), Rate: 0, Logger: testLogger(t)}
+	opts := replay.Options{Route: "elastic", From: seqTime(lo), To: seqTime(hi), Rate: 0, Logger: testLogger(t)}
 	replay := func(when string) {
 		t.Helper()
-		res, err := bridge.Replay(context.Background(), cfg, opts)
+		res, err := replay.Run(context.Background(), cfg, opts)
 		if err != nil || !res.Complete || res.Delivered != hi-lo {
 			t.Fatalf("replay %s: %+v, %v", when, res, err)
 		}

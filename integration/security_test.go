@@ -24,12 +24,12 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/internal/fake/esfake"
 	"github.com/siembridge/siembridge/internal/fake/hecfake"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/internal/gen"
+	"github.com/siembridge/siembridge/kafka"
 )
 
 // testPKI is a throwaway CA with a server certificate for 127.0.0.1 and a
@@ -144,7 +144,7 @@ func (p *testPKI) serverTLS() *tls.Config {
 // a producer built from the bridge's own Kafka settings.
 func produceWith(t *testing.T, k config.Kafka, topic string, n int) {
 	t.Helper()
-	sc, err := bridge.SaramaConfig(k)
+	sc, err := kafka.SaramaConfig(k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func produceWith(t *testing.T, k config.Kafka, topic string, n int) {
 // connectErr builds a client from k and returns the connection error.
 func connectErr(t *testing.T, k config.Kafka) error {
 	t.Helper()
-	sc, err := bridge.SaramaConfig(k)
+	sc, err := kafka.SaramaConfig(k)
 	if err != nil {
 		return err
 	}

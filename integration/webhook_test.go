@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siembridge/siembridge/bridge"
+	"github.com/siembridge/siembridge/deliver"
 	"github.com/siembridge/siembridge/event"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/internal/gen"
@@ -199,12 +199,12 @@ shutdown_timeout: 10s
 		h[string(rh.Key)] = string(rh.Value)
 	}
 	wantPart := strconv.FormatInt(badSeq%partitions, 10)
-	if h[bridge.HeaderTopic] != topic || h[bridge.HeaderSink] != "webhook" || h[bridge.HeaderRoute] != "soar" ||
-		h[bridge.HeaderStatus] != "400" || h[bridge.HeaderPartition] != wantPart || h[bridge.HeaderOffset] == "" {
+	if h[deliver.HeaderTopic] != topic || h[deliver.HeaderSink] != "webhook" || h[deliver.HeaderRoute] != "soar" ||
+		h[deliver.HeaderStatus] != "400" || h[deliver.HeaderPartition] != wantPart || h[deliver.HeaderOffset] == "" {
 		t.Errorf("dead-letter headers %v", h)
 	}
-	if !strings.Contains(h[bridge.HeaderReason], "invalid artifact") {
-		t.Errorf("reason %q lacks the response body", h[bridge.HeaderReason])
+	if !strings.Contains(h[deliver.HeaderReason], "invalid artifact") {
+		t.Errorf("reason %q lacks the response body", h[deliver.HeaderReason])
 	}
 	assertCommittedAtEnd(t, cluster.Brokers(), "siembridge-soar", topic)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/siembridge/siembridge/bridge"
+	"github.com/siembridge/siembridge/sinks/registry"
 )
 
 // The secrets of secretsYAML; none may appear in any response.
@@ -49,7 +50,7 @@ func TestNoSecretsExposed(t *testing.T) {
 			t.Fatalf("secrets[%d] is not in the configuration", i)
 		}
 	}
-	b, err := bridge.New(cfg, bridge.WithLogger(slog.New(slog.DiscardHandler)))
+	b, err := bridge.New(cfg, bridge.WithLogger(slog.New(slog.DiscardHandler)), bridge.WithSinkFactory(registry.New))
 	if err != nil {
 		t.Fatal(err)
 	}

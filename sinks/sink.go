@@ -43,21 +43,56 @@ type Sink interface {
 // AcceptsUnchecked is true the bridge does not check the JSON grammar of
 // values that look like objects (event.Skim, the largest cost of the
 // bridge otherwise) and the sink may get events with Unchecked set. For
-// such an event the server rejects, the sink must send Event.Checked()
-// instead when that differs (the value was not a valid object and is now
-// wrapped), so that every event ends where a checked one would have.
+// such an event the server rejects, the sink calls Event.Check on it; when
+// that wrapped it (the value was not a valid object), the sink reports the
+// item Retry, so that the next attempt sends the wrapping and every event
+// ends where a checked one would have. A valid object keeps its Reject.
 type UncheckedAcceptor interface {
 	AcceptsUnchecked() bool
 }
 
-// Outcome is what happened to one event in one attempt.
+// Outcome is the one class a sink gives an answer: per event (ItemError)
+// and per request (RequestError, Of). The bridge, the breaker, the
+// adaptive rate and the metrics switch on it; nothing outside a sink looks
+// at status codes.
+//
+//	outcome      per event  per request  the bridge
+//	Delivered    yes        yes          done
+//	Retry        yes        yes          send again after backoff; a
+//	                                     failed request counts toward
+//	                                     the breaker
+//	Throttled    yes        yes          send again after backoff and
+//	                                     lower the adaptive rate; the
+//	                                     sink answered (429)
+//	Unavailable  -          yes          as Throttled, and the request
+//	                                     counts toward the breaker (503,
+//	                                     HEC "server busy", timeout)
+//	Reject       yes        yes          dead-letter topic (the event is
+//	                                     bad: mapping, format, too large)
+//	Blocked      yes        -            send again after backoff, never
+//	                                     dead-letter; the sink is
+//	                                     degraded (permissions, missing
+//	                                     index, read-only cluster)
+//	Fatal        -          yes          the sink refuses us whatever we
+//	                                     send (credentials, not the
+//	                                     product): sink down, events kept
+//	TooLarge     -          yes          the request is over a size
+//	                                     limit: split the batch in halves
 type Outcome uint8
 
 const (
 	// Delivered: the sink has the event.
 	Delivered Outcome = iota
-	// Retry: a transient failure (throttling, 5xx, timeout); send it again.
+	// Retry: a transient failure (5xx, reset, refused); send it again.
 	Retry
+	// Throttled: the sink is alive and asks us to slow down (429); send
+	// it again and lower the rate.
+	Throttled
+	// Unavailable: the sink is overloaded or did not answer in time
+	// (503, HEC "server busy", a timeout): Throttled that also counts
+	// toward the breaker.
+	// Request level only.
+	Unavailable
 	// Reject: a permanent failure for this event (mapping or format
 	// error, too large); it goes to the dead-letter topic.
 	Reject
@@ -66,20 +101,28 @@ const (
 	// exist and may not be created, the cluster is read-only. Sending it
 	// again succeeds once an operator fixes the sink. The bridge retries
 	// it with backoff, never dead-letters it, and reports the sink
-	// degraded with the item's Reason while any event is blocked.
+	// degraded with the item's Reason while any event is blocked. Event
+	// level only.
 	Blocked
+	// Fatal: the sink refuses us whatever we send (bad token, forbidden,
+	// not the product we expect). The bridge marks the sink down and
+	// keeps every event. Request level only.
+	Fatal
+	// TooLarge: the request body is over a limit of the sink or a proxy
+	// in front of it (HTTP 413 for several events); the bridge sends the
+	// halves one after the other. Request level only: a single event too
+	// large is a Reject.
+	TooLarge
 )
 
+var outcomeNames = [...]string{
+	Delivered: "delivered", Retry: "retry", Throttled: "throttled", Unavailable: "unavailable",
+	Reject: "reject", Blocked: "blocked", Fatal: "fatal", TooLarge: "too_large",
+}
+
 func (o Outcome) String() string {
-	switch o {
-	case Delivered:
-		return "delivered"
-	case Retry:
-		return "retry"
-	case Reject:
-		return "reject"
-	case Blocked:
-		return "blocked"
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
 	}
 	return fmt.Sprintf("Outcome(%d)", uint8(o))
 }
@@ -87,7 +130,7 @@ func (o Outcome) String() string {
 // ItemError is the failure of one event of a batch.
 type ItemError struct {
 	Index   int     // position in the batch passed to Send
-	Outcome Outcome // Retry, Reject or Blocked
+	Outcome Outcome // Retry, Throttled, Reject or Blocked
 	Status  int     // sink status code (HTTP status, HEC code), 0 if none
 	Reason  string  // human readable, from the sink when it gave one
 }
@@ -96,26 +139,24 @@ type ItemError struct {
 // whose index does not appear in Items were delivered.
 type BatchError struct {
 	Items []ItemError
-	// Throttled is set when the sink signalled overload (429, 503, HEC
-	// "server busy"); the bridge lowers its adaptive rate.
-	Throttled bool
 	// RetryAfter is the sink's hint (Retry-After) for the retry, 0 if none.
 	RetryAfter time.Duration
 }
 
-func (e *BatchError) Error() string {
-	var retry, reject, blocked int
+// Count returns how many items have outcome o.
+func (e *BatchError) Count(o Outcome) int {
+	n := 0
 	for _, it := range e.Items {
-		switch it.Outcome {
-		case Reject:
-			reject++
-		case Blocked:
-			blocked++
-		default:
-			retry++
+		if it.Outcome == o {
+			n++
 		}
 	}
-	msg := fmt.Sprintf("%d events to retry, %d rejected", retry, reject)
+	return n
+}
+
+func (e *BatchError) Error() string {
+	reject, blocked := e.Count(Reject), e.Count(Blocked)
+	msg := fmt.Sprintf("%d events to retry, %d rejected", len(e.Items)-reject-blocked, reject)
 	if blocked > 0 {
 		msg += fmt.Sprintf(", %d blocked by the sink", blocked)
 	}
@@ -129,17 +170,11 @@ func (e *BatchError) Error() string {
 // RequestError is a failure of a whole request: nothing of the batch can be
 // assumed delivered.
 type RequestError struct {
-	Status int   // HTTP status or sink code, 0 for transport errors
-	Err    error // the underlying cause
-	// Permanent means sending the same batch again cannot succeed (for
-	// example an event too large for the sink); the bridge rejects the
-	// whole batch to the dead-letter topic.
-	Permanent bool
-	// Fatal means the sink refuses us, whatever we send (bad token,
-	// forbidden). The bridge marks the sink down and keeps every event.
-	Fatal bool
-	// Throttled: the sink signalled overload (429, 503, "server busy").
-	Throttled bool
+	// Outcome for the whole batch: Retry (the zero value is taken as
+	// Retry), Throttled, Unavailable, Reject, Fatal or TooLarge.
+	Outcome Outcome
+	Status  int   // HTTP status or sink code, 0 for transport errors
+	Err     error // the underlying cause
 	// RetryAfter is the sink's hint, 0 if none.
 	RetryAfter time.Duration
 }
@@ -156,35 +191,23 @@ func (e *RequestError) Unwrap() error { return e.Err }
 // ErrClosed is returned by Send after Close.
 var ErrClosed = errors.New("sink closed")
 
-// Classify reduces an error returned by Send to what the bridge must do
-// with the whole batch: nil → Delivered; *BatchError → see its items;
-// *RequestError → Retry, Reject (Permanent) or Retry (Fatal, with the sink
-// marked down); anything else → Retry.
-func Classify(err error) Outcome {
+// Of reduces an error returned by Send to the outcome of the request as a
+// whole: nil → Delivered; *BatchError → Delivered (the sink answered; see
+// its items); *RequestError → its Outcome (Retry for the zero value or
+// Delivered, which a failed request cannot be); anything else → Retry.
+func Of(err error) Outcome {
 	if err == nil {
 		return Delivered
 	}
-	var re *RequestError
-	if errors.As(err, &re) && re.Permanent && !re.Fatal {
-		return Reject
-	}
-	return Retry
-}
-
-// IsFatal reports whether err says the sink refuses us whatever we send.
-func IsFatal(err error) bool {
-	var re *RequestError
-	return errors.As(err, &re) && re.Fatal
-}
-
-// IsThrottled reports whether err carries an overload signal from the sink.
-func IsThrottled(err error) bool {
 	var be *BatchError
 	if errors.As(err, &be) {
-		return be.Throttled
+		return Delivered
 	}
 	var re *RequestError
-	return errors.As(err, &re) && re.Throttled
+	if errors.As(err, &re) && re.Outcome != Delivered {
+		return re.Outcome
+	}
+	return Retry
 }
 
 // RetryAfter returns the sink's retry hint carried by err, 0 if none.

@@ -15,8 +15,9 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/kafka"
+	"github.com/siembridge/siembridge/sinks/registry"
 )
 
 // cmdCheck validates a configuration and everything it points at, without
@@ -96,8 +97,8 @@ func checkPlural(n int, what string) string {
 // dead-letter topic.
 func checkKafka(ctx context.Context, cfg *config.Config, timeout time.Duration, log *slog.Logger, r *checkReport) {
 	fmt.Fprintf(r.out, "kafka %s:\n", strings.Join(cfg.Kafka.Brokers, ","))
-	bridge.WarnInsecureKafka(log, cfg.Kafka)
-	sc, err := bridge.SaramaConfig(cfg.Kafka)
+	kafka.WarnInsecure(log, cfg.Kafka)
+	sc, err := kafka.SaramaConfig(cfg.Kafka)
 	if err != nil {
 		r.fail("kafka", "%v", err)
 		return
@@ -359,7 +360,7 @@ func checkSinks(ctx context.Context, cfg *config.Config, timeout time.Duration, 
 	fmt.Fprintln(r.out, "sinks:")
 	for i, rt := range cfg.Routes {
 		field := sinkField(i, rt.Sink)
-		s, err := bridge.NewSink(rt.Sink, log.With("route", rt.Name))
+		s, err := registry.New(rt.Sink, log.With("route", rt.Name))
 		if err != nil {
 			r.fail(fmt.Sprintf("routes[%d].sink", i), "%v", err)
 			continue

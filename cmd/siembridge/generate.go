@@ -14,9 +14,9 @@ import (
 	"github.com/IBM/sarama"
 	"golang.org/x/time/rate"
 
-	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/internal/gen"
+	"github.com/siembridge/siembridge/kafka"
 )
 
 // generatePasswordEnv is read when --sasl-password-file is not given: a
@@ -46,8 +46,8 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	log := newLogger(config.Log{}, stderr)
-	bridge.WarnInsecureKafka(log, o.kafka)
-	sc, err := bridge.SaramaConfig(o.kafka)
+	kafka.WarnInsecure(log, o.kafka)
+	sc, err := kafka.SaramaConfig(o.kafka)
 	if err != nil {
 		return usageError{err: err}
 	}

@@ -12,10 +12,10 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/internal/gen"
+	"github.com/siembridge/siembridge/kafka"
 )
 
 func endTotal(t *testing.T, brokers []string, topic string) (total int64, partitions int) {
@@ -130,7 +130,7 @@ func TestGenerateSASL(t *testing.T) {
 				t.Fatalf("exit %d\n%s%s", code, out, errOut)
 			}
 			// Read back with the bridge's own Kafka settings.
-			sc, err := bridge.SaramaConfig(config.Kafka{Brokers: k.Brokers(),
+			sc, err := kafka.SaramaConfig(config.Kafka{Brokers: k.Brokers(),
 				SASL: config.SASL{Mechanism: mech, Username: "gen", Password: pw}})
 			if err != nil {
 				t.Fatal(err)

@@ -13,9 +13,9 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
-	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/checkpoint"
 	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/replay"
 )
 
 // plainProgressEvery is the interval of progress lines when stderr is not
@@ -31,7 +31,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	prog := r.attachProgress(stderr)
-	res, err := bridge.Replay(ctx, r.cfg, r.opts)
+	res, err := replay.Run(ctx, r.cfg, r.opts)
 	prog.finish()
 	return r.report(stdout, res, err)
 }
@@ -67,7 +67,7 @@ func parseReplayFlags(args []string, stdout io.Writer) (*replayFlags, error) {
 	fs.BoolVar(&f.resume, "resume", false, "continue an interrupted replay from its checkpoint")
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "checkpoint file (default .siembridge-replay-<route>-<from>-<to>.json in the working directory)")
 	fs.IntVar(&f.parallel, "parallel", 0, "partitions replayed at once (default: the route's workers)")
-	fs.DurationVar(&f.lateness, "lateness", bridge.DefaultReplayLateness, "how far record times may be out of order in a partition: read from --from minus this until a record stamped at or after --to plus this; 0 = none")
+	fs.DurationVar(&f.lateness, "lateness", replay.DefaultLateness, "how far record times may be out of order in a partition: read from --from minus this until a record stamped at or after --to plus this; 0 = none")
 	fs.BoolVar(&f.allowPartial, "allow-partial", false, "replay what Kafka still holds when retention deleted part of the window (otherwise: exit 1 naming what is gone)")
 	if err := fs.parse(args); err != nil {
 		return nil, err
@@ -80,12 +80,12 @@ func parseReplayFlags(args []string, stdout io.Writer) (*replayFlags, error) {
 }
 
 // replayRun is one replay as the flags and the configuration decide it:
-// the route, the window and the bridge.ReplayOptions to run it with.
+// the route, the window and the replay.Options to run it with.
 type replayRun struct {
 	configPath string // --config, repeated in the command that resumes
 	cfg        *config.Config
 	route      string
-	opts       bridge.ReplayOptions
+	opts       replay.Options
 }
 
 // newReplayRun parses and checks the flags, loads the configuration and
@@ -108,7 +108,7 @@ func newReplayRun(args []string, stdout io.Writer) (*replayRun, error) {
 		return nil, flagErrorf("lateness", "%s must not be negative", f.lateness)
 	}
 	r := &replayRun{configPath: f.config, cfg: cfg, route: rc.Name,
-		opts: bridge.ReplayOptions{Route: rc.Name, Rate: f.rate, Index: f.index, Checkpoint: f.checkpoint, Resume: f.resume,
+		opts: replay.Options{Route: rc.Name, Rate: f.rate, Index: f.index, Checkpoint: f.checkpoint, Resume: f.resume,
 			Parallel: f.parallel, Lateness: replayLateness(f.lateness), AllowPartial: f.allowPartial}}
 	now := time.Now()
 	switch {
@@ -217,16 +217,16 @@ func (r *replayRun) attachProgress(stderr io.Writer) *replayProgress {
 	return prog
 }
 
-// report prints the outcome of bridge.Replay (res, err) on stdout and returns
+// report prints the outcome of replay.Run (res, err) on stdout and returns
 // the command's error: a usage error for a bad option, err for a replay
 // that retention cut short or that failed, "replay incomplete" for one
 // that stopped early without an error.
-func (r *replayRun) report(stdout io.Writer, res bridge.ReplayResult, err error) error {
-	var oe *bridge.ReplayOptionError
+func (r *replayRun) report(stdout io.Writer, res replay.Result, err error) error {
+	var oe *replay.OptionError
 	if errors.As(err, &oe) {
 		return flagErrorf(oe.Option, "%v", oe.Err)
 	}
-	var re *bridge.RetentionError
+	var re *replay.RetentionError
 	if errors.As(err, &re) {
 		fmt.Fprintf(stdout, "replay of route %s [%s, %s) NOT started: retention deleted part of it\n", r.route, fmtUTC(r.opts.From), fmtUTC(r.opts.To))
 		for _, g := range re.Gaps {
@@ -250,7 +250,7 @@ func (r *replayRun) report(stdout io.Writer, res bridge.ReplayResult, err error)
 }
 
 // printComplete prints the summary of a replay that covered its window.
-func (r *replayRun) printComplete(stdout io.Writer, res bridge.ReplayResult) {
+func (r *replayRun) printComplete(stdout io.Writer, res replay.Result) {
 	rateStr := ""
 	if s := res.Elapsed.Seconds(); s > 0 {
 		rateStr = fmt.Sprintf(" (%.0f events/s)", float64(res.Delivered+res.DeadLettered)/s)
@@ -264,7 +264,7 @@ func (r *replayRun) printComplete(stdout io.Writer, res bridge.ReplayResult) {
 
 // printIncomplete prints how far a replay that stopped early got and, when
 // its progress was saved, the command that continues it.
-func (r *replayRun) printIncomplete(stdout io.Writer, res bridge.ReplayResult) {
+func (r *replayRun) printIncomplete(stdout io.Writer, res replay.Result) {
 	fmt.Fprintf(stdout, "replay of route %s [%s, %s) NOT complete: %d of at most %d offsets done; %d events delivered, %d dead-lettered in this run; %d records outside the window skipped\n",
 		r.route, fmtUTC(r.opts.From), fmtUTC(r.opts.To), res.Done, res.Total, res.Delivered, res.DeadLettered, res.Skipped)
 	if res.Checkpoint != "" {
@@ -274,7 +274,7 @@ func (r *replayRun) printIncomplete(stdout io.Writer, res bridge.ReplayResult) {
 }
 
 // replayLateness maps the --lateness flag (0 = none) to
-// bridge.ReplayOptions.Lateness (0 = the default, negative = none).
+// replay.Options.Lateness (0 = the default, negative = none).
 func replayLateness(d time.Duration) time.Duration {
 	if d == 0 {
 		return -1
@@ -282,11 +282,11 @@ func replayLateness(d time.Duration) time.Duration {
 	return d
 }
 
-// effectiveLateness is the lateness a bridge.ReplayOptions.Lateness means.
+// effectiveLateness is the lateness a replay.Options.Lateness means.
 func effectiveLateness(d time.Duration) time.Duration {
 	switch {
 	case d == 0:
-		return bridge.DefaultReplayLateness
+		return replay.DefaultLateness
 	case d < 0:
 		return 0
 	}
@@ -342,9 +342,9 @@ func newReplayProgress(w io.Writer, route string) *replayProgress {
 	return p
 }
 
-// update is bridge.ReplayOptions.OnProgress; it is called from one
+// update is replay.Options.OnProgress; it is called from one
 // goroutine.
-func (p *replayProgress) update(pr bridge.ReplayProgress) {
+func (p *replayProgress) update(pr replay.Progress) {
 	now := time.Now()
 	if p.tty {
 		if p.bar == nil {
@@ -381,7 +381,7 @@ func (p *replayProgress) update(pr bridge.ReplayProgress) {
 // progressLine is the plain progress report: offsets done of the total,
 // events delivered, records skipped (read, stamped outside the window), the
 // recent rate in offsets/s and the ETA at that rate.
-func progressLine(route string, pr bridge.ReplayProgress, rate float64) string {
+func progressLine(route string, pr replay.Progress, rate float64) string {
 	pct := 100.0
 	if pr.Total > 0 {
 		pct = 100 * float64(pr.Done) / float64(pr.Total)

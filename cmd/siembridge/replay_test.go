@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siembridge/siembridge/bridge"
+	"github.com/siembridge/siembridge/replay"
 )
 
 const replayTestConfig = `
@@ -92,13 +92,13 @@ func lastLine(s string) string {
 }
 
 func TestProgressLine(t *testing.T) {
-	pr := bridge.ReplayProgress{Partitions: 3, PartitionsDone: 1, Total: 10000, Done: 2500, Delivered: 2400, DeadLettered: 3, Skipped: 97}
+	pr := replay.Progress{Partitions: 3, PartitionsDone: 1, Total: 10000, Done: 2500, Delivered: 2400, DeadLettered: 3, Skipped: 97}
 	got := progressLine("elastic", pr, 500)
 	want := "replay elastic: 2500/10000 offsets (25.0%), 2400 delivered, 3 dead-lettered, 97 skipped, 1 partitions of 3 done, 500 offsets/s, ETA 15s (at most)"
 	if got != want {
 		t.Errorf("progressLine:\n got %s\nwant %s", got, want)
 	}
-	if got := progressLine("r", bridge.ReplayProgress{}, 0); !strings.Contains(got, "(100.0%)") || !strings.Contains(got, "ETA unknown") {
+	if got := progressLine("r", replay.Progress{}, 0); !strings.Contains(got, "(100.0%)") || !strings.Contains(got, "ETA unknown") {
 		t.Errorf("empty progress: %s", got)
 	}
 }
@@ -109,15 +109,15 @@ func TestPlainProgressEveryFiveSeconds(t *testing.T) {
 	if p.tty {
 		t.Fatal("a buffer is not a terminal")
 	}
-	p.update(bridge.ReplayProgress{Total: 100, Partitions: 1})
-	p.update(bridge.ReplayProgress{Total: 100, Done: 10, Partitions: 1})
+	p.update(replay.Progress{Total: 100, Partitions: 1})
+	p.update(replay.Progress{Total: 100, Done: 10, Partitions: 1})
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 1 || !strings.Contains(lines[0], "an upper bound") {
 		t.Fatalf("output within the first 5s: %q", buf.String())
 	}
 	p.lastLine = p.lastLine.Add(-plainProgressEvery)
 	p.lastAt = p.lastAt.Add(-plainProgressEvery)
-	p.update(bridge.ReplayProgress{Total: 100, Done: 60, Partitions: 1})
+	p.update(replay.Progress{Total: 100, Done: 60, Partitions: 1})
 	if !strings.Contains(buf.String(), "60/100 offsets") {
 		t.Fatalf("no progress line after 5s: %q", buf.String())
 	}
@@ -180,7 +180,7 @@ func TestReplayLatenessFlag(t *testing.T) {
 			t.Errorf("--lateness %s: effective %s, want %s", tt.flag, got, tt.effective)
 		}
 	}
-	if got := effectiveLateness(0); got != bridge.DefaultReplayLateness {
+	if got := effectiveLateness(0); got != replay.DefaultLateness {
 		t.Errorf("unset: %s", got)
 	}
 }

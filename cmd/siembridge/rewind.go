@@ -13,8 +13,8 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/kafka"
 )
 
 func cmdRewind(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -389,7 +389,7 @@ type kafkaConn struct {
 }
 
 func dialKafka(k config.Kafka) (*kafkaConn, error) {
-	sc, err := bridge.SaramaConfig(k)
+	sc, err := kafka.SaramaConfig(k)
 	if err != nil {
 		return nil, usageError{err: err}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/gctune"
 	"github.com/siembridge/siembridge/metrics"
+	"github.com/siembridge/siembridge/sinks/registry"
 )
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -30,7 +31,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	log := newLogger(cfg.Log, stderr)
 	gctune.Apply(cfg, log)
-	opts := []bridge.Option{bridge.WithLogger(log)}
+	opts := []bridge.Option{bridge.WithLogger(log), bridge.WithSinkFactory(registry.New)}
 	reg := metrics.NewRegistry()
 	if cfg.Metrics.Listen != "" {
 		hooks, err := metrics.New(reg)

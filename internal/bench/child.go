@@ -25,6 +25,7 @@ import (
 	"github.com/siembridge/siembridge/gctune"
 	"github.com/siembridge/siembridge/internal/fake/bulkrecv"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
+	"github.com/siembridge/siembridge/sinks/registry"
 )
 
 // Child runs one of the harness's child processes; args[0] names it:
@@ -355,7 +356,7 @@ func runBridge(ctx context.Context, mode, brokers, topic, group, url string, c *
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	gctune.Apply(cfg, log) // as `siembridge run` does
 	before := getUsage()
-	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithHooks(&hooks{c: c}))
+	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithHooks(&hooks{c: c}), bridge.WithSinkFactory(registry.New))
 	if err != nil {
 		return Result{}, err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/internal/gen"
 	"github.com/siembridge/siembridge/metrics"
+	"github.com/siembridge/siembridge/sinks/registry"
 )
 
 // Options shape a demo run. Zero fields take the defaults in brackets.
@@ -202,7 +203,7 @@ func (d *demo) buildBridge() error {
 	if err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
-	bopts := []bridge.Option{bridge.WithLogger(d.opts.Log)}
+	bopts := []bridge.Option{bridge.WithLogger(d.opts.Log), bridge.WithSinkFactory(registry.New)}
 	reg := metrics.NewRegistry()
 	if d.opts.Listen != "" {
 		hooks, err := metrics.New(reg)

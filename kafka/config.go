@@ -1,12 +1,14 @@
-package bridge
+// Package kafka turns the kafka section of a configuration into a sarama
+// client configuration: versions, fetch sizes, the dead-letter producer's
+// acknowledgements, TLS, and SASL (PLAIN, SCRAM-SHA-256/512). The bridge,
+// replay and every command that talks to Kafka (check, rewind, status,
+// generate) build their clients from it.
+package kafka
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -83,38 +85,13 @@ func applyTLS(sc *sarama.Config, t config.TLS) error {
 	if !t.Enabled && t.CAFile == "" && t.CertFile == "" && !t.InsecureSkipVerify {
 		return nil
 	}
-	tc, err := TLSConfig(t, "kafka.tls")
+	tc, err := t.ClientConfig("kafka.tls")
 	if err != nil {
 		return err
 	}
 	sc.Net.TLS.Enable = true
 	sc.Net.TLS.Config = tc
 	return nil
-}
-
-// TLSConfig builds a client TLS configuration from files. field names the
-// config section in errors.
-func TLSConfig(t config.TLS, field string) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s.ca_file: %w", field, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s.ca_file: no PEM certificate found in %s", field, t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if t.CertFile != "" || t.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s.cert_file: %w", field, err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }
 
 func applySASL(sc *sarama.Config, s config.SASL) error {
@@ -140,10 +117,10 @@ func applySASL(sc *sarama.Config, s config.SASL) error {
 	return nil
 }
 
-// WarnInsecureKafka logs one WARN line when kafka.tls.insecure_skip_verify
+// WarnInsecure logs one WARN line when kafka.tls.insecure_skip_verify
 // is set. Call it once where the kafka section is turned into clients (the
 // bridge at startup, check, generate); SaramaConfig has no logger.
-func WarnInsecureKafka(log *slog.Logger, k config.Kafka) {
+func WarnInsecure(log *slog.Logger, k config.Kafka) {
 	if k.TLS.InsecureSkipVerify {
 		log.Warn("kafka: TLS certificate verification is DISABLED (kafka.tls.insecure_skip_verify); the connection and the SASL credentials can be intercepted",
 			"field", "kafka.tls.insecure_skip_verify")

@@ -1,4 +1,4 @@
-package bridge
+package kafka
 
 import (
 	"bytes"
@@ -233,14 +233,14 @@ func TestSCRAMAgainstKfake(t *testing.T) {
 	}
 }
 
-func TestWarnInsecureKafka(t *testing.T) {
+func TestWarnInsecure(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
-	WarnInsecureKafka(log, config.Kafka{})
+	WarnInsecure(log, config.Kafka{})
 	if buf.Len() != 0 {
 		t.Fatalf("warned without insecure_skip_verify: %s", buf.String())
 	}
-	WarnInsecureKafka(log, config.Kafka{TLS: config.TLS{InsecureSkipVerify: true}})
+	WarnInsecure(log, config.Kafka{TLS: config.TLS{InsecureSkipVerify: true}})
 	out := buf.String()
 	if strings.Count(out, "\n") != 1 || !strings.Contains(out, "level=WARN") || !strings.Contains(out, "kafka.tls.insecure_skip_verify") {
 		t.Fatalf("want one WARN line naming the field, got %q", out)

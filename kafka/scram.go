@@ -1,4 +1,4 @@
-package bridge
+package kafka
 
 import (
 	"crypto/hmac"

@@ -1,4 +1,4 @@
-package bridge
+package kafka
 
 import (
 	"github.com/IBM/sarama"
@@ -41,9 +41,9 @@ const (
 	maxChannel = 256
 )
 
-// fetchPlan is what a route sets in its sarama configuration to keep
+// FetchPlan is what a route sets in its sarama configuration to keep
 // sarama's prefetch within a slice of its buffer.
-type fetchPlan struct {
+type FetchPlan struct {
 	// partitionFetch is Consumer.Fetch.Default: the bytes asked for per
 	// partition and request.
 	partitionFetch int32
@@ -56,7 +56,7 @@ type fetchPlan struct {
 	channel int
 }
 
-// planFetch sizes the prefetch of a route whose buffer is bufferBytes
+// PlanFetch sizes the prefetch of a route whose buffer is bufferBytes
 // and which will claim at most partitions partitions (every partition of
 // its topics: a member of a larger group claims fewer, and then fetches
 // less than it could). partitionMax and requestMax are the configured
@@ -75,13 +75,13 @@ type fetchPlan struct {
 //
 // Channels fill only from fetched responses; the last column is an upper
 // bound reached when no partition's reader takes anything.
-func planFetch(bufferBytes int64, partitions int, partitionMax, requestMax int32) fetchPlan {
+func PlanFetch(bufferBytes int64, partitions int, partitionMax, requestMax int32) FetchPlan {
 	partitions = max(partitions, 1)
 	share := bufferBytes / prefetchShare
 	pf := clamp(share/int64(partitions), minPartitionFetch, int64(partitionMax))
 	rf := clamp(share, minRequestFetch, int64(requestMax))
 	ch := clamp(pf/channelBytesPerRecord, minChannel, maxChannel)
-	return fetchPlan{partitionFetch: int32(pf), requestFetch: int32(rf), channel: int(ch)}
+	return FetchPlan{partitionFetch: int32(pf), requestFetch: int32(rf), channel: int(ch)}
 }
 
 // clamp returns v within [lo, hi]; hi wins when lo > hi, so a configured
@@ -90,17 +90,17 @@ func clamp(v, lo, hi int64) int64 {
 	return min(max(v, lo), hi)
 }
 
-// apply sets the plan in sc. Consumer.Fetch.Max stays as SaramaConfig set
+// Apply sets the plan in sc. Consumer.Fetch.Max stays as SaramaConfig set
 // it (0: a record larger than the fetch is fetched whole).
-func (p fetchPlan) apply(sc *sarama.Config) {
+func (p FetchPlan) Apply(sc *sarama.Config) {
 	sc.Consumer.Fetch.Default = p.partitionFetch
 	sc.Consumer.Fetch.MaxBytes = p.requestFetch
 	sc.ChannelBufferSize = p.channel
 }
 
-// topicPartitions counts the partitions of topics as client knows them;
+// TopicPartitions counts the partitions of topics as client knows them;
 // a topic it cannot look up (not created yet) counts as one partition.
-func topicPartitions(client sarama.Client, topics []string) int {
+func TopicPartitions(client sarama.Client, topics []string) int {
 	n := 0
 	for _, t := range topics {
 		ps, err := client.Partitions(t)
@@ -111,14 +111,4 @@ func topicPartitions(client sarama.Client, topics []string) int {
 		n += len(ps)
 	}
 	return n
-}
-
-// fetchPlan is the route's plan for the partitions of its topics, counted
-// with the bridge's client (which Run connects before the routes start).
-func (r *route) fetchPlan() fetchPlan {
-	parts := len(r.cfg.Topics)
-	if r.b.client != nil {
-		parts = topicPartitions(r.b.client, r.cfg.Topics)
-	}
-	return planFetch(int64(r.cfg.Buffer.MaxBytes), parts, r.b.sc.Consumer.Fetch.Default, r.b.sc.Consumer.Fetch.MaxBytes)
 }

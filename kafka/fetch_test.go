@@ -1,4 +1,4 @@
-package bridge
+package kafka
 
 import (
 	"testing"
@@ -30,7 +30,7 @@ func TestPlanFetch(t *testing.T) {
 		{"large buffer, large ceiling", 1 << 30, 8, 4 * MiB, 64 * MiB, 4 * MiB, 64 * MiB, 256},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := planFetch(tc.buffer, tc.partitions, tc.partitionMax, tc.reqMax)
+			p := PlanFetch(tc.buffer, tc.partitions, tc.partitionMax, tc.reqMax)
 			if p.partitionFetch != tc.wantFetch || p.requestFetch != tc.wantRequest || p.channel != tc.wantChannel {
 				t.Fatalf("planFetch = fetch %d, request %d, channel %d; want %d, %d, %d",
 					p.partitionFetch, p.requestFetch, p.channel, tc.wantFetch, tc.wantRequest, tc.wantChannel)

@@ -1,4 +1,4 @@
-package bridge
+package replay
 
 import (
 	"context"
@@ -136,10 +136,10 @@ func testReplayBoundaries(t *testing.T, lateness time.Duration, want []int64, sk
 	cfg := replayTestConfig(t, cluster.Brokers())
 	sink := &recordingSink{}
 	cp := filepath.Join(t.TempDir(), "cp.json")
-	var last ReplayProgress
-	res, err := Replay(context.Background(), cfg, ReplayOptions{
+	var last Progress
+	res, err := Run(context.Background(), cfg, Options{
 		Route: "elastic", From: at(100), To: at(1000), Rate: 0, Sink: sink, Logger: quiet, Lateness: lateness,
-		Checkpoint: cp, OnProgress: func(p ReplayProgress) { last = p },
+		Checkpoint: cp, OnProgress: func(p Progress) { last = p },
 	})
 	if err != nil || !res.Complete {
 		t.Fatalf("Replay: %+v, %v", res, err)
@@ -154,8 +154,8 @@ func testReplayBoundaries(t *testing.T, lateness time.Duration, want []int64, sk
 	if res.Total != total {
 		t.Errorf("total %d, want %d", res.Total, total)
 	}
-	if last != res.ReplayProgress {
-		t.Errorf("last OnProgress %+v differs from the result %+v", last, res.ReplayProgress)
+	if last != res.Progress {
+		t.Errorf("last OnProgress %+v differs from the result %+v", last, res.Progress)
 	}
 	if !sink.closed {
 		t.Error("Replay did not close the sink")
@@ -197,7 +197,7 @@ func TestReplayResumeSkipsDone(t *testing.T) {
 	cluster, base := startWithRecords(t, 2, 20)
 	from, to := base, base.Add(time.Hour)
 	cp := filepath.Join(t.TempDir(), "cp.json")
-	st := &checkpoint.ReplayState{Route: "elastic", From: from, To: to, Lateness: DefaultReplayLateness, Partitions: []checkpoint.ReplayPartition{
+	st := &checkpoint.ReplayState{Route: "elastic", From: from, To: to, Lateness: DefaultLateness, Partitions: []checkpoint.ReplayPartition{
 		{Topic: "events", Partition: 0, Start: 0, End: 10, Next: 7},
 		{Topic: "events", Partition: 1, Start: 0, End: 10, Next: 10, Done: true},
 	}}
@@ -206,7 +206,7 @@ func TestReplayResumeSkipsDone(t *testing.T) {
 	}
 	sink := &recordingSink{}
 	cfg := replayTestConfig(t, cluster.Brokers())
-	res, err := Replay(context.Background(), cfg, ReplayOptions{Route: "elastic", From: from, To: to, Rate: 0, Sink: sink, Logger: quiet, Checkpoint: cp, Resume: true})
+	res, err := Run(context.Background(), cfg, Options{Route: "elastic", From: from, To: to, Rate: 0, Sink: sink, Logger: quiet, Checkpoint: cp, Resume: true})
 	if err != nil || !res.Complete {
 		t.Fatalf("Replay: %+v, %v", res, err)
 	}
@@ -231,7 +231,7 @@ func equalInt64(a, b []int64) bool {
 func TestReplayRouteOptions(t *testing.T) {
 	cfg := replayTestConfig(t, []string{"127.0.0.1:1"})
 	from, to := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC), time.Date(2024, 5, 1, 13, 0, 0, 0, time.UTC)
-	ok := ReplayOptions{Route: "elastic", From: from, To: to, Rate: -1}
+	ok := Options{Route: "elastic", From: from, To: to, Rate: -1}
 
 	rc, err := replayRoute(cfg, ok)
 	if err != nil {
@@ -259,23 +259,23 @@ func TestReplayRouteOptions(t *testing.T) {
 	}
 
 	bad := []struct {
-		mod    func(*ReplayOptions)
+		mod    func(*Options)
 		option string
 		msg    string
 	}{
-		{func(o *ReplayOptions) { o.Route = "nope" }, "route", `no route named "nope" (routes: elastic, archive)`},
-		{func(o *ReplayOptions) { o.From = time.Time{} }, "from", "required"},
-		{func(o *ReplayOptions) { o.To = time.Time{} }, "to", "required"},
-		{func(o *ReplayOptions) { o.To = o.From }, "to", "is not after"},
-		{func(o *ReplayOptions) { o.Resume = true }, "resume", "checkpoint"},
-		{func(o *ReplayOptions) { o.Index = "bad-%{+yyyy" }, "index", ""},
-		{func(o *ReplayOptions) { o.Route, o.Index = "archive", "x" }, "index", "only elasticsearch and splunk_hec"},
+		{func(o *Options) { o.Route = "nope" }, "route", `no route named "nope" (routes: elastic, archive)`},
+		{func(o *Options) { o.From = time.Time{} }, "from", "required"},
+		{func(o *Options) { o.To = time.Time{} }, "to", "required"},
+		{func(o *Options) { o.To = o.From }, "to", "is not after"},
+		{func(o *Options) { o.Resume = true }, "resume", "checkpoint"},
+		{func(o *Options) { o.Index = "bad-%{+yyyy" }, "index", ""},
+		{func(o *Options) { o.Route, o.Index = "archive", "x" }, "index", "only elasticsearch and splunk_hec"},
 	}
 	for _, b := range bad {
 		o := ok
 		b.mod(&o)
 		_, err := replayRoute(cfg, o)
-		var oe *ReplayOptionError
+		var oe *OptionError
 		if !errors.As(err, &oe) || oe.Option != b.option || !strings.Contains(err.Error(), b.msg) {
 			t.Errorf("%+v: error %v, want option %s with %q", o, err, b.option, b.msg)
 		}
@@ -308,7 +308,7 @@ func TestReplayFetchErrorsAreNotIdleness(t *testing.T) {
 
 	sink := &recordingSink{}
 	cfg := replayTestConfig(t, cluster.Brokers())
-	res, err := Replay(context.Background(), cfg, ReplayOptions{
+	res, err := Run(context.Background(), cfg, Options{
 		Route: "elastic", From: base, To: base.Add(time.Hour), Rate: 0, Sink: sink, Logger: quiet,
 		Checkpoint: filepath.Join(t.TempDir(), "cp.json"),
 	})
@@ -362,7 +362,7 @@ func TestReplayLateRecords(t *testing.T) {
 	cfg := replayTestConfig(t, cluster.Brokers())
 	cfg.Routes[0].Batch.MaxEvents = 500
 	sink := &recordingSink{}
-	res, err := Replay(context.Background(), cfg, ReplayOptions{
+	res, err := Run(context.Background(), cfg, Options{
 		Route: "elastic", From: hm(1, 0), To: hm(2, 0), Rate: 0, Sink: sink, Logger: quiet,
 		Checkpoint: filepath.Join(t.TempDir(), "cp.json"),
 	})
@@ -416,7 +416,7 @@ func TestReplayHungFetchIsNotTheEnd(t *testing.T) {
 
 	sink := &recordingSink{}
 	cfg := replayTestConfig(t, cluster.Brokers())
-	res, err := Replay(context.Background(), cfg, ReplayOptions{
+	res, err := Run(context.Background(), cfg, Options{
 		Route: "elastic", From: base, To: base.Add(time.Hour), Rate: 0, Sink: sink, Logger: quiet,
 		Checkpoint: filepath.Join(t.TempDir(), "cp.json"),
 	})
@@ -475,10 +475,10 @@ func TestReplayRetentionGap(t *testing.T) {
 	deleteRecords(t, cluster, 0, 20) // the oldest record left is stamped 01:20
 
 	cfg := replayTestConfig(t, cluster.Brokers())
-	opts := ReplayOptions{Route: "elastic", From: base, To: base.Add(time.Hour), Rate: 0, Logger: quiet}
+	opts := Options{Route: "elastic", From: base, To: base.Add(time.Hour), Rate: 0, Logger: quiet}
 	sink := &recordingSink{}
 	opts.Sink = sink
-	res, err := Replay(context.Background(), cfg, opts)
+	res, err := Run(context.Background(), cfg, opts)
 	if err == nil || res.Complete {
 		t.Fatalf("Replay of a window partly deleted by retention: %+v, %v; want an error", res, err)
 	}
@@ -498,7 +498,7 @@ func TestReplayRetentionGap(t *testing.T) {
 
 	sink = &recordingSink{}
 	opts.Sink, opts.AllowPartial = sink, true
-	res, err = Replay(context.Background(), cfg, opts)
+	res, err = Run(context.Background(), cfg, opts)
 	if err != nil || !res.Complete || len(res.Gaps) != 1 || res.Delivered != 40 {
 		t.Fatalf("--allow-partial: %+v, %v; want the 40 records left", res, err)
 	}
@@ -536,8 +536,8 @@ func TestReplayWindowClassify(t *testing.T) {
 }
 
 func TestReplayOptionsLateness(t *testing.T) {
-	for _, tt := range []struct{ in, want time.Duration }{{0, DefaultReplayLateness}, {-1, 0}, {time.Minute, time.Minute}} {
-		if got := (ReplayOptions{Lateness: tt.in}).lateness(); got != tt.want {
+	for _, tt := range []struct{ in, want time.Duration }{{0, DefaultLateness}, {-1, 0}, {time.Minute, time.Minute}} {
+		if got := (Options{Lateness: tt.in}).lateness(); got != tt.want {
 			t.Errorf("Lateness %s: effective %s, want %s", tt.in, got, tt.want)
 		}
 	}
@@ -621,7 +621,7 @@ func TestReplayResumeBelowLogStart(t *testing.T) {
 	cluster, base := startWithRecords(t, 1, 30)
 	from, to := base, base.Add(time.Hour)
 	cp := filepath.Join(t.TempDir(), "cp.json")
-	st := &checkpoint.ReplayState{Route: "elastic", From: from, To: to, Lateness: DefaultReplayLateness, Partitions: []checkpoint.ReplayPartition{
+	st := &checkpoint.ReplayState{Route: "elastic", From: from, To: to, Lateness: DefaultLateness, Partitions: []checkpoint.ReplayPartition{
 		{Topic: "events", Partition: 0, Start: 0, End: 30, Next: 5},
 	}}
 	if err := checkpoint.SaveReplay(cp, st); err != nil {
@@ -629,9 +629,9 @@ func TestReplayResumeBelowLogStart(t *testing.T) {
 	}
 	deleteRecords(t, cluster, 0, 20)
 	cfg := replayTestConfig(t, cluster.Brokers())
-	opts := ReplayOptions{Route: "elastic", From: from, To: to, Rate: 0, Logger: quiet, Checkpoint: cp, Resume: true}
+	opts := Options{Route: "elastic", From: from, To: to, Rate: 0, Logger: quiet, Checkpoint: cp, Resume: true}
 	opts.Sink = &recordingSink{}
-	_, err := Replay(context.Background(), cfg, opts)
+	_, err := Run(context.Background(), cfg, opts)
 	var re *RetentionError
 	if !errors.As(err, &re) {
 		t.Fatalf("resume below the log start: %v, want a *RetentionError", err)
@@ -647,7 +647,7 @@ func TestReplayResumeBelowLogStart(t *testing.T) {
 
 	sink := &recordingSink{}
 	opts.Sink, opts.AllowPartial = sink, true
-	res, err := Replay(context.Background(), cfg, opts)
+	res, err := Run(context.Background(), cfg, opts)
 	if err != nil || !res.Complete || len(res.Gaps) != 1 {
 		t.Fatalf("--allow-partial: %+v, %v", res, err)
 	}
@@ -703,7 +703,7 @@ func TestReplayEndsAfterTransactionMarkers(t *testing.T) {
 
 	sink := &recordingSink{}
 	cfg := replayTestConfig(t, cluster.Brokers())
-	res, err := Replay(context.Background(), cfg, ReplayOptions{
+	res, err := Run(context.Background(), cfg, Options{
 		Route: "elastic", From: base, To: base.Add(time.Hour), Rate: 0, Sink: sink, Logger: quiet,
 		Checkpoint: filepath.Join(t.TempDir(), "cp.json"),
 	})

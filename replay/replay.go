@@ -1,4 +1,13 @@
-package bridge
+// Package replay delivers again the events of a past time window of a
+// route's topics into its sink (forensics, a SIEM restored from backup),
+// through a private consumer: the live consumer group and its offsets are
+// not touched. Each partition is read from the offset of From − Lateness
+// to a record stamped at or after To + Lateness or the end offset captured
+// at the start; exactly the records stamped in [From, To) go to the
+// route's delivery stage (package deliver), as the live bridge's do. A
+// checkpoint file lets an interrupted job resume; retention that deleted
+// part of the window is named, never hidden.
+package replay
 
 import (
 	"context"
@@ -15,17 +24,20 @@ import (
 
 	"github.com/siembridge/siembridge/checkpoint"
 	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/deliver"
 	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/kafka"
 	"github.com/siembridge/siembridge/sinks"
+	"github.com/siembridge/siembridge/sinks/registry"
 )
 
-// DefaultReplayLateness is ReplayOptions.Lateness when it is zero.
-const DefaultReplayLateness = 15 * time.Minute
+// DefaultLateness is Options.Lateness when it is zero.
+const DefaultLateness = 15 * time.Minute
 
-// ReplayOptions describe one replay job: the events of a route's topics
+// Options describe one replay job: the events of a route's topics
 // whose Kafka record timestamp lies in [From, To), delivered again into the
 // route's sink.
-type ReplayOptions struct {
+type Options struct {
 	// Route names the route whose topics, sink, batching, retry, breaker
 	// and dead-letter topic the replay uses. Required.
 	Route string
@@ -39,7 +51,7 @@ type ReplayOptions struct {
 	// Lateness (or the end offset captured at the start); of the records
 	// read, exactly those stamped in [From, To) are delivered. A record in
 	// the window that lies beyond those bounds in its partition is not
-	// replayed. Default (0) DefaultReplayLateness, 15m; negative: none
+	// replayed. Default (0) DefaultLateness, 15m; negative: none
 	// (read from the first record at or after From, stop at the first one
 	// at or after To).
 	Lateness time.Duration
@@ -71,12 +83,14 @@ type ReplayOptions struct {
 	// Hooks receive the replay's metrics, with the route's name. Default
 	// none.
 	Hooks Hooks
+	// NewSink builds the route's sink. Default registry.New.
+	NewSink func(config.Sink, *slog.Logger) (sinks.Sink, error)
 	// Sink replaces the sink the route's configuration would build (tests).
 	// Replay closes it.
 	Sink sinks.Sink
 	// OnProgress is called every ProgressInterval and once at the end,
 	// from one goroutine. Optional.
-	OnProgress func(ReplayProgress)
+	OnProgress func(Progress)
 	// ProgressInterval between checkpoint writes and progress calls.
 	// Default 500ms.
 	ProgressInterval time.Duration
@@ -84,18 +98,18 @@ type ReplayOptions struct {
 
 // lateness is the effective Lateness: the default for 0, none for a
 // negative value.
-func (o ReplayOptions) lateness() time.Duration {
+func (o Options) lateness() time.Duration {
 	switch {
 	case o.Lateness == 0:
-		return DefaultReplayLateness
+		return DefaultLateness
 	case o.Lateness < 0:
 		return 0
 	}
 	return o.Lateness
 }
 
-// ReplayProgress is a snapshot of a replay.
-type ReplayProgress struct {
+// Progress is a snapshot of a replay.
+type Progress struct {
 	Partitions     int `json:"partitions"`
 	PartitionsDone int `json:"partitions_done"`
 	// Total is the number of offsets between each partition's start and
@@ -116,9 +130,9 @@ type ReplayProgress struct {
 	Elapsed      time.Duration `json:"elapsed"`
 }
 
-// ReplayResult is what Replay did.
-type ReplayResult struct {
-	ReplayProgress
+// Result is what Replay did.
+type Result struct {
+	Progress
 	// Complete: the whole window was delivered (or dead-lettered), or,
 	// with AllowPartial, all of it that Kafka still held (Gaps says what
 	// was not).
@@ -134,18 +148,18 @@ type ReplayResult struct {
 	Checkpoint string
 }
 
-// ReplayOptionError reports an unusable ReplayOptions field; Option is the
+// OptionError reports an unusable Options field; Option is the
 // command-line flag's name (route, from, to, rate, index, resume).
-type ReplayOptionError struct {
+type OptionError struct {
 	Option string
 	Err    error
 }
 
-func (e *ReplayOptionError) Error() string { return e.Option + ": " + e.Err.Error() }
-func (e *ReplayOptionError) Unwrap() error { return e.Err }
+func (e *OptionError) Error() string { return e.Option + ": " + e.Err.Error() }
+func (e *OptionError) Unwrap() error { return e.Err }
 
 func optErr(option, format string, args ...any) error {
-	return &ReplayOptionError{Option: option, Err: fmt.Errorf(format, args...)}
+	return &OptionError{Option: option, Err: fmt.Errorf(format, args...)}
 }
 
 // Replay delivers the events of the route's topics whose record timestamp
@@ -171,26 +185,21 @@ func optErr(option, format string, args ...any) error {
 // Partitions keep their order; several are replayed at once.
 //
 // Replay blocks until the window is delivered, ctx ends or a partition
-// fails. It returns a *ReplayOptionError for unusable options (before
+// fails. It returns a *OptionError for unusable options (before
 // connecting to anything), and an error wrapping ctx.Err() when
 // interrupted. Once the job has started, an interruption or a failure
 // leaves the checkpoint with the delivered watermark of every partition,
 // for Resume; only a complete replay returns a nil error.
-func Replay(ctx context.Context, cfg *config.Config, opts ReplayOptions) (res ReplayResult, err error) {
-	log := opts.Logger
-	if log == nil {
-		log = slog.Default()
+func Run(ctx context.Context, cfg *config.Config, opts Options) (res Result, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
-	hooks := opts.Hooks
-	if hooks == nil {
-		hooks = NopHooks{}
-	}
-	// The sink is ours to close from here on; once the route holds it,
-	// closeSinks does.
-	owned := opts.Sink
+	log := opts.Logger.With("job", "replay")
+	// The sink is ours to close from here on.
+	sink := opts.Sink
 	defer func() {
-		if owned != nil {
-			owned.Close()
+		if sink != nil {
+			sink.Close()
 		}
 	}()
 	rc, err := replayRoute(cfg, opts)
@@ -204,8 +213,7 @@ func Replay(ctx context.Context, cfg *config.Config, opts ReplayOptions) (res Re
 			return res, err
 		}
 	}
-
-	sc, err := SaramaConfig(cfg.Kafka)
+	sc, err := kafka.SaramaConfig(cfg.Kafka)
 	if err != nil {
 		return res, err
 	}
@@ -214,58 +222,99 @@ func Replay(ctx context.Context, cfg *config.Config, opts ReplayOptions) (res Re
 	// What the live bridge reads (sarama's default, said here because the
 	// end-of-partition probe reads the log the same way).
 	sc.Consumer.IsolationLevel = sarama.ReadUncommitted
-	b := &Bridge{cfg: cfg, sc: sc, log: log.With("job", "replay"), hooks: hooks}
-	r := &route{b: b, cfg: rc, sink: opts.Sink}
-	if err := r.init(); err != nil {
-		if r.sink != nil && opts.Sink == nil {
-			r.sink.Close()
+	log = log.With("route", rc.Name)
+	if sink == nil {
+		if sink, err = newSink(opts, rc, log); err != nil {
+			return res, fmt.Errorf("route %s: sink: %w", rc.Name, err)
 		}
+	}
+	parts, err := deliver.ForRoute(rc, sink, deliver.RouteOptions{Log: log, Hooks: opts.Hooks})
+	if err != nil {
 		return res, fmt.Errorf("route %s: %w", rc.Name, err)
 	}
-	owned = nil
-	b.routes = []*route{r}
-	defer b.closeSinks()
+	k, err := connect(cfg.Kafka.Brokers, sc)
+	if err != nil {
+		return res, err
+	}
+	defer k.close()
+	parts.DeadLetter.Producer = k.producer
 
-	client, err := sarama.NewClient(cfg.Kafka.Brokers, sc)
-	if err != nil {
-		return res, fmt.Errorf("kafka: %w", err)
-	}
-	defer client.Close()
-	producer, err := sarama.NewSyncProducerFromClient(client)
-	if err != nil {
-		return res, fmt.Errorf("kafka producer: %w", err)
-	}
-	defer producer.Close()
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		return res, fmt.Errorf("kafka consumer: %w", err)
-	}
-	defer consumer.Close()
-	b.client, b.producer = client, producer
-
-	state, gaps, err := planReplay(client, sc, rc, opts, state, r.log)
+	state, gaps, err := planReplay(k.client, sc, rc, opts, state, log)
 	if err != nil {
 		return res, err
 	}
 	res.Gaps = gaps
 	j := &replayJob{
-		r: r, client: client, sc: sc, consumer: consumer, opts: opts, state: state, start: time.Now(),
+		rc: rc, log: log, stage: parts.Stage, skim: deliver.AcceptsUnchecked(sink, false), hooks: opts.Hooks,
+		client: k.client, sc: sc, consumer: k.consumer, opts: opts, state: state, start: time.Now(),
 		window: replayWindow{from: opts.From, to: opts.To, lateness: opts.lateness()}, dirty: true,
 	}
+	return j.runToEnd(ctx, res)
+}
+
+// newSink builds the route's sink with opts.NewSink, registry.New by
+// default.
+func newSink(opts Options, rc config.Route, log *slog.Logger) (sinks.Sink, error) {
+	if opts.NewSink != nil {
+		return opts.NewSink(rc.Sink, log)
+	}
+	return registry.New(rc.Sink, log)
+}
+
+// conn is the replay's own Kafka client, consumer and dead-letter
+// producer.
+type conn struct {
+	client   sarama.Client
+	producer sarama.SyncProducer
+	consumer sarama.Consumer
+}
+
+func connect(brokers []string, sc *sarama.Config) (*conn, error) {
+	client, err := sarama.NewClient(brokers, sc)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	k := &conn{client: client}
+	if k.producer, err = sarama.NewSyncProducerFromClient(client); err != nil {
+		k.close()
+		return nil, fmt.Errorf("kafka producer: %w", err)
+	}
+	if k.consumer, err = sarama.NewConsumerFromClient(client); err != nil {
+		k.close()
+		return nil, fmt.Errorf("kafka consumer: %w", err)
+	}
+	return k, nil
+}
+
+func (k *conn) close() {
+	if k.consumer != nil {
+		k.consumer.Close()
+	}
+	if k.producer != nil {
+		k.producer.Close()
+	}
+	k.client.Close()
+}
+
+// runToEnd saves the plan, runs the job and reports: the checkpoint is
+// deleted once the whole window was delivered and kept otherwise.
+func (j *replayJob) runToEnd(ctx context.Context, res Result) (Result, error) {
+	opts := j.opts
 	if err := j.save(); err != nil {
 		return res, err
 	}
 	prog := j.progress()
-	r.log.Info("replay starting", "from", opts.From, "to", opts.To, "lateness", j.window.lateness, "partitions", prog.Partitions,
-		"offsets", prog.Total, "done", prog.Done, "rate", rc.Rate.EventsPerSecond, "index", opts.Index, "checkpoint", opts.Checkpoint)
+	j.log.Info("replay starting", "from", opts.From, "to", opts.To, "lateness", j.window.lateness, "partitions", prog.Partitions,
+		"offsets", prog.Total, "done", prog.Done, "rate", j.rc.Rate.EventsPerSecond, "index", opts.Index, "checkpoint", opts.Checkpoint)
 
 	runErr := j.run(ctx)
 	saveErr := j.save()
-	res.ReplayProgress = j.progress()
+	res.Progress = j.progress()
 	res.Complete = runErr == nil && j.complete()
 	if opts.OnProgress != nil {
-		opts.OnProgress(res.ReplayProgress)
+		opts.OnProgress(res.Progress)
 	}
+	var err error
 	switch {
 	case runErr != nil:
 		err = runErr
@@ -276,20 +325,28 @@ func Replay(ctx context.Context, cfg *config.Config, opts ReplayOptions) (res Re
 	}
 	if res.Complete && opts.Checkpoint != "" {
 		if rmErr := checkpoint.RemoveReplay(opts.Checkpoint); rmErr != nil {
-			r.log.Warn("replay complete; could not delete its checkpoint", "err", rmErr)
+			j.log.Warn("replay complete; could not delete its checkpoint", "err", rmErr)
 			res.Checkpoint = opts.Checkpoint
 		}
 	} else if opts.Checkpoint != "" && saveErr == nil {
 		res.Checkpoint = opts.Checkpoint
 	}
-	r.log.Info("replay finished", "complete", res.Complete, "delivered", res.Delivered,
+	j.log.Info("replay finished", "complete", res.Complete, "delivered", res.Delivered,
 		"dead_lettered", res.DeadLettered, "skipped", res.Skipped, "elapsed", res.Elapsed.Round(time.Millisecond))
 	return res, err
 }
 
+// Hooks receive a replay's metrics: the delivery stage's and the records
+// read. bridge.Hooks (the metrics package's) satisfies it.
+type Hooks interface {
+	deliver.Hooks
+	// OnConsumed: n records of size bytes of the window were read.
+	OnConsumed(route, topic string, partition int32, n, bytes int)
+}
+
 // replayRoute checks opts and returns the route configuration the replay
 // runs with: its own rate, and the sink's index replaced when asked.
-func replayRoute(cfg *config.Config, opts ReplayOptions) (config.Route, error) {
+func replayRoute(cfg *config.Config, opts Options) (config.Route, error) {
 	var rc config.Route
 	found := false
 	for _, c := range cfg.Routes {
@@ -325,7 +382,7 @@ func replayRoute(cfg *config.Config, opts ReplayOptions) (config.Route, error) {
 	}
 	sink, err := replaySink(rc.Sink, opts.Index)
 	if err != nil {
-		return rc, &ReplayOptionError{Option: "index", Err: err}
+		return rc, &OptionError{Option: "index", Err: err}
 	}
 	rc.Sink = sink
 
@@ -374,13 +431,13 @@ func replaySink(s config.Sink, index string) (config.Sink, error) {
 	return s, nil
 }
 
-func loadResume(opts ReplayOptions) (*checkpoint.ReplayState, error) {
+func loadResume(opts Options) (*checkpoint.ReplayState, error) {
 	st, err := checkpoint.LoadReplay(opts.Checkpoint)
 	if err != nil {
-		return nil, &ReplayOptionError{Option: "resume", Err: err}
+		return nil, &OptionError{Option: "resume", Err: err}
 	}
 	if err := st.Check(opts.Route, opts.From, opts.To, opts.Index, opts.lateness()); err != nil {
-		return nil, &ReplayOptionError{Option: "resume", Err: fmt.Errorf("%s: %w", opts.Checkpoint, err)}
+		return nil, &OptionError{Option: "resume", Err: fmt.Errorf("%s: %w", opts.Checkpoint, err)}
 	}
 	return st, nil
 }
@@ -391,7 +448,7 @@ func loadResume(opts ReplayOptions) (*checkpoint.ReplayState, error) {
 // retention left (checkRetention): the gaps found are an error unless
 // AllowPartial, and are returned otherwise, the resumed partitions moved
 // past them.
-func planReplay(client sarama.Client, sc *sarama.Config, rc config.Route, opts ReplayOptions, st *checkpoint.ReplayState, log *slog.Logger) (*checkpoint.ReplayState, []RetentionGap, error) {
+func planReplay(client sarama.Client, sc *sarama.Config, rc config.Route, opts Options, st *checkpoint.ReplayState, log *slog.Logger) (*checkpoint.ReplayState, []RetentionGap, error) {
 	w := replayWindow{from: opts.From, to: opts.To, lateness: opts.lateness()}
 	if st == nil {
 		st = &checkpoint.ReplayState{Route: opts.Route, From: opts.From, To: opts.To, Index: opts.Index, Lateness: w.lateness}
@@ -489,11 +546,15 @@ func planReplay(client sarama.Client, sc *sarama.Config, rc config.Route, opts R
 
 // replayJob is a running replay.
 type replayJob struct {
-	r        *route
+	rc       config.Route
+	log      *slog.Logger
+	stage    *deliver.Stage
+	skim     bool
+	hooks    Hooks // nil: none
 	client   sarama.Client
 	sc       *sarama.Config
 	consumer sarama.Consumer
-	opts     ReplayOptions
+	opts     Options
 	window   replayWindow
 	start    time.Time
 
@@ -504,10 +565,10 @@ type replayJob struct {
 	saveMu sync.Mutex
 }
 
-// replayBatch is a batch and the offset after the last record read for it
-// (records skipped before it included).
+// replayBatch is a batch (possibly empty) and the offset after the last
+// record read for it (records skipped before it included).
 type replayBatch struct {
-	batch
+	events  []*event.Event
 	next    int64
 	skipped int64 // records read for it and not delivered (outside the window)
 	done    bool  // the partition ends with this batch
@@ -522,7 +583,7 @@ func (j *replayJob) run(ctx context.Context) error {
 
 	parallel := j.opts.Parallel
 	if parallel <= 0 {
-		parallel = max(1, j.r.cfg.Workers)
+		parallel = max(1, j.rc.Workers)
 	}
 	todo := make(chan int, len(j.state.Partitions))
 	for i, p := range j.state.Partitions {
@@ -568,7 +629,7 @@ func (j *replayJob) run(ctx context.Context) error {
 			case <-t.C:
 			}
 			if err := j.save(); err != nil && !warned {
-				j.r.log.Error("cannot write the replay checkpoint; an interruption now loses the progress since the last write", "err", err)
+				j.log.Error("cannot write the replay checkpoint; an interruption now loses the progress since the last write", "err", err)
 				warned = true
 			}
 			if j.opts.OnProgress != nil {
@@ -603,7 +664,6 @@ const skippedFlush = 1024
 // batches, a sender delivers them one after the other so that the order
 // is kept while the next batch fills.
 func (j *replayJob) partition(ctx context.Context, i int) error {
-	r := j.r
 	j.mu.Lock()
 	p := j.state.Partitions[i]
 	j.mu.Unlock()
@@ -622,16 +682,23 @@ func (j *replayJob) partition(ctx context.Context, i int) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan *replayBatch, 1)
+	pr := &partRun{j: j, p: p, next: p.Next,
+		batcher: deliver.NewBatcher(j.rc.Batch.MaxEvents, int(j.rc.Batch.MaxBytes)),
+		batches: make(chan *replayBatch, 1), probed: make(chan tailResult, 1),
+		timer: time.NewTimer(time.Hour), quiet: time.NewTimer(tailCheckAfter)}
+	pr.timer.Stop()
+	defer pr.timer.Stop()
+	defer pr.quiet.Stop()
+	defer pr.probeWG.Wait()
 	var sendErr error
 	var senderWG sync.WaitGroup
 	senderWG.Go(func() {
-		for b := range batches {
+		for b := range pr.batches {
 			if ctx.Err() != nil {
 				continue
 			}
 			if len(b.events) > 0 {
-				if err := r.deliver(ctx, &b.batch); err != nil {
+				if err := j.stage.Deliver(ctx, ctx, b.events); err != nil {
 					sendErr = err
 					cancel()
 					continue
@@ -640,129 +707,8 @@ func (j *replayJob) partition(ctx context.Context, i int) error {
 			j.advance(i, b.next, b.skipped, b.done)
 		}
 	})
-
-	// At most one tail probe runs at a time; its answer arrives on
-	// probed, and the partition waits for it before returning.
-	probed := make(chan tailResult, 1)
-	var probeWG sync.WaitGroup
-	defer probeWG.Wait()
-	probing := false
-
-	maxEvents, maxBytes := r.cfg.Batch.MaxEvents, int(r.cfg.Batch.MaxBytes)
-	cur := &replayBatch{next: p.Next}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	flush := func() bool {
-		select {
-		case batches <- cur:
-			cur = &replayBatch{batch: batch{events: make([]*event.Event, 0, len(cur.events))}, next: cur.next}
-			timer.Stop()
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	quiet := time.NewTimer(tailCheckAfter)
-	defer quiet.Stop()
-	var readErr error
-	var lastErr error
-loop:
-	for {
-		select {
-		case msg, ok := <-pc.Messages():
-			if !ok {
-				if errors.Is(lastErr, sarama.ErrOffsetOutOfRange) {
-					readErr = j.retentionError(p, cur.next)
-				} else {
-					readErr = fmt.Errorf("%s/%d: consumer stopped at offset %d: %v", p.Topic, p.Partition, cur.next, lastErr)
-				}
-				break loop
-			}
-			if msg.Offset >= p.End {
-				cur.done = true
-				cur.next = p.End
-				flush()
-				break loop
-			}
-			deliver, done := j.window.Classify(msg.Timestamp)
-			if done {
-				// A record stamped at or after To + lateness ends the
-				// partition.
-				cur.done = true
-				cur.next = msg.Offset
-				flush()
-				break loop
-			}
-			if !deliver {
-				cur.skipped++
-			} else {
-				ev := new(event.Event)
-				ev.Init(msg.Topic, msg.Partition, msg.Offset, msg.Timestamp, msg.Key, msg.Value, r.skim)
-				size := ev.Size()
-				r.stats.consumed.Add(1)
-				r.stats.consumedBytes.Add(int64(size))
-				r.b.hooks.OnConsumed(r.cfg.Name, msg.Topic, msg.Partition, 1, size)
-				if len(cur.events) > 0 && cur.bytes+size > maxBytes && !flush() {
-					break loop
-				}
-				if len(cur.events) == 0 {
-					timer.Reset(r.cfg.Batch.MaxWait)
-				}
-				cur.events = append(cur.events, ev)
-				cur.bytes += size
-			}
-			cur.next = msg.Offset + 1
-			if cur.next >= p.End {
-				cur.done = true
-				flush()
-				break loop
-			}
-			// A long run of skipped records moves the watermark too.
-			if (len(cur.events) >= maxEvents || cur.skipped >= skippedFlush) && !flush() {
-				break loop
-			}
-			quiet.Reset(tailCheckAfter)
-		case err := <-pc.Errors():
-			lastErr = err
-			r.log.Warn("replay fetch error", "topic", p.Topic, "partition", p.Partition, "err", err)
-		case <-timer.C:
-			if len(cur.events) > 0 && !flush() {
-				break loop
-			}
-		case <-quiet.C:
-			// Silence says nothing about the log: look at it. The
-			// probe's fetch may hang as the consumer's does; it runs
-			// beside the loop.
-			if !probing {
-				probing = true
-				next := cur.next
-				probeWG.Go(func() {
-					done, err := tailProbe(j.client, j.sc, p.Topic, p.Partition, next, p.End)
-					probed <- tailResult{done: done, err: err}
-				})
-			}
-		case res := <-probed:
-			probing = false
-			switch {
-			case res.err != nil:
-				r.log.Debug("replay end check failed; will look again", "topic", p.Topic, "partition", p.Partition, "err", res.err)
-			case res.done:
-				// No record left before the end offset: only
-				// transaction markers or compacted-away offsets.
-				r.log.Info("no record left before the end offset; partition finished",
-					"topic", p.Topic, "partition", p.Partition, "next", cur.next, "end", p.End)
-				cur.done = true
-				cur.next = p.End
-				flush()
-				break loop
-			}
-			quiet.Reset(tailCheckAfter)
-		case <-ctx.Done():
-			break loop
-		}
-	}
-	close(batches)
+	readErr := pr.read(ctx, pc)
+	close(pr.batches)
 	senderWG.Wait()
 	if readErr != nil {
 		return readErr
@@ -770,6 +716,175 @@ loop:
 	if sendErr != nil && !errors.Is(sendErr, context.Canceled) {
 		return sendErr
 	}
+	return nil
+}
+
+// partRun is the reader's state for one partition of a replay.
+type partRun struct {
+	j       *replayJob
+	p       checkpoint.ReplayPartition
+	batcher *deliver.Batcher
+	batches chan *replayBatch
+	// next is the offset after the last record read, skipped counts the
+	// records read and skipped since the last batch was queued.
+	next, skipped int64
+	timer, quiet  *time.Timer
+	lastErr       error // the consumer's last error
+	// At most one tail probe runs at a time; its answer arrives on
+	// probed, and the partition waits for it before returning.
+	probed  chan tailResult
+	probeWG sync.WaitGroup
+	probing bool
+}
+
+// errStop ends read without an error of its own: the partition is done,
+// or ctx ended.
+var errStop = errors.New("stop")
+
+// read consumes the partition until it is done, ctx ends or the consumer
+// fails; it returns the consumer's failure, if any.
+func (pr *partRun) read(ctx context.Context, pc sarama.PartitionConsumer) error {
+	j, p := pr.j, pr.p
+	for {
+		var err error
+		select {
+		case msg, ok := <-pc.Messages():
+			if !ok {
+				if errors.Is(pr.lastErr, sarama.ErrOffsetOutOfRange) {
+					return j.retentionError(p, pr.next)
+				}
+				return fmt.Errorf("%s/%d: consumer stopped at offset %d: %v", p.Topic, p.Partition, pr.next, pr.lastErr)
+			}
+			err = pr.take(ctx, msg)
+			pr.quiet.Reset(tailCheckAfter)
+		case err := <-pc.Errors():
+			pr.lastErr = err
+			j.log.Warn("replay fetch error", "topic", p.Topic, "partition", p.Partition, "err", err)
+		case <-pr.timer.C:
+			if b := pr.batcher.Flush(); b != nil {
+				err = pr.queue(ctx, b.Events, pr.next, false)
+			}
+		case <-pr.quiet.C:
+			pr.probeTail()
+		case res := <-pr.probed:
+			err = pr.probeAnswer(ctx, res)
+		case <-ctx.Done():
+			return nil
+		}
+		if err != nil {
+			return nil // errStop, or ctx ended while queueing
+		}
+	}
+}
+
+// take handles one record.
+func (pr *partRun) take(ctx context.Context, msg *sarama.ConsumerMessage) error {
+	j, p := pr.j, pr.p
+	if msg.Offset >= p.End {
+		return pr.finish(ctx, p.End)
+	}
+	deliverIt, done := j.window.Classify(msg.Timestamp)
+	if done {
+		// A record stamped at or after To + lateness ends the partition.
+		return pr.finish(ctx, msg.Offset)
+	}
+	if !deliverIt {
+		pr.skipped++
+	} else {
+		ev := new(event.Event)
+		ev.Init(msg.Topic, msg.Partition, msg.Offset, msg.Timestamp, msg.Key, msg.Value, j.skim)
+		if j.hooks != nil {
+			j.hooks.OnConsumed(j.rc.Name, msg.Topic, msg.Partition, 1, ev.Size())
+		}
+		newBatch := !pr.batcher.Started()
+		if b := pr.batcher.Add(ev); b != nil {
+			// The batch ends before ev when ev did not fit (ev begins the
+			// next one), with ev when it filled it.
+			next := msg.Offset + 1
+			if b.Events[len(b.Events)-1] != ev {
+				next, newBatch = msg.Offset, true
+			}
+			if err := pr.queue(ctx, b.Events, next, false); err != nil {
+				return err
+			}
+		}
+		if newBatch && pr.batcher.Started() {
+			pr.timer.Reset(j.rc.Batch.MaxWait)
+		}
+	}
+	pr.next = msg.Offset + 1
+	if pr.next >= p.End {
+		return pr.finish(ctx, p.End)
+	}
+	// A long run of skipped records moves the watermark too.
+	if pr.skipped >= skippedFlush {
+		var evs []*event.Event
+		if b := pr.batcher.Flush(); b != nil {
+			evs = b.Events
+		}
+		return pr.queue(ctx, evs, pr.next, false)
+	}
+	return nil
+}
+
+// queue hands a batch up to next (with the records skipped since the last
+// one) to the sender.
+func (pr *partRun) queue(ctx context.Context, evs []*event.Event, next int64, done bool) error {
+	if !pr.batcher.Started() {
+		pr.timer.Stop()
+	}
+	b := &replayBatch{events: evs, next: next, skipped: pr.skipped, done: done}
+	select {
+	case pr.batches <- b:
+		pr.skipped = 0
+		if done {
+			return errStop
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// finish queues what is left as the partition's last batch, done at next.
+func (pr *partRun) finish(ctx context.Context, next int64) error {
+	var evs []*event.Event
+	if b := pr.batcher.Flush(); b != nil {
+		evs = b.Events
+	}
+	pr.next = next
+	return pr.queue(ctx, evs, next, true)
+}
+
+// probeTail looks at what is left of the log after a silence: silence
+// says nothing about the log. The probe's fetch may hang as the
+// consumer's does, so it runs beside the reader.
+func (pr *partRun) probeTail() {
+	if pr.probing {
+		return
+	}
+	pr.probing = true
+	j, p, next := pr.j, pr.p, pr.next
+	pr.probeWG.Go(func() {
+		done, err := tailProbe(j.client, j.sc, p.Topic, p.Partition, next, p.End)
+		pr.probed <- tailResult{done: done, err: err}
+	})
+}
+
+func (pr *partRun) probeAnswer(ctx context.Context, res tailResult) error {
+	pr.probing = false
+	j, p := pr.j, pr.p
+	switch {
+	case res.err != nil:
+		j.log.Debug("replay end check failed; will look again", "topic", p.Topic, "partition", p.Partition, "err", res.err)
+	case res.done:
+		// No record left before the end offset: only transaction markers
+		// or compacted-away offsets.
+		j.log.Info("no record left before the end offset; partition finished",
+			"topic", p.Topic, "partition", p.Partition, "next", pr.next, "end", p.End)
+		return pr.finish(ctx, p.End)
+	}
+	pr.quiet.Reset(tailCheckAfter)
 	return nil
 }
 
@@ -833,10 +948,10 @@ func (j *replayJob) complete() bool {
 	return j.state.Complete()
 }
 
-func (j *replayJob) progress() ReplayProgress {
+func (j *replayJob) progress() Progress {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	pr := ReplayProgress{Partitions: len(j.state.Partitions)}
+	pr := Progress{Partitions: len(j.state.Partitions)}
 	for _, p := range j.state.Partitions {
 		pr.Skipped += p.Skipped
 		pr.Total += p.End - p.Start
@@ -847,8 +962,9 @@ func (j *replayJob) progress() ReplayProgress {
 			pr.Done += p.Next - p.Start
 		}
 	}
-	pr.Delivered = j.r.stats.delivered.Load()
-	pr.DeadLettered = j.r.stats.deadLettered.Load()
+	c := j.stage.Counters()
+	pr.Delivered = c.Delivered.Load()
+	pr.DeadLettered = c.DeadLettered.Load()
 	pr.Elapsed = time.Since(j.start)
 	return pr
 }
@@ -1165,4 +1281,9 @@ func (e *RetentionError) Error() string {
 		parts[i] = g.String()
 	}
 	return "retention: " + strings.Join(parts, "; ") + "; replay what is left with --allow-partial"
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
 }

@@ -1,0 +1,396 @@
+// Package deliver is the delivery stage of a route: it takes a run of
+// events of one partition and blocks until every one of them is delivered
+// to the sink or written to the dead-letter topic. It owns nothing but
+// delivery — the breaker wait, the rate limit, the bound on requests in
+// flight, one Send per attempt, the classification of the answer by its
+// sinks.Outcome, retries with backoff of only the failed events, the
+// dead-letter topic, and the sink's degraded state — and knows nothing of
+// consumer groups, offsets or replay jobs: the live pipeline (bridge) and
+// replay both feed it.
+package deliver
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/siembridge/siembridge/breaker"
+	"github.com/siembridge/siembridge/clock"
+	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/ratelimit"
+	"github.com/siembridge/siembridge/sinks"
+)
+
+// Config of a Stage.
+type Config struct {
+	// Route names the route in logs, hooks and dead-letter headers.
+	Route string
+	// SinkType names the sink in logs and dead-letter headers.
+	SinkType string
+	// Retry is the backoff between attempts of the same events (jittered,
+	// never giving up).
+	Retry config.Retry
+	// Workers bounds the Send calls in flight across every caller of
+	// Deliver. Values below 1 mean 1.
+	Workers int
+	// Filter, when set, selects the events to send; the others count as
+	// done (Counters.Filtered) and cost no rate budget.
+	Filter func(*event.Event) bool
+}
+
+// Stage delivers batches for one route. Create it with New. Deliver is
+// safe for concurrent use (one caller per partition); the Stage owns no
+// goroutine and needs no Close (the sink, limiter, breaker and dead-letter
+// writer belong to the caller).
+type Stage struct {
+	cfg   Config
+	sink  sinks.Sink
+	lim   *ratelimit.Limiter
+	brk   *breaker.Breaker
+	dlq   DeadLetter
+	hooks Hooks
+	log   *slog.Logger
+	clock clock.Clock
+	sem   chan struct{}
+
+	counters Counters
+
+	// blocked counts Deliver calls whose last answer had blocked events;
+	// the sink is degraded while it is above 0.
+	blocked       atomic.Int64
+	blockedMu     sync.Mutex
+	blockedReason string
+}
+
+// Option configures a Stage.
+type Option func(*Stage)
+
+// WithLogger sets the logger. Default: slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(s *Stage) { s.log = l } }
+
+// WithHooks sets the metrics hooks. Default: none.
+func WithHooks(h Hooks) Option { return func(s *Stage) { s.hooks = h } }
+
+// WithClock replaces the system clock for the backoff between attempts
+// and the timings given to the limiter and hooks (tests). Default: time.
+func WithClock(c clock.Clock) Option { return func(s *Stage) { s.clock = c } }
+
+// New returns a stage that sends to sink through lim and brk and writes
+// rejected events to dlq.
+func New(cfg Config, sink sinks.Sink, lim *ratelimit.Limiter, brk *breaker.Breaker, dlq DeadLetter, opts ...Option) *Stage {
+	s := &Stage{cfg: cfg, sink: sink, lim: lim, brk: brk, dlq: dlq, hooks: NopHooks{}, log: slog.Default(), clock: clock.System{}}
+	for _, o := range opts {
+		o(s)
+	}
+	s.sem = make(chan struct{}, max(1, cfg.Workers))
+	return s
+}
+
+// Counters returns the stage's totals since New.
+func (s *Stage) Counters() *Counters { return &s.counters }
+
+// Degraded returns why the sink is degraded — it refuses events for a
+// reason of its own (sinks.Blocked) and they are held — or "" when it is
+// not.
+func (s *Stage) Degraded() string {
+	if s.blocked.Load() == 0 {
+		return ""
+	}
+	s.blockedMu.Lock()
+	defer s.blockedMu.Unlock()
+	return s.blockedReason
+}
+
+// Deliver blocks until every event of evs (a run of one partition, in
+// order) was delivered, filtered out or written to the dead-letter topic.
+// It returns an error only when a context ends, and then nothing of evs may
+// be taken as done. wait ends every wait — for the breaker, the rate
+// limiter, a worker slot, the backoff before a retry and the dead-letter
+// topic — and send ends a request in flight: on shutdown wait ends first,
+// so that a request already sent gets its answer, and nothing new is sent.
+// send must end no later than wait.
+func (s *Stage) Deliver(wait, send context.Context, evs []*event.Event) error {
+	if s.cfg.Filter != nil {
+		evs = s.filter(evs)
+	}
+	var held blockedHold
+	defer held.release(s)
+	return s.deliver(wait, send, evs, &held)
+}
+
+func (s *Stage) deliver(wait, send context.Context, pending []*event.Event, held *blockedHold) error {
+	bo := s.newBackOff()
+	for len(pending) > 0 {
+		resp, err := s.attempt(wait, send, pending)
+		if err != nil {
+			return err
+		}
+		if resp.outcome == sinks.TooLarge && len(pending) > 1 {
+			// Over a size limit of the sink or a proxy in front of it:
+			// the halves one after the other, in order. A single event
+			// still too large is the sink's Reject.
+			half := len(pending) / 2
+			if err := s.deliver(wait, send, pending[:half], held); err != nil {
+				return err
+			}
+			pending = pending[half:]
+			bo.Reset()
+			continue
+		}
+		held.set(s, resp.blocked)
+		s.account(pending, resp)
+		if len(resp.rejects) > 0 {
+			if err := s.deadLetter(wait, resp.rejects); err != nil {
+				return err
+			}
+		}
+		pending = resp.retry
+		if len(pending) == 0 {
+			return nil
+		}
+		s.counters.Retried.Add(int64(len(pending)))
+		s.hooks.OnRetried(s.cfg.Route, len(pending), sizeOf(pending))
+		d := bo.NextBackOff()
+		if resp.retryAfter > d {
+			d = min(resp.retryAfter, s.cfg.Retry.MaxInterval)
+		}
+		if err := s.sleep(wait, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// answer is one attempt's result, by event.
+type answer struct {
+	outcome    sinks.Outcome // of the request as a whole
+	retry      []*event.Event
+	rejects    []Rejected
+	blocked    string // the first blocked event's reason, "" when none
+	retryAfter time.Duration
+	bytes      int
+	at         time.Time
+}
+
+// attempt waits for the sink to be up, for the rate limit and for a worker
+// slot, makes one Send and classifies its answer.
+func (s *Stage) attempt(wait, send context.Context, pending []*event.Event) (answer, error) {
+	if err := s.brk.WaitUp(wait, s.sink.Probe); err != nil {
+		return answer{}, err
+	}
+	bytes := sizeOf(pending)
+	start := s.clock.Now()
+	if err := s.lim.Wait(wait, len(pending), bytes); err != nil {
+		return answer{}, err
+	}
+	if w := s.clock.Now().Sub(start); w > time.Millisecond {
+		s.hooks.OnRateWait(s.cfg.Route, w)
+	}
+	select {
+	case s.sem <- struct{}{}:
+	case <-wait.Done():
+		return answer{}, wait.Err()
+	}
+	start = s.clock.Now()
+	err := s.sink.Send(send, pending)
+	<-s.sem
+	now := s.clock.Now()
+	latency := now.Sub(start)
+	s.counters.Requests.Add(1)
+	s.hooks.OnRequest(s.cfg.Route, len(pending), bytes, latency, err)
+	if send.Err() != nil {
+		return answer{}, send.Err() // the outcome is unknown: deliver again later
+	}
+	a := s.classify(pending, err, now, latency)
+	a.bytes, a.at = bytes, now
+	return a, nil
+}
+
+// classify splits pending by the outcomes of one Send and tells the
+// breaker and the adaptive rate. It is the one place that acts on a
+// sinks.Outcome.
+func (s *Stage) classify(pending []*event.Event, err error, now time.Time, latency time.Duration) answer {
+	a := answer{outcome: sinks.Of(err), retryAfter: sinks.RetryAfter(err)}
+	switch a.outcome {
+	case sinks.Delivered:
+		s.brk.Success() // the sink answered, even if some items failed
+		be := batchError(err)
+		if be == nil {
+			s.lim.Success(now, latency)
+			return a
+		}
+		if n := be.Count(sinks.Throttled); n > 0 {
+			// Ease off in proportion to the share of items pushed back.
+			s.lim.ThrottledFraction(now, float64(n)/float64(len(pending)))
+		} else {
+			s.lim.Success(now, latency)
+		}
+		for _, it := range be.Items {
+			if it.Index < 0 || it.Index >= len(pending) {
+				continue
+			}
+			ev := pending[it.Index]
+			switch it.Outcome {
+			case sinks.Delivered:
+			case sinks.Reject:
+				a.rejects = append(a.rejects, Rejected{Event: ev, Status: it.Status, Reason: it.Reason})
+			case sinks.Blocked:
+				if a.blocked == "" {
+					a.blocked = "status " + strconv.Itoa(it.Status) + ": " + it.Reason
+				}
+				a.retry = append(a.retry, ev)
+			default:
+				a.retry = append(a.retry, ev)
+			}
+		}
+	case sinks.Reject:
+		s.brk.Success()
+		status := statusOf(err)
+		for _, ev := range pending {
+			a.rejects = append(a.rejects, Rejected{Event: ev, Status: status, Reason: err.Error()})
+		}
+	case sinks.TooLarge:
+		s.brk.Success() // the caller splits the batch
+		if len(pending) == 1 {
+			// Nothing left to split: the event itself is too large.
+			a.rejects = []Rejected{{Event: pending[0], Status: statusOf(err), Reason: err.Error()}}
+		}
+	case sinks.Throttled:
+		// Alive but busy: slow down, but this is no outage.
+		s.brk.Success()
+		s.lim.Throttled(now)
+		a.retry = pending
+	case sinks.Fatal:
+		s.counters.FailedRequests.Add(1)
+		s.brk.Trip(err)
+		a.retry = pending
+	case sinks.Unavailable:
+		s.counters.FailedRequests.Add(1)
+		s.brk.Failure(err)
+		s.lim.Throttled(now)
+		a.retry = pending
+	default: // Retry
+		s.counters.FailedRequests.Add(1)
+		s.brk.Failure(err)
+		a.retry = pending
+	}
+	return a
+}
+
+// account counts what an attempt delivered: every event that is neither
+// retried nor rejected.
+func (s *Stage) account(pending []*event.Event, a answer) {
+	n := len(pending) - len(a.retry) - len(a.rejects)
+	if n <= 0 {
+		return
+	}
+	nb := a.bytes - sizeOf(a.retry)
+	for _, rj := range a.rejects {
+		nb -= rj.Event.Size()
+	}
+	s.counters.Delivered.Add(int64(n))
+	s.counters.DeliveredBytes.Add(int64(nb))
+	s.hooks.OnDelivered(s.cfg.Route, n, nb)
+	s.lim.Delivered(a.at, n)
+}
+
+// deadLetter writes rejects; it returns an error only when ctx ends.
+func (s *Stage) deadLetter(ctx context.Context, rejects []Rejected) error {
+	if err := s.dlq.Write(ctx, rejects); err != nil {
+		return err
+	}
+	bytes := 0
+	for _, rj := range rejects {
+		bytes += rj.Event.Size()
+	}
+	s.counters.DeadLettered.Add(int64(len(rejects)))
+	s.hooks.OnDeadLettered(s.cfg.Route, len(rejects), bytes)
+	return nil
+}
+
+// filter drops the events the route does not send; they count as done.
+func (s *Stage) filter(evs []*event.Event) []*event.Event {
+	kept := evs[:0:0]
+	for _, ev := range evs {
+		if s.cfg.Filter(ev) {
+			kept = append(kept, ev)
+		}
+	}
+	if n := len(evs) - len(kept); n > 0 {
+		s.counters.Filtered.Add(int64(n))
+	}
+	return kept
+}
+
+// newBackOff returns a fresh jittered exponential backoff for one retry
+// loop; it never gives up on its own (the event must not be lost).
+func (s *Stage) newBackOff() backoff.BackOff {
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = s.cfg.Retry.InitialInterval
+	bo.MaxInterval = s.cfg.Retry.MaxInterval
+	bo.RandomizationFactor = 0.5
+	bo.MaxElapsedTime = 0
+	bo.Clock = s.clock
+	bo.Reset()
+	return bo
+}
+
+func (s *Stage) sleep(ctx context.Context, d time.Duration) error {
+	ch, stop := s.clock.NewTimer(d)
+	defer stop()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// blockedHold is one Deliver call's share of the stage's degraded state:
+// it holds one count of Stage.blocked while its last answer had blocked
+// events.
+type blockedHold struct{ held bool }
+
+// set records the latest answer: reason "" when nothing was blocked.
+func (h *blockedHold) set(s *Stage, reason string) {
+	if reason == "" {
+		h.release(s)
+		return
+	}
+	s.blockedMu.Lock()
+	s.blockedReason = reason
+	s.blockedMu.Unlock()
+	if h.held {
+		return
+	}
+	h.held = true
+	if s.blocked.Add(1) == 1 {
+		s.log.Error("sink degraded: it refuses events for a reason of its own; they are retried, not dead-lettered, until an operator fixes it",
+			"sink", s.cfg.SinkType, "reason", reason)
+	}
+}
+
+// release gives the count back, when held.
+func (h *blockedHold) release(s *Stage) {
+	if !h.held {
+		return
+	}
+	h.held = false
+	if s.blocked.Add(-1) == 0 {
+		s.log.Info("sink no longer degraded", "sink", s.cfg.SinkType)
+	}
+}
+
+func sizeOf(evs []*event.Event) int {
+	n := 0
+	for _, ev := range evs {
+		n += ev.Size()
+	}
+	return n
+}
