@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"github.com/siembridge/siembridge/sinks/elasticsearch"
 	"os"
 	"strings"
 	"testing"
@@ -139,5 +140,11 @@ func TestNiceCeil(t *testing.T) {
 		if got := niceCeil(c.in); got != c.want {
 			t.Errorf("niceCeil(%g) = %g, want %g", c.in, got, c.want)
 		}
+	}
+}
+
+func TestFilterPathIsTheSinks(t *testing.T) {
+	if esFilterPath != elasticsearch.FilterPath {
+		t.Fatalf("the load generator asks for filter_path %q, the sink for %q", esFilterPath, elasticsearch.FilterPath)
 	}
 }
