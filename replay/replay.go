@@ -83,6 +83,11 @@ type Options struct {
 	// Hooks receive the replay's metrics, with the route's name. Default
 	// none.
 	Hooks Hooks
+	// Filter, when set, selects the events of the window to deliver (a
+	// case's host, user or subnet); the others are read and counted as
+	// filtered (Progress.Filtered), not delivered. The route's own
+	// routes[].filter is not applied by a replay. Default: every event.
+	Filter func(*event.Event) bool
 	// NewSink builds the route's sink. Default registry.New.
 	NewSink func(config.Sink, *slog.Logger) (sinks.Sink, error)
 	// Sink replaces the sink the route's configuration would build (tests).
@@ -124,10 +129,13 @@ type Progress struct {
 	// is outside [From, To) — before From, or at or after To within the
 	// lateness bound — among the offsets done, over every run of the job
 	// (the checkpoint keeps it).
-	Delivered    int64         `json:"delivered"`
-	DeadLettered int64         `json:"dead_lettered"`
-	Skipped      int64         `json:"skipped"`
-	Elapsed      time.Duration `json:"elapsed"`
+	Delivered    int64 `json:"delivered"`
+	DeadLettered int64 `json:"dead_lettered"`
+	Skipped      int64 `json:"skipped"`
+	// Filtered counts the events of the window that Options.Filter did
+	// not select, in this run.
+	Filtered int64         `json:"filtered"`
+	Elapsed  time.Duration `json:"elapsed"`
 }
 
 // Result is what Replay did.
@@ -228,7 +236,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (res Result, err
 			return res, fmt.Errorf("route %s: sink: %w", rc.Name, err)
 		}
 	}
-	parts, err := deliver.ForRoute(rc, sink, deliver.RouteOptions{Log: log, Hooks: opts.Hooks})
+	parts, err := deliver.ForRoute(rc, sink, deliver.RouteOptions{Log: log, Hooks: opts.Hooks, Filter: opts.Filter})
 	if err != nil {
 		return res, fmt.Errorf("route %s: %w", rc.Name, err)
 	}
@@ -245,7 +253,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (res Result, err
 	}
 	res.Gaps = gaps
 	j := &replayJob{
-		rc: rc, log: log, stage: parts.Stage, skim: deliver.AcceptsUnchecked(sink, false), hooks: opts.Hooks,
+		rc: rc, log: log, stage: parts.Stage, skim: deliver.AcceptsUnchecked(sink, opts.Filter != nil), hooks: opts.Hooks,
 		client: k.client, sc: sc, consumer: k.consumer, opts: opts, state: state, start: time.Now(),
 		window: replayWindow{from: opts.From, to: opts.To, lateness: opts.lateness()}, dirty: true,
 	}
@@ -965,6 +973,7 @@ func (j *replayJob) progress() Progress {
 	c := j.stage.Counters()
 	pr.Delivered = c.Delivered.Load()
 	pr.DeadLettered = c.DeadLettered.Load()
+	pr.Filtered = c.Filtered.Load()
 	pr.Elapsed = time.Since(j.start)
 	return pr
 }
