@@ -26,6 +26,7 @@ import (
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/deliver"
 	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/filter"
 	"github.com/siembridge/siembridge/kafka"
 	"github.com/siembridge/siembridge/sinks"
 	"github.com/siembridge/siembridge/sinks/registry"
@@ -84,9 +85,10 @@ type Options struct {
 	// none.
 	Hooks Hooks
 	// Filter, when set, selects the events of the window to deliver (a
-	// case's host, user or subnet); the others are read and counted as
-	// filtered (Progress.Filtered), not delivered. The route's own
-	// routes[].filter is not applied by a replay. Default: every event.
+	// case's host, user or subnet), on top of the route's own
+	// routes[].filter, which a replay applies as the live route does; the
+	// others are read and counted as filtered (Progress.Filtered), not
+	// delivered. Default: the route's filter alone.
 	Filter func(*event.Event) bool
 	// NewSink builds the route's sink. Default registry.New.
 	NewSink func(config.Sink, *slog.Logger) (sinks.Sink, error)
@@ -236,7 +238,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (res Result, err
 			return res, fmt.Errorf("route %s: sink: %w", rc.Name, err)
 		}
 	}
-	parts, err := deliver.ForRoute(rc, sink, deliver.RouteOptions{Log: log, Hooks: opts.Hooks, Filter: opts.Filter})
+	sel, err := selector(rc, opts.Filter)
+	if err != nil {
+		return res, fmt.Errorf("route %s: %w", rc.Name, err)
+	}
+	parts, err := deliver.ForRoute(rc, sink, deliver.RouteOptions{Log: log, Hooks: opts.Hooks, Filter: sel})
 	if err != nil {
 		return res, fmt.Errorf("route %s: %w", rc.Name, err)
 	}
@@ -253,11 +259,27 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (res Result, err
 	}
 	res.Gaps = gaps
 	j := &replayJob{
-		rc: rc, log: log, stage: parts.Stage, skim: deliver.AcceptsUnchecked(sink, opts.Filter != nil), hooks: opts.Hooks,
+		rc: rc, log: log, stage: parts.Stage, skim: deliver.AcceptsUnchecked(sink, sel != nil), hooks: opts.Hooks,
 		client: k.client, sc: sc, consumer: k.consumer, opts: opts, state: state, start: time.Now(),
 		window: replayWindow{from: opts.From, to: opts.To, lateness: opts.lateness()}, dirty: true,
 	}
 	return j.runToEnd(ctx, res)
+}
+
+// selector is the route's filter and extra (Options.Filter) together,
+// nil when neither is set.
+func selector(rc config.Route, extra func(*event.Event) bool) (func(*event.Event) bool, error) {
+	f, err := filter.New(rc.Filter)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case f == nil:
+		return extra, nil
+	case extra == nil:
+		return f.Accepts, nil
+	}
+	return func(ev *event.Event) bool { return f.Accepts(ev) && extra(ev) }, nil
 }
 
 // newSink builds the route's sink with opts.NewSink, registry.New by
