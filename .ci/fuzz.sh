@@ -28,6 +28,7 @@ targets=(
 	"./internal/fake/syslogfake FuzzParseMessage"      # syslog message parser
 	"./internal/fake/syslogfake FuzzReadFrame"         # syslog octet-counted framing
 	"./filter FuzzAccepts"                             # route filter on hostile documents
+	"./filter FuzzExpr"                                # filter expressions: compile and evaluate
 	"./internal/text FuzzTruncate"                     # truncation at rune boundaries
 	"./internal/text FuzzAppendJSONString"             # JSON string escaping
 	"./internal/gen FuzzSeq"                           # sequence number reader

@@ -333,8 +333,12 @@ type Webhook struct {
 }
 
 // Filter selects the events a route delivers (package filter applies
-// it); the others count as done.
+// it); the others count as done. In YAML it is an expression (a string,
+// see package filter: `event.action == "deny" && cidr(source.ip,
+// "10.0.0.0/8")`) or the older mapping {field, equals}.
 type Filter struct {
+	// Expr is the filter expression, when routes[].filter is a string.
+	Expr string `yaml:"-"`
 	// Field is a dotted path into the event, e.g. event.kind: a nested key,
 	// a key holding dots, or a mix (see event.Field). Required.
 	Field string `yaml:"field"`

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -76,6 +77,33 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*b = v
 	return nil
+}
+
+// UnmarshalYAML reads a filter expression (a string) or the mapping
+// {field, equals}, strictly.
+func (f *Filter) UnmarshalYAML(n *yaml.Node) error {
+	n = deref(n)
+	if n.Kind == yaml.ScalarNode && !isNull(n) {
+		*f = Filter{Expr: n.Value}
+		return nil
+	}
+	pairs, err := mappingPairs(n)
+	if err != nil {
+		return fieldErr("", "expected an expression (a string) or a mapping {field, equals}, got a "+kindName(n))
+	}
+	return decodeStruct(pairs, reflect.ValueOf(f).Elem(), "")
+}
+
+// MarshalYAML writes the expression, or the mapping {field, equals}: the
+// shapes UnmarshalYAML reads.
+func (f Filter) MarshalYAML() (any, error) {
+	if f.Expr != "" {
+		return f.Expr, nil
+	}
+	return struct {
+		Field  string   `yaml:"field"`
+		Equals []string `yaml:"equals,omitempty"`
+	}{f.Field, f.Equals}, nil
 }
 
 // MarshalYAML writes the String form, which UnmarshalYAML reads back.

@@ -170,8 +170,8 @@ func (r *Route) validate(path string) error {
 	if err := oneOf(path+".start", r.Start, "oldest", "newest"); err != nil {
 		return err
 	}
-	if f := r.Filter; f != nil && f.Field == "" {
-		return fieldErr(path+".filter.field", "required when filter is set")
+	if err := validateFilter(path+".filter", r.Filter); err != nil {
+		return err
 	}
 	if w := r.Sink.Webhook; w != nil && w.Filter != nil {
 		return fieldErr(path+".sink.filter", "moved to "+path+".filter; remove it from the sink (the route sets a filter too)")
@@ -586,4 +586,35 @@ func validAppName(s string) bool {
 
 func isAlnum(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+}
+
+// filterCheck compiles a filter expression; package filter sets it (see
+// SetFilterCheck).
+var filterCheck func(expr string) error
+
+// SetFilterCheck makes Validate compile every routes[].filter expression
+// with check, reporting its error under the field's path. Package filter
+// calls it from its init, so that a program that links the filter
+// language (every command does) rejects a bad expression at load time
+// without config importing the language. It is not safe to call
+// concurrently with Validate.
+func SetFilterCheck(check func(expr string) error) { filterCheck = check }
+
+// validateFilter checks a route's filter: an expression that compiles, or
+// the mapping form's required field.
+func validateFilter(path string, f *Filter) error {
+	switch {
+	case f == nil:
+		return nil
+	case f.Expr != "":
+		if filterCheck != nil {
+			if err := filterCheck(f.Expr); err != nil {
+				return fieldErr(path, err.Error())
+			}
+		}
+		return nil
+	case f.Field == "":
+		return fieldErr(path+".field", "required when filter is set")
+	}
+	return nil
 }

@@ -31,6 +31,12 @@ func Field(doc []byte, path string) (string, bool) {
 	return string(raw), true
 }
 
+// FieldJSON is Field without the decoding: the raw JSON text of the value
+// at path, a string with its quotes and escapes, so that a caller can tell
+// a string from a number. It is a sub-slice of doc, not a copy. Missing,
+// null and malformed cases are as for Field.
+func FieldJSON(doc []byte, path string) ([]byte, bool) { return lookup(doc, path) }
+
 // lookup returns the raw JSON text of the value at path, quotes included for
 // a string. A null is treated as missing.
 func lookup(doc []byte, path string) ([]byte, bool) {
