@@ -65,6 +65,11 @@ type Options struct {
 	// Rate in events per second. Negative: the route's catch-up rate (and
 	// its catch-up bytes rate); 0: unlimited.
 	Rate float64
+	// RateBytes in bytes per second (of the events' documents, as
+	// routes[].rate.bytes_per_second counts them). Default (0): what Rate
+	// chose — the route's catch-up bytes rate, or none when Rate is 0;
+	// negative: unlimited.
+	RateBytes float64
 	// Index replaces the sink's index: an index template for
 	// elasticsearch, a plain index name for splunk_hec. Empty: the
 	// route's own. Other sink types take no index.
@@ -159,7 +164,8 @@ type Result struct {
 }
 
 // OptionError reports an unusable Options field; Option is the
-// command-line flag's name (route, from, to, rate, index, resume).
+// command-line flag's name (route, from, to, rate, rate-bytes, index,
+// resume).
 type OptionError struct {
 	Option string
 	Err    error
@@ -223,15 +229,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (res Result, err
 			return res, err
 		}
 	}
-	sc, err := kafka.SaramaConfig(cfg.Kafka)
+	sc, err := saramaConfig(cfg, rc)
 	if err != nil {
 		return res, err
 	}
-	sc.ClientID += "-replay"
-	sc.ChannelBufferSize = max(64, min(rc.Batch.MaxEvents, 1024))
-	// What the live bridge reads (sarama's default, said here because the
-	// end-of-partition probe reads the log the same way).
-	sc.Consumer.IsolationLevel = sarama.ReadUncommitted
 	log = log.With("route", rc.Name)
 	if sink == nil {
 		if sink, err = newSink(opts, rc, log); err != nil {
@@ -264,6 +265,21 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (res Result, err
 		window: replayWindow{from: opts.From, to: opts.To, lateness: opts.lateness()}, dirty: true,
 	}
 	return j.runToEnd(ctx, res)
+}
+
+// saramaConfig is the Kafka client configuration of a replay of route rc
+// (and of its plan).
+func saramaConfig(cfg *config.Config, rc config.Route) (*sarama.Config, error) {
+	sc, err := kafka.SaramaConfig(cfg.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	sc.ClientID += "-replay"
+	sc.ChannelBufferSize = max(64, min(rc.Batch.MaxEvents, 1024))
+	// What the live bridge reads (sarama's default, said here because the
+	// end-of-partition probe reads the log the same way).
+	sc.Consumer.IsolationLevel = sarama.ReadUncommitted
+	return sc, nil
 }
 
 // selector is the route's filter and extra (Options.Filter) together,
@@ -407,6 +423,9 @@ func replayRoute(cfg *config.Config, opts Options) (config.Route, error) {
 	if math.IsNaN(opts.Rate) || math.IsInf(opts.Rate, 0) {
 		return rc, optErr("rate", "must be a finite number")
 	}
+	if math.IsNaN(opts.RateBytes) || math.IsInf(opts.RateBytes, 0) || opts.RateBytes > math.MaxInt64 || (opts.RateBytes > 0 && opts.RateBytes < 1) {
+		return rc, optErr("rate-bytes", "must be a finite number of at least 1 byte/s")
+	}
 	if opts.Resume && opts.Checkpoint == "" {
 		return rc, optErr("resume", "needs a checkpoint file")
 	}
@@ -426,6 +445,12 @@ func replayRoute(cfg *config.Config, opts Options) (config.Route, error) {
 		rt.EventsPerSecond, rt.BytesPerSecond = 0, 0
 	default:
 		rt.EventsPerSecond, rt.BytesPerSecond = opts.Rate, rt.CatchupBytesPerSecond
+	}
+	switch {
+	case opts.RateBytes > 0:
+		rt.BytesPerSecond = config.ByteSize(opts.RateBytes)
+	case opts.RateBytes < 0:
+		rt.BytesPerSecond = 0
 	}
 	rt.CatchupEventsPerSecond, rt.CatchupBytesPerSecond = rt.EventsPerSecond, rt.BytesPerSecond
 	rt.CatchupLag = 0
@@ -475,10 +500,31 @@ func loadResume(opts Options) (*checkpoint.ReplayState, error) {
 // planReplay lists the partitions of the route's topics and, for those the
 // state does not hold yet, asks Kafka for the start offset (the first
 // record at or after From − lateness) and the log end. It checks what
-// retention left (checkRetention): the gaps found are an error unless
+// retention left (planPartitions): the gaps found are an error unless
 // AllowPartial, and are returned otherwise, the resumed partitions moved
 // past them.
 func planReplay(client sarama.Client, sc *sarama.Config, rc config.Route, opts Options, st *checkpoint.ReplayState, log *slog.Logger) (*checkpoint.ReplayState, []RetentionGap, error) {
+	st, gaps, err := planPartitions(client, sc, rc.Topics, opts, st, log)
+	if err != nil || len(gaps) == 0 {
+		return st, nil, err
+	}
+	if !opts.AllowPartial {
+		return nil, nil, &RetentionError{From: opts.From, To: opts.To, Gaps: gaps}
+	}
+	for _, g := range gaps {
+		log.Warn("retention deleted part of the replay; replaying what is left (--allow-partial)", "gap", g.String())
+	}
+	skipGaps(st, gaps)
+	return st, gaps, nil
+}
+
+// planPartitions adds to st (a new state when nil) the partitions of
+// topics it does not hold yet, each from the first record at or after
+// From − lateness to the log end, sorted by topic and partition. It
+// returns the retention gaps found: resumed partitions whose next offset
+// is below the log start, new ones whose oldest record is later than
+// From. It only asks Kafka; it changes nothing there.
+func planPartitions(client sarama.Client, sc *sarama.Config, topics []string, opts Options, st *checkpoint.ReplayState, log *slog.Logger) (*checkpoint.ReplayState, []RetentionGap, error) {
 	w := replayWindow{from: opts.From, to: opts.To, lateness: opts.lateness()}
 	if st == nil {
 		st = &checkpoint.ReplayState{Route: opts.Route, From: opts.From, To: opts.To, Index: opts.Index, Lateness: w.lateness}
@@ -488,21 +534,11 @@ func planReplay(client sarama.Client, sc *sarama.Config, rc config.Route, opts O
 		have[topicPartition{p.Topic, p.Partition}] = true
 	}
 	resumed := len(st.Partitions) > 0
-	var gaps []RetentionGap
-	for i := range st.Partitions {
-		p := &st.Partitions[i]
-		if p.Done {
-			continue
-		}
-		logStart, err := client.GetOffset(p.Topic, p.Partition, sarama.OffsetOldest)
-		if err != nil {
-			return nil, nil, fmt.Errorf("log start of %s/%d: %w", p.Topic, p.Partition, err)
-		}
-		if g, ok := resumeGap(*p, logStart); ok {
-			gaps = append(gaps, g)
-		}
+	gaps, err := resumeGaps(client, st)
+	if err != nil {
+		return nil, nil, err
 	}
-	for _, topic := range rc.Topics {
+	for _, topic := range topics {
 		parts, err := client.Partitions(topic)
 		if err != nil {
 			return nil, nil, fmt.Errorf("topic %s: %w", topic, err)
@@ -511,39 +547,17 @@ func planReplay(client sarama.Client, sc *sarama.Config, rc config.Route, opts O
 			if have[topicPartition{topic, p}] {
 				continue
 			}
-			end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+			rp, gap, err := planPartition(client, sc, w, topic, p)
 			if err != nil {
-				return nil, nil, fmt.Errorf("log end of %s/%d: %w", topic, p, err)
+				return nil, nil, err
 			}
-			logStart, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-			if err != nil {
-				return nil, nil, fmt.Errorf("log start of %s/%d: %w", topic, p, err)
-			}
-			start, err := client.GetOffset(topic, p, w.startTime().UnixMilli())
-			if err != nil {
-				return nil, nil, fmt.Errorf("offset of %s/%d at %s: %w", topic, p, w.startTime().Format(time.RFC3339Nano), err)
-			}
-			if start < 0 || start > end {
-				start = end // no record at or after From − lateness
-			}
-			// Retention took something from this partition, and what is
-			// left may begin inside the window: find the oldest record's
-			// time.
-			if logStart > 0 && (start == logStart || logStart >= end) {
-				oldest, found, err := oldestRecord(client, sc, topic, p, logStart, end)
-				if err != nil {
-					return nil, nil, fmt.Errorf("oldest record of %s/%d: %w", topic, p, err)
-				}
-				if g, ok := windowGap(w, topic, p, logStart, oldest, found); ok {
-					gaps = append(gaps, g)
-				}
+			if gap != nil {
+				gaps = append(gaps, *gap)
 			}
 			if resumed {
 				log.Warn("partition not in the checkpoint (added since?); replaying it from the window start", "topic", topic, "partition", p)
 			}
-			st.Partitions = append(st.Partitions, checkpoint.ReplayPartition{
-				Topic: topic, Partition: p, Start: start, End: end, Next: start, Done: start >= end,
-			})
+			st.Partitions = append(st.Partitions, rp)
 		}
 	}
 	sort.Slice(st.Partitions, func(a, b int) bool {
@@ -553,25 +567,78 @@ func planReplay(client sarama.Client, sc *sarama.Config, rc config.Route, opts O
 		}
 		return x.Partition < y.Partition
 	})
-	if len(gaps) > 0 {
-		if !opts.AllowPartial {
-			return nil, nil, &RetentionError{From: opts.From, To: opts.To, Gaps: gaps}
+	return st, gaps, nil
+}
+
+// resumeGaps returns the gaps of the resumed partitions of st whose next
+// offset is below their log start.
+func resumeGaps(client sarama.Client, st *checkpoint.ReplayState) ([]RetentionGap, error) {
+	var gaps []RetentionGap
+	for _, p := range st.Partitions {
+		if p.Done {
+			continue
 		}
-		for _, g := range gaps {
-			log.Warn("retention deleted part of the replay; replaying what is left (--allow-partial)", "gap", g.String())
-			if g.Next < 0 {
-				continue
-			}
-			for i := range st.Partitions {
-				p := &st.Partitions[i]
-				if p.Topic == g.Topic && p.Partition == g.Partition {
-					p.Next = min(g.LogStart, p.End)
-					p.Done = p.Next >= p.End
-				}
+		logStart, err := client.GetOffset(p.Topic, p.Partition, sarama.OffsetOldest)
+		if err != nil {
+			return nil, fmt.Errorf("log start of %s/%d: %w", p.Topic, p.Partition, err)
+		}
+		if g, ok := resumeGap(p, logStart); ok {
+			gaps = append(gaps, g)
+		}
+	}
+	return gaps, nil
+}
+
+// planPartition asks Kafka for the start offset of topic/partition (the
+// first record at or after w's start time) and its log end, and returns
+// the partition's plan and its retention gap, nil when there is none.
+func planPartition(client sarama.Client, sc *sarama.Config, w replayWindow, topic string, p int32) (checkpoint.ReplayPartition, *RetentionGap, error) {
+	var rp checkpoint.ReplayPartition
+	end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+	if err != nil {
+		return rp, nil, fmt.Errorf("log end of %s/%d: %w", topic, p, err)
+	}
+	logStart, err := client.GetOffset(topic, p, sarama.OffsetOldest)
+	if err != nil {
+		return rp, nil, fmt.Errorf("log start of %s/%d: %w", topic, p, err)
+	}
+	start, err := client.GetOffset(topic, p, w.startTime().UnixMilli())
+	if err != nil {
+		return rp, nil, fmt.Errorf("offset of %s/%d at %s: %w", topic, p, w.startTime().Format(time.RFC3339Nano), err)
+	}
+	if start < 0 || start > end {
+		start = end // no record at or after From − lateness
+	}
+	rp = checkpoint.ReplayPartition{Topic: topic, Partition: p, Start: start, End: end, Next: start, Done: start >= end}
+	// Retention took something from this partition, and what is left may
+	// begin inside the window: find the oldest record's time.
+	if logStart > 0 && (start == logStart || logStart >= end) {
+		oldest, found, err := oldestRecord(client, sc, topic, p, logStart, end)
+		if err != nil {
+			return rp, nil, fmt.Errorf("oldest record of %s/%d: %w", topic, p, err)
+		}
+		if g, ok := windowGap(w, topic, p, logStart, oldest, found); ok {
+			return rp, &g, nil
+		}
+	}
+	return rp, nil, nil
+}
+
+// skipGaps moves the resumed partitions of st that retention cut (the
+// gaps with a Next) to their log start: what --allow-partial replays.
+func skipGaps(st *checkpoint.ReplayState, gaps []RetentionGap) {
+	for _, g := range gaps {
+		if g.Next < 0 {
+			continue
+		}
+		for i := range st.Partitions {
+			p := &st.Partitions[i]
+			if p.Topic == g.Topic && p.Partition == g.Partition {
+				p.Next = min(g.LogStart, p.End)
+				p.Done = p.Next >= p.End
 			}
 		}
 	}
-	return st, gaps, nil
 }
 
 // replayJob is a running replay.
@@ -1127,11 +1194,17 @@ func scanTail(block *sarama.FetchResponseBlock, next, end int64) (tailVerdict, i
 // request to its leader, as the replay's consumer reads it (isolation
 // level). It blocks until the broker answers or the client's read timeout.
 func fetchBlock(client sarama.Client, sc *sarama.Config, topic string, partition int32, offset int64) (*sarama.FetchResponseBlock, error) {
+	return fetchBlockMax(client, sc, topic, partition, offset, 1<<20)
+}
+
+// fetchBlockMax is fetchBlock with an answer of at most maxBytes (or the
+// first batch at offset, when that is larger: brokers send one whole
+// batch at least).
+func fetchBlockMax(client sarama.Client, sc *sarama.Config, topic string, partition int32, offset int64, maxBytes int32) (*sarama.FetchResponseBlock, error) {
 	broker, err := client.Leader(topic, partition)
 	if err != nil {
 		return nil, err
 	}
-	const maxBytes = 1 << 20
 	req := &sarama.FetchRequest{MaxWaitTime: 100, MinBytes: 1, MaxBytes: maxBytes}
 	switch {
 	case sc.Version.IsAtLeast(sarama.V0_11_0_0):

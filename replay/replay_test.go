@@ -249,6 +249,14 @@ func TestReplayRouteOptions(t *testing.T) {
 	if rc, _ = replayRoute(cfg, o); rc.Rate.EventsPerSecond != 0 || rc.Rate.BytesPerSecond != 0 {
 		t.Errorf("--rate 0: %+v", rc.Rate)
 	}
+	o.RateBytes = 1 << 20
+	if rc, _ = replayRoute(cfg, o); rc.Rate.EventsPerSecond != 0 || rc.Rate.BytesPerSecond != config.MiB || rc.Rate.CatchupBytesPerSecond != config.MiB {
+		t.Errorf("--rate 0 --rate-bytes 1MiB: %+v", rc.Rate)
+	}
+	o.Rate, o.RateBytes = -1, -1
+	if rc, _ = replayRoute(cfg, o); rc.Rate.EventsPerSecond != 200 || rc.Rate.BytesPerSecond != 0 {
+		t.Errorf("--rate-bytes 0 (unlimited): %+v", rc.Rate)
+	}
 	o = ok
 	o.Index = "forensics-case-42-%{+yyyy.MM}"
 	if rc, err = replayRoute(cfg, o); err != nil || rc.Sink.Elasticsearch.Index != o.Index {
@@ -268,6 +276,7 @@ func TestReplayRouteOptions(t *testing.T) {
 		{func(o *Options) { o.To = time.Time{} }, "to", "required"},
 		{func(o *Options) { o.To = o.From }, "to", "is not after"},
 		{func(o *Options) { o.Resume = true }, "resume", "checkpoint"},
+		{func(o *Options) { o.RateBytes = 0.5 }, "rate-bytes", "at least 1 byte/s"},
 		{func(o *Options) { o.Index = "bad-%{+yyyy" }, "index", ""},
 		{func(o *Options) { o.Route, o.Index = "archive", "x" }, "index", "only elasticsearch and splunk_hec"},
 	}

@@ -30,6 +30,9 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if r.dryRun {
+		return r.planOnly(ctx, stdout, stderr)
+	}
 	prog := r.attachProgress(stderr)
 	res, err := replay.Run(ctx, r.cfg, r.opts)
 	prog.finish()
@@ -47,6 +50,8 @@ type replayFlags struct {
 	parallel              int
 	lateness              time.Duration
 	allowPartial          bool
+	rateBytes             string
+	dryRun                bool
 	indexSet, latenessSet bool // --index or --lateness given, even empty or 0
 }
 
@@ -63,6 +68,8 @@ func parseReplayFlags(args []string, stdout io.Writer) (*replayFlags, error) {
 	fs.StringVar(&f.from, "from", "", "start of the window, inclusive (required unless --resume)")
 	fs.StringVar(&f.to, "to", "", "end of the window, exclusive (required unless --resume)")
 	fs.Float64Var(&f.rate, "rate", -1, "events per second; 0 = unlimited (default: the route's catch-up rate)")
+	fs.StringVar(&f.rateBytes, "rate-bytes", "", "bytes per second of documents, with a unit (10MiB, 500KB); 0 = unlimited (default: the route's catch-up bytes rate, none with --rate 0)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print per partition the offsets, estimated events and bytes, retention gaps and the estimated duration; deliver nothing")
 	fs.StringVar(&f.index, "index", "", "deliver into this index instead (elasticsearch: an index template like the config's; splunk_hec: an index name)")
 	fs.BoolVar(&f.resume, "resume", false, "continue an interrupted replay from its checkpoint")
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "checkpoint file (default .siembridge-replay-<route>-<from>-<to>.json in the working directory)")
@@ -86,6 +93,7 @@ type replayRun struct {
 	cfg        *config.Config
 	route      string
 	opts       replay.Options
+	dryRun     bool // --dry-run: plan, deliver nothing
 }
 
 // newReplayRun parses and checks the flags, loads the configuration and
@@ -107,9 +115,14 @@ func newReplayRun(args []string, stdout io.Writer) (*replayRun, error) {
 	if f.lateness < 0 {
 		return nil, flagErrorf("lateness", "%s must not be negative", f.lateness)
 	}
+	rateBytes, err := parseRateBytes(f.rateBytes)
+	if err != nil {
+		return nil, flagErrorf("rate-bytes", "%v", err)
+	}
 	r := &replayRun{configPath: f.config, cfg: cfg, route: rc.Name,
 		opts: replay.Options{Route: rc.Name, Rate: f.rate, Index: f.index, Checkpoint: f.checkpoint, Resume: f.resume,
-			Parallel: f.parallel, Lateness: replayLateness(f.lateness), AllowPartial: f.allowPartial}}
+			Parallel: f.parallel, Lateness: replayLateness(f.lateness), AllowPartial: f.allowPartial, RateBytes: rateBytes},
+		dryRun: f.dryRun}
 	now := time.Now()
 	switch {
 	case f.resume && f.from == "" && f.to == "":
@@ -280,6 +293,23 @@ func replayLateness(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// parseRateBytes maps the --rate-bytes flag (a size with a unit, 0 =
+// unlimited, empty = the default) to replay.Options.RateBytes (0 = the
+// default, negative = unlimited).
+func parseRateBytes(s string) (float64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := config.ParseByteSize(s)
+	switch {
+	case err != nil:
+		return 0, err
+	case n == 0:
+		return -1, nil
+	}
+	return float64(n), nil
 }
 
 // effectiveLateness is the lateness a replay.Options.Lateness means.
