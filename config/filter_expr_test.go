@@ -24,7 +24,7 @@ func TestFilterExpression(t *testing.T) {
 		{"mapping", `filter: {field: event.kind, equals: [alert]}`, &config.Filter{Field: "event.kind", Equals: []string{"alert"}}, ""},
 		{"none", `filter: ""`, nil, ""},
 		{"unknown function", `filter: 'event.action == "deny" && cidr_match(source.ip, "10.0.0.0/8")'`, nil,
-			`routes[0].filter: line 1, column 37: undeclared reference to 'cidr_match'`},
+			`routes[0].filter: line 1, column 27: undeclared reference to 'cidr_match'`},
 		{"syntax", `filter: 'event.action = "deny"'`, nil, `routes[0].filter: line 1, column 14: `},
 		{"bad cidr", `filter: 'cidr(source.ip, "10.0.0.0/33")'`, nil, `routes[0].filter: line 1, column 17: netip.ParsePrefix("10.0.0.0/33"): `},
 		{"not a condition", `filter: '"deny"'`, nil, `routes[0].filter: line 1, column 1: the expression is a string, not a condition (true or false)`},

@@ -123,7 +123,7 @@ func Compile(expr string) (*Filter, error) {
 		return nil, err
 	}
 	parsed, iss := base.Parse(expr)
-	if err := issuesErr(iss); err != nil {
+	if err := issuesErr(expr, iss); err != nil {
 		return nil, err
 	}
 	env, err := base.Extend(fieldVars(parsed.NativeRep().Expr())...)
@@ -131,7 +131,7 @@ func Compile(expr string) (*Filter, error) {
 		return nil, err
 	}
 	checked, iss := env.Check(parsed)
-	if err := issuesErr(iss); err != nil {
+	if err := issuesErr(expr, iss); err != nil {
 		return nil, err
 	}
 	if t := checked.OutputType(); t != cel.BoolType && t != cel.DynType {
@@ -322,8 +322,10 @@ func literals(e ast.Expr) []ast.Expr {
 	return nil
 }
 
-// issuesErr is the first error of iss as one line with its position.
-func issuesErr(iss *cel.Issues) error {
+// issuesErr is the first error of iss as one line with its position. CEL
+// places a call at its parenthesis; an unknown function is reported at its
+// name instead.
+func issuesErr(src string, iss *cel.Issues) error {
 	if iss == nil || iss.Err() == nil {
 		return nil
 	}
@@ -333,10 +335,18 @@ func issuesErr(iss *cel.Issues) error {
 	}
 	e := errs[0]
 	msg := strings.TrimSuffix(e.Message, " (in container '')")
-	if e.Location.Line() < 1 {
+	line, col := e.Location.Line(), e.Location.Column()
+	if line < 1 {
 		return errors.New(msg)
 	}
-	return fmt.Errorf("line %d, column %d: %s", e.Location.Line(), e.Location.Column()+1, msg)
+	if name, ok := strings.CutPrefix(msg, "undeclared reference to '"); ok {
+		name = strings.TrimSuffix(name, "'")
+		if lines := strings.Split(src, "\n"); line <= len(lines) && col <= len(lines[line-1]) &&
+			strings.HasSuffix(strings.TrimRight(lines[line-1][:col], " "), name) {
+			col = len(strings.TrimRight(lines[line-1][:col], " ")) - len(name)
+		}
+	}
+	return fmt.Errorf("line %d, column %d: %s", line, col+1, msg)
 }
 
 // docActivation resolves the variables of one evaluation: each field an

@@ -206,7 +206,7 @@ func TestExpr(t *testing.T) {
 
 func TestCompileErrors(t *testing.T) {
 	tests := []struct{ expr, want string }{
-		{`event.action == "deny" && cidr_match(source.ip, "10.0.0.0/8")`, `line 1, column 37: undeclared reference to 'cidr_match'`},
+		{`event.action == "deny" && cidr_match(source.ip, "10.0.0.0/8")`, `line 1, column 27: undeclared reference to 'cidr_match'`},
 		{`event.action ==`, `line 1, column 16: `},
 		{`event.action = "deny"`, `line 1, column 14: `},
 		{"event.action == \"deny\" &&\n  cidr(source.ip, \"10.0.0/33\")", `line 2, column 19: netip.ParsePrefix("10.0.0/33")`},

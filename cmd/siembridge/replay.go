@@ -15,6 +15,7 @@ import (
 
 	"github.com/siembridge/siembridge/checkpoint"
 	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/filter"
 	"github.com/siembridge/siembridge/replay"
 )
 
@@ -47,6 +48,7 @@ type replayFlags struct {
 	index                 string
 	resume                bool
 	checkpoint            string
+	filter                string // --filter: an expression in the route filter language
 	parallel              int
 	lateness              time.Duration
 	allowPartial          bool
@@ -71,6 +73,7 @@ func parseReplayFlags(args []string, stdout io.Writer) (*replayFlags, error) {
 	fs.StringVar(&f.rateBytes, "rate-bytes", "", "bytes per second of documents, with a unit (10MiB, 500KB); 0 = unlimited (default: the route's catch-up bytes rate, none with --rate 0)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print per partition the offsets, estimated events and bytes, retention gaps and the estimated duration; deliver nothing")
 	fs.StringVar(&f.index, "index", "", "deliver into this index instead (elasticsearch: an index template like the config's; splunk_hec: an index name)")
+	fs.StringVar(&f.filter, "filter", "", "deliver only the events this expression accepts, in the routes[].filter language (e.g. 'host.name == \"web-01\"'), on top of the route's own filter")
 	fs.BoolVar(&f.resume, "resume", false, "continue an interrupted replay from its checkpoint")
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "checkpoint file (default .siembridge-replay-<route>-<from>-<to>.json in the working directory)")
 	fs.IntVar(&f.parallel, "parallel", 0, "partitions replayed at once (default: the route's workers)")
@@ -123,6 +126,13 @@ func newReplayRun(args []string, stdout io.Writer) (*replayRun, error) {
 		opts: replay.Options{Route: rc.Name, Rate: f.rate, Index: f.index, Checkpoint: f.checkpoint, Resume: f.resume,
 			Parallel: f.parallel, Lateness: replayLateness(f.lateness), AllowPartial: f.allowPartial, RateBytes: rateBytes},
 		dryRun: f.dryRun}
+	if f.filter != "" {
+		sel, err := filter.Compile(f.filter)
+		if err != nil {
+			return nil, flagErrorf("filter", "%v", err)
+		}
+		r.opts.Filter = sel.Accepts
+	}
 	now := time.Now()
 	switch {
 	case f.resume && f.from == "" && f.to == "":
@@ -268,8 +278,8 @@ func (r *replayRun) printComplete(stdout io.Writer, res replay.Result) {
 	if s := res.Elapsed.Seconds(); s > 0 {
 		rateStr = fmt.Sprintf(" (%.0f events/s)", float64(res.Delivered+res.DeadLettered)/s)
 	}
-	fmt.Fprintf(stdout, "replay of route %s [%s, %s) complete: %d events delivered, %d dead-lettered, %d records read outside the window skipped (lateness %s), in %s%s\n",
-		r.route, fmtUTC(r.opts.From), fmtUTC(r.opts.To), res.Delivered, res.DeadLettered, res.Skipped, res.Lateness, res.Elapsed.Round(time.Millisecond), rateStr)
+	fmt.Fprintf(stdout, "replay of route %s [%s, %s) complete: %s%d events delivered, %d dead-lettered, %d records read outside the window skipped (lateness %s), in %s%s\n",
+		r.route, fmtUTC(r.opts.From), fmtUTC(r.opts.To), filterNote(res.Progress, r.opts.Filter != nil), res.Delivered, res.DeadLettered, res.Skipped, res.Lateness, res.Elapsed.Round(time.Millisecond), rateStr)
 	if res.Checkpoint == "" && r.opts.Checkpoint != "" {
 		fmt.Fprintf(stdout, "checkpoint %s deleted\n", r.opts.Checkpoint)
 	}
@@ -278,8 +288,8 @@ func (r *replayRun) printComplete(stdout io.Writer, res replay.Result) {
 // printIncomplete prints how far a replay that stopped early got and, when
 // its progress was saved, the command that continues it.
 func (r *replayRun) printIncomplete(stdout io.Writer, res replay.Result) {
-	fmt.Fprintf(stdout, "replay of route %s [%s, %s) NOT complete: %d of at most %d offsets done; %d events delivered, %d dead-lettered in this run; %d records outside the window skipped\n",
-		r.route, fmtUTC(r.opts.From), fmtUTC(r.opts.To), res.Done, res.Total, res.Delivered, res.DeadLettered, res.Skipped)
+	fmt.Fprintf(stdout, "replay of route %s [%s, %s) NOT complete: %d of at most %d offsets done; %s%d events delivered, %d dead-lettered in this run; %d records outside the window skipped\n",
+		r.route, fmtUTC(r.opts.From), fmtUTC(r.opts.To), res.Done, res.Total, filterNote(res.Progress, r.opts.Filter != nil), res.Delivered, res.DeadLettered, res.Skipped)
 	if res.Checkpoint != "" {
 		fmt.Fprintf(stdout, "progress saved in %s; continue with:\n  siembridge replay --config %s --route %s --resume --checkpoint %s\n",
 			res.Checkpoint, r.configPath, r.route, res.Checkpoint)
@@ -321,6 +331,18 @@ func effectiveLateness(d time.Duration) time.Duration {
 		return 0
 	}
 	return d
+}
+
+// filterNote counts, when a filter is on (--filter) or the route's filter
+// left events out, the events of the window read, those matched
+// (delivered or dead-lettered) and those filtered out: "1000 events read,
+// 40 matched, 960 filtered out; ". Otherwise it is empty.
+func filterNote(pr replay.Progress, on bool) string {
+	if !on && pr.Filtered == 0 {
+		return ""
+	}
+	matched := pr.Delivered + pr.DeadLettered
+	return fmt.Sprintf("%d events read, %d matched, %d filtered out; ", matched+pr.Filtered, matched, pr.Filtered)
 }
 
 func indexNote(index string) string {
