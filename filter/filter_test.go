@@ -274,3 +274,22 @@ func FuzzExpr(f *testing.F) {
 		flt.Accepts(e)
 	})
 }
+
+// The README's examples compile and select what they say.
+func TestREADMEExamples(t *testing.T) {
+	fw := event.New("t", 0, 0, time.Time{}, nil, []byte(`{"event":{"category":["network"],"action":"deny"},"network":{"direction":"inbound"},`+
+		`"host":{"name":"dc01.corp.example.com"},"source":{"ip":"203.0.113.9"},"destination":{"ip":"10.20.4.5"}}`))
+	for _, expr := range []string{
+		`"network" in event.category && event.action == "deny" && network.direction == "inbound"`,
+		`host.name == "dc01.corp.example.com"`,
+		`cidr(source.ip, "10.20.0.0/16") || cidr(destination.ip, "10.20.0.0/16")`,
+	} {
+		f, err := Compile(expr)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		if !f.Accepts(fw) {
+			t.Errorf("%s does not accept %s", expr, fw.Doc)
+		}
+	}
+}
