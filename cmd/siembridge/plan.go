@@ -50,7 +50,7 @@ func printPlan(w io.Writer, p *replay.PlanResult) {
 	for _, pp := range p.Partitions {
 		fmt.Fprintf(tw, "%s/%d\t%d\t%d\t%d\t%s\t%s\n", pp.Topic, pp.Partition, pp.From, pp.To, pp.Events, humanBytes(pp.Bytes), retentionCell(pp.Gap))
 	}
-	fmt.Fprintf(tw, "TOTAL (%d partitions)\t\t\t%d\t%s\t%s\n", len(p.Partitions), p.Events, humanBytes(p.Bytes), retentionTotal(p.Gaps))
+	fmt.Fprintf(tw, "TOTAL (%d partitions)\t\t\t%d\t%s\t%s\n", len(p.Partitions), p.Events, humanBytes(p.Bytes), retentionTotal(p))
 	tw.Flush()
 	fmt.Fprintf(w, "estimated duration: %s\n", durationNote(p))
 	fmt.Fprintln(w, "EVENTS~ counts the offsets to read, an upper bound: of those, only records stamped in [from, to) are delivered (and only those a filter selects);")
@@ -73,11 +73,12 @@ func retentionCell(g *replay.RetentionGap) string {
 	return fmt.Sprintf("CUT: first %s gone (oldest record %s)", g.Lost, fmtUTC(g.Oldest))
 }
 
-func retentionTotal(gaps []replay.RetentionGap) string {
-	if len(gaps) == 0 {
+// retentionTotal is the RETENTION column of the totals.
+func retentionTotal(p *replay.PlanResult) string {
+	if len(p.Gaps) == 0 {
 		return "ok"
 	}
-	return fmt.Sprintf("CUT in %d partitions", len(gaps))
+	return fmt.Sprintf("CUT in %d of %d partitions", len(p.Gaps), len(p.Partitions))
 }
 
 // durationNote is the estimated duration and the rates it assumes.

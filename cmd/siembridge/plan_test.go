@@ -32,7 +32,7 @@ func TestPrintPlan(t *testing.T) {
 	want := `PARTITION             FROM OFFSET  TO OFFSET  EVENTS~  BYTES~  RETENTION
 events/0              1200         4800       3600     2.4MiB  ok
 events/1              20           60         40       280B    CUT: first 20m0s gone (oldest record 2024-05-01T01:20:00Z)
-TOTAL (2 partitions)                          3640     2.4MiB  CUT in 1 partitions
+TOTAL (2 partitions)                          3640     2.4MiB  CUT in 1 of 2 partitions
 estimated duration: 36.4s at most, at 100 events/s and 1.0MiB/s
 `
 	if got := buf.String(); !strings.HasPrefix(got, want) {
