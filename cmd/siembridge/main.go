@@ -49,6 +49,8 @@ func commands() []command {
 		{"run", "consume Kafka and feed the configured sinks until SIGINT/SIGTERM", cmdRun},
 		{"demo", "run the bridge against an embedded Kafka and a slow in-process SIEM", cmdDemo},
 		{"replay", "deliver again the events of a time window, without touching the live offsets", cmdReplay},
+		{"export", "write the events of a time window to files with a verifiable manifest (ndjson.gz, parquet)", cmdExport},
+		{"verify", "check an export's files against its manifest and, with --config, against Kafka", cmdVerify},
 		{"rewind", "move a route's consumer-group offsets back to a time (after SIEM data loss)", cmdRewind},
 		{"status", "show committed offsets, lag and how far behind each route is", cmdStatus},
 		{"check", "validate a configuration and test the brokers, topics and sinks it names", cmdCheck},
@@ -98,6 +100,10 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "siembridge %s: %v%s\n", c.name, oneLine(err), hint)
 		if isUsage {
 			return exitUsage
+		}
+		var ec interface{ ExitCode() int }
+		if errors.As(err, &ec) {
+			return ec.ExitCode() // verify's exitNotRetained
 		}
 		return exitFailure
 	}
