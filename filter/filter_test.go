@@ -293,3 +293,20 @@ func TestREADMEExamples(t *testing.T) {
 		}
 	}
 }
+
+// A comprehension over a list of the event is bounded by the cost limit.
+func TestCostLimit(t *testing.T) {
+	f, err := Compile(`xs.all(a, xs.all(b, xs.all(c, a + b + c >= 0)))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := "[" + strings.Repeat("1,", 999) + "1]"
+	e := event.New("t", 0, 0, time.Time{}, nil, []byte(`{"xs":`+doc+`}`))
+	start := time.Now()
+	if f.Accepts(e) {
+		t.Error("an evaluation past the cost limit accepted the event")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("evaluation took %s", d)
+	}
+}
