@@ -1,0 +1,59 @@
+package export
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/siembridge/siembridge/internal/fake/kafkatest"
+)
+
+// TestThroughput measures an export of 200k ECS-like events from a local
+// kfake topic of 8 partitions, unlimited rate, in both formats. It runs
+// only with SIEMBRIDGE_EXPORT_BENCH=1 (go test -run Throughput -v).
+func TestThroughput(t *testing.T) {
+	if os.Getenv("SIEMBRIDGE_EXPORT_BENCH") == "" {
+		t.Skip("set SIEMBRIDGE_EXPORT_BENCH=1 to measure")
+	}
+	const n = 200_000
+	cluster, err := kafkatest.Start(8, []string{"events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	recs := make([]kafkatest.Record, n)
+	var valueBytes int64
+	for i := range recs {
+		v := []byte(fmt.Sprintf(`{"@timestamp":"2024-05-01T12:%02d:%02d.%03dZ","host":{"name":"web-%d"},"event":{"action":"login","category":["authentication"],"outcome":"success"},"source":{"ip":"10.%d.%d.%d","port":%d},"user":{"name":"user%d"},"message":"Accepted publickey for user%d from 10.0.0.%d port %d ssh2"}`,
+			i/60000%60, i/1000%60, i%1000, i%50, i%256, i/256%256, i%100, 1024+i%60000, i%5000, i%5000, i%250, 1024+i%60000))
+		valueBytes += int64(len(v))
+		recs[i] = kafkatest.Record{Topic: "events", Partition: int32(i % 8), Value: v, Timestamp: at(100 + i/100)}
+	}
+	produce(t, cluster.Brokers(), recs)
+	cfg := testConfig(t, cluster.Brokers())
+	cfg.Routes[0].Batch.MaxEvents = 1000
+	cfg.Routes[0].Batch.MaxBytes = 4 << 20
+	for _, format := range []Format{NDJSON, Parquet} {
+		for _, parallel := range []int{1, 4, 8} {
+			dir := filepath.Join(t.TempDir(), "out")
+			start := time.Now()
+			res, err := Run(context.Background(), cfg, Options{Route: "archive", From: at(0), To: at(1e7), Dir: dir, Format: format,
+				Parallel: parallel, Logger: quiet})
+			if err != nil || !res.Complete || res.Delivered != n {
+				t.Fatalf("%v complete %v delivered %d", err, res.Complete, res.Delivered)
+			}
+			el := time.Since(start).Seconds()
+			vstart := time.Now()
+			rep, err := VerifyFiles(dir)
+			if err != nil || rep.Verdict() != Pass {
+				t.Fatal(err)
+			}
+			vel := time.Since(vstart).Seconds()
+			t.Logf("%-9s parallel %d: %d events in %.2fs: %.0f events/s, %.1f MB/s of values read, %.1f MB written (%.1f MB/s); verify (files) %.2fs",
+				format, parallel, n, el, n/el, float64(valueBytes)/el/1e6, float64(res.Bytes)/1e6, float64(res.Bytes)/el/1e6, vel)
+		}
+	}
+}
