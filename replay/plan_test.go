@@ -3,9 +3,12 @@ package replay
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/siembridge/siembridge/checkpoint"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 )
 
@@ -148,5 +151,36 @@ func TestPlanOptionErrors(t *testing.T) {
 		if !errors.As(err, &oe) {
 			t.Errorf("%+v: %v, want an *OptionError", o, err)
 		}
+	}
+}
+
+// TestPlanResume: a resumed job is planned from each partition's saved
+// watermark; a finished partition reads nothing. The checkpoint is left
+// as it was.
+func TestPlanResume(t *testing.T) {
+	cluster, base := startWithRecords(t, 2, 20)
+	from, to := base, base.Add(time.Hour)
+	cp := filepath.Join(t.TempDir(), "cp.json")
+	st := &checkpoint.ReplayState{Route: "elastic", From: from, To: to, Lateness: DefaultLateness, Partitions: []checkpoint.ReplayPartition{
+		{Topic: "events", Partition: 0, Start: 0, End: 10, Next: 7},
+		{Topic: "events", Partition: 1, Start: 0, End: 10, Next: 10, Done: true},
+	}}
+	if err := checkpoint.SaveReplay(cp, st); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := replayTestConfig(t, cluster.Brokers())
+	p, err := Plan(context.Background(), cfg, Options{Route: "elastic", From: from, To: to, Rate: 0, Logger: quiet, Checkpoint: cp, Resume: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Partitions) != 2 || p.Partitions[0].From != 7 || p.Partitions[0].Events != 3 || p.Partitions[1].Events != 0 || p.Events != 3 || p.Bytes != 21 {
+		t.Errorf("plan %+v, want 3 events of partition 0 from offset 7", p)
+	}
+	if after, err := os.ReadFile(cp); err != nil || string(after) != string(before) {
+		t.Errorf("the checkpoint changed: %v", err)
 	}
 }
