@@ -188,6 +188,22 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (Result, error) 
 	return res, errors.Join(runErr, closeErr)
 }
 
+// Plan says what Run would read, without reading or writing anything:
+// replay.Plan of the export's window at its rates (the filter is not
+// applied to the estimates). opts.Dir is not used; with Resume the plan
+// is of a new export of the same window. Errors are as replay.Plan's.
+func Plan(ctx context.Context, cfg *config.Config, opts Options) (*replay.PlanResult, error) {
+	if opts.Dir == "" {
+		opts.Dir = "."
+	}
+	rc, err := checkOptions(cfg, &opts)
+	if err != nil {
+		return nil, err
+	}
+	return replay.Plan(ctx, exportConfig(cfg, rc, opts), replay.Options{Route: rc.Name, From: opts.From, To: opts.To,
+		Lateness: opts.Lateness, AllowPartial: opts.AllowPartial, Rate: -1, Parallel: opts.Parallel, Logger: opts.Logger})
+}
+
 // checkOptions checks opts and fills in defaults; it returns the route.
 func checkOptions(cfg *config.Config, opts *Options) (config.Route, error) {
 	var rc config.Route

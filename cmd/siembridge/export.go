@@ -27,6 +27,9 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	e.opts.Logger = newLogger(e.cfg.Log, stderr)
+	if e.dryRun {
+		return e.planOnly(ctx, stdout)
+	}
 	prog := &exportProgress{w: stderr, route: e.opts.Route}
 	e.opts.OnProgress = prog.update
 	fmt.Fprintf(stderr, "exporting route %s, window [%s, %s), lateness %s, to %s (%s)%s\n", e.opts.Route, fmtUTC(e.opts.From), fmtUTC(e.opts.To),
@@ -42,7 +45,7 @@ type exportFlags struct {
 	rate                                         float64
 	parallel                                     int
 	lateness                                     time.Duration
-	resume, allowPartial                         bool
+	resume, allowPartial, dryRun                 bool
 	set                                          map[string]bool // flags given
 }
 
@@ -68,6 +71,7 @@ func parseExportFlags(args []string, stdout io.Writer) (*exportFlags, error) {
 	fs.IntVar(&f.parallel, "parallel", 4, "partitions read at once")
 	fs.DurationVar(&f.lateness, "lateness", replay.DefaultLateness, "how far record times may be out of order in a partition: read from --from minus this until a record stamped at or after --to plus this; 0 = none")
 	fs.BoolVar(&f.resume, "resume", false, "continue the interrupted export in --out (the window, filter and format are taken from it)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print per partition the offsets, estimated events and bytes, retention gaps and the estimated duration; write nothing")
 	fs.BoolVar(&f.allowPartial, "allow-partial", false, "export what Kafka still holds when retention deleted part of the window (recorded in the manifest)")
 	if err := fs.parse(args); err != nil {
 		return nil, err
@@ -81,6 +85,7 @@ type exportRun struct {
 	configPath string
 	cfg        *config.Config
 	opts       export.Options
+	dryRun     bool // --dry-run: plan, write nothing
 }
 
 // newExportRun parses and checks the flags and loads the configuration;
@@ -108,7 +113,8 @@ func newExportRun(args []string, stdout io.Writer) (*exportRun, error) {
 		return nil, err
 	}
 	e := &exportRun{configPath: f.config, cfg: cfg, opts: export.Options{Route: rc.Name, Dir: f.out, Rate: f.rate, RateBytes: -1,
-		Parallel: f.parallel, Resume: f.resume, AllowPartial: f.allowPartial, FilterText: f.filter, ToolVersion: toolVersion()}}
+		Parallel: f.parallel, Resume: f.resume, AllowPartial: f.allowPartial, FilterText: f.filter, ToolVersion: toolVersion()},
+		dryRun: f.dryRun}
 	if e.opts.Format, err = export.ParseFormat(f.format); err != nil {
 		return nil, flagErrorf("format", "%v", err)
 	}
@@ -155,6 +161,31 @@ func newExportRun(args []string, stdout io.Writer) (*exportRun, error) {
 		return nil, flagErrorf("to", "%s is not after --from %s", fmtUTC(e.opts.To), fmtUTC(e.opts.From))
 	}
 	return e, nil
+}
+
+// planOnly is "export --dry-run": the plan of the export (export.Plan),
+// printed as replay --dry-run prints its own; nothing is written. It
+// returns the error a real run would stop at before writing.
+func (e *exportRun) planOnly(ctx context.Context, stdout io.Writer) error {
+	p, err := export.Plan(ctx, e.cfg, e.opts)
+	var oe *replay.OptionError
+	if errors.As(err, &oe) {
+		return flagErrorf(oe.Option, "%v", oe.Err)
+	}
+	if p == nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "dry run: export of route %s, window [%s, %s), lateness %s%s; nothing written\n",
+		e.opts.Route, fmtUTC(p.From), fmtUTC(p.To), p.Lateness, filterFlagNote(e.opts.FilterText))
+	printPlan(stdout, p)
+	var re *replay.RetentionError
+	switch {
+	case errors.As(err, &re):
+		fmt.Fprintln(stdout, "an export would NOT start: retention deleted part of the window; --allow-partial exports what Kafka still holds")
+	case err == nil && len(p.Gaps) > 0:
+		fmt.Fprintln(stdout, "PARTIAL (--allow-partial): an export would write what Kafka still holds")
+	}
+	return err
 }
 
 // adoptState fills the flags not given from the state of the interrupted

@@ -55,6 +55,11 @@ func TestExportVerifyCommands(t *testing.T) {
 		return code, stdout.String(), stderr.String()
 	}
 	code, stdout, stderr := run("export", "--config", cfg, "--route", "archive", "--from", "2024-05-01T12:00:10Z", "--to", "2024-05-01T12:00:30Z",
+		"--out", out, "--dry-run")
+	if _, err := os.Stat(out); code != exitOK || !strings.Contains(stdout, "dry run: export of route archive") || !strings.Contains(stdout, "TOTAL (2 partitions)") || err == nil {
+		t.Fatalf("export --dry-run: exit %d, %v\n%s\n%s", code, err, stdout, stderr)
+	}
+	code, stdout, stderr = run("export", "--config", cfg, "--route", "archive", "--from", "2024-05-01T12:00:10Z", "--to", "2024-05-01T12:00:30Z",
 		"--filter", `host.name == "web-1"`, "--out", out, "--format", "parquet", "--rate", "0")
 	if code != exitOK || !strings.Contains(stdout, "complete: 15 events in 2 files") {
 		t.Fatalf("export: exit %d\n%s\n%s", code, stdout, stderr)
