@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/siembridge/siembridge/export"
 )
@@ -80,8 +81,8 @@ func filesVerdict(r *export.Report) string {
 	return "DO NOT match the manifest"
 }
 
-// parseWithDir parses args made of flags and one DIR argument, before,
-// after or between the flags.
+// parseWithDir parses args made of flags and one DIR argument, an
+// existing directory, before, after or between the flags.
 func parseWithDir(fs *cmdFlags, args []string) (string, error) {
 	var dir string
 	rest := args
@@ -94,7 +95,9 @@ func parseWithDir(fs *cmdFlags, args []string) (string, error) {
 		if fs.NArg() == 0 {
 			break
 		}
-		if dir != "" {
+		// DIR is the one argument, and a directory: anything else is a
+		// stray argument, as for every command.
+		if st, err := os.Stat(fs.Arg(0)); dir != "" || err != nil || !st.IsDir() {
 			return "", usageError{err: fmt.Errorf("unexpected argument %q", fs.Arg(0)), help: true}
 		}
 		dir = fs.Arg(0)
