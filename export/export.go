@@ -60,10 +60,11 @@ type Options struct {
 	// MaxFileSize: a file is completed and the next one started when it
 	// reaches about this size. Default DefaultMaxFileSize (256 MiB).
 	MaxFileSize int64
-	// Rate and RateBytes limit the events and bytes per second written
-	// (of the events' documents, as routes[].rate counts them), so that
-	// reading years of history leaves room for the live consumers.
-	// Negative: the route's catch-up rate; 0: unlimited.
+	// Rate and RateBytes limit the events and bytes per second read (of
+	// the window's events' documents, as routes[].rate counts them,
+	// before Filter: a narrow filter does not make the reading faster),
+	// so that reading years of history leaves room for the live
+	// consumers. Negative: the route's catch-up rate; 0: unlimited.
 	Rate, RateBytes float64
 	// Parallel is how many partitions are read at once. Default 4.
 	Parallel int
@@ -86,7 +87,8 @@ type Options struct {
 }
 
 // Progress is a snapshot of an export: the reading's (replay.Progress,
-// Delivered counting the events written) and the files completed.
+// with Delivered the events written and Filtered those the filter left out,
+// in this run) and the files completed.
 type Progress struct {
 	replay.Progress
 	Files int   `json:"files"`
@@ -156,13 +158,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (Result, error) 
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	j.w = newWriter(opts.Dir, opts.Format, opts.MaxFileSize, j.addFile, cancel, st.Files)
+	j.w = newWriter(opts.Dir, opts.Format, opts.MaxFileSize, opts.Filter, j.addFile, cancel, st.Files)
 
 	rcfg := exportConfig(cfg, rc, opts)
 	rres, runErr := replay.Run(ctx, rcfg, replay.Options{
 		Route: rc.Name, From: opts.From, To: opts.To, Lateness: opts.Lateness, AllowPartial: opts.AllowPartial,
 		Rate: -1, Checkpoint: cp, Resume: resumeReading, Parallel: opts.Parallel, Logger: log,
-		Filter: opts.Filter, Sink: j.w, OnProgress: j.progress, ProgressInterval: opts.ProgressInterval,
+		Sink: j.w, OnProgress: j.progress, ProgressInterval: opts.ProgressInterval,
 	})
 	// replay.Run closed the writer; a file it could not complete fails
 	// the export even when the reading finished.
@@ -422,6 +424,7 @@ func (j *job) progress(p replay.Progress) {
 
 func (j *job) lastProgress(p replay.Progress) Progress {
 	bytes, files := j.w.stats()
+	p.Delivered, p.Filtered = j.w.written.Load(), j.w.filtered.Load()
 	return Progress{Progress: p, Files: files, Bytes: bytes}
 }
 
@@ -436,7 +439,8 @@ func (j *job) complete(rres replay.Result) error {
 	m.Topics = nil
 	m.Partitions = nil
 	m.Events, m.Bytes = 0, 0
-	m.Skipped, m.Filtered = rres.Skipped, rres.Filtered
+	m.Skipped, m.Filtered = 0, 0
+	trailing := j.w.trailing()
 	sortFiles(m.Files)
 	for _, f := range m.Files {
 		m.Events += f.Events
@@ -447,7 +451,7 @@ func (j *job) complete(rres replay.Result) error {
 	}
 	for _, p := range plan.Partitions {
 		pe := PartitionEntry{Topic: p.Topic, Partition: p.Partition, StartOffset: p.Start, EndOffset: p.End,
-			FirstOffset: -1, LastOffset: -1, Skipped: p.Skipped}
+			FirstOffset: -1, LastOffset: -1, Skipped: p.Skipped, Filtered: trailing[partKey{p.Topic, p.Partition}]}
 		for _, f := range m.Files {
 			if f.Topic != p.Topic || f.Partition != p.Partition {
 				continue
@@ -457,8 +461,11 @@ func (j *job) complete(rres replay.Result) error {
 			}
 			pe.LastOffset = f.LastOffset
 			pe.Events += f.Events
+			pe.Filtered += f.Filtered
 		}
 		m.Partitions = append(m.Partitions, pe)
+		m.Skipped += pe.Skipped
+		m.Filtered += pe.Filtered
 		if !slices.Contains(m.Topics, p.Topic) {
 			m.Topics = append(m.Topics, p.Topic)
 		}

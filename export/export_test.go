@@ -337,7 +337,7 @@ func TestVerifyKafkaMismatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		tmp := t.TempDir()
-		w := newWriter(tmp, NDJSON, 1<<30, func(fe FileEntry) error {
+		w := newWriter(tmp, NDJSON, 1<<30, nil, func(fe FileEntry) error {
 			f.SHA256, f.Size = fe.SHA256, fe.Size
 			return nil
 		}, func(error) {}, nil)
@@ -413,8 +413,9 @@ func TestRotationAndResume(t *testing.T) {
 	defer cancel()
 	opts := Options{Route: "archive", From: at(100), To: at(1000), Dir: dir, MaxFileSize: 4 << 10, Logger: quiet,
 		Rate: 1000, RateBytes: 0, Parallel: 2, ProgressInterval: 10 * time.Millisecond,
+		Filter: func(ev *event.Event) bool { return ev.Offset%3 != 0 }, FilterText: "offset % 3 != 0",
 		OnProgress: func(p Progress) {
-			if p.Files >= 3 {
+			if p.Files >= 2 {
 				cancel()
 			}
 		}}
@@ -426,7 +427,7 @@ func TestRotationAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Files) < 3 {
+	if len(st.Files) < 2 {
 		t.Fatalf("%d files complete", len(st.Files))
 	}
 	// A run killed while writing leaves a partial file.
@@ -440,15 +441,26 @@ func TestRotationAndResume(t *testing.T) {
 		t.Fatalf("resume: %v", err)
 	}
 	m, got := readDir(t, dir)
-	if m.Runs != 2 || m.Events != 3000 || len(got) != 3000 {
-		t.Fatalf("runs %d, %d events in the manifest, %d read", m.Runs, m.Events, len(got))
+	// Each partition holds offsets 0-1499; the filter leaves out every
+	// third, exactly counted over both runs.
+	if m.Runs != 2 || m.Events != 2000 || len(got) != 2000 || m.Filtered != 1000 {
+		t.Fatalf("runs %d, %d events in the manifest, %d read, %d filtered", m.Runs, m.Events, len(got), m.Filtered)
 	}
 	o := offsets(got)
 	for p, offs := range o {
-		for i, off := range offs {
-			if off != int64(i) {
-				t.Fatalf("partition %d: offset %d at position %d (duplicate or gap)", p, off, i)
+		want := int64(1)
+		for _, off := range offs {
+			if off != want {
+				t.Fatalf("partition %d: offset %d, want %d (duplicate or gap)", p, off, want)
 			}
+			if want++; want%3 == 0 {
+				want++
+			}
+		}
+	}
+	for _, p := range m.Partitions {
+		if p.Filtered != 500 || p.Events != 1000 || p.FirstOffset != 1 || p.LastOffset != 1499 {
+			t.Errorf("partition %+v", p)
 		}
 	}
 	perPart := map[int32]int{}

@@ -86,10 +86,12 @@ type PartitionEntry struct {
 	// -1 when no event of the partition was written.
 	FirstOffset int64 `json:"first_offset"`
 	LastOffset  int64 `json:"last_offset"`
-	// Events written; Skipped: records read whose timestamp is outside the
-	// window (within the lateness bound).
-	Events  int64 `json:"events"`
-	Skipped int64 `json:"skipped"`
+	// Events written; Filtered: events of the window the filter left out;
+	// Skipped: records read whose timestamp is outside the window (within
+	// the lateness bound).
+	Events   int64 `json:"events"`
+	Filtered int64 `json:"filtered"`
+	Skipped  int64 `json:"skipped"`
 }
 
 // FileEntry is one data file of an export.
@@ -105,6 +107,9 @@ type FileEntry struct {
 	Events      int64  `json:"events"`
 	FirstOffset int64  `json:"first_offset"`
 	LastOffset  int64  `json:"last_offset"`
+	// Filtered counts the events of the window the filter left out
+	// between the previous file's last event and this file's.
+	Filtered int64 `json:"filtered,omitempty"`
 }
 
 // sortFiles orders files by topic, partition and index.

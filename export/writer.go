@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/parquet-go/parquet-go"
@@ -44,6 +45,13 @@ type writer struct {
 	// fail ends the export with the error of a write (a full disk): the
 	// delivery stage would retry a failed Send forever.
 	fail func(error)
+	// filter selects the events to write (nil: all). It is applied here,
+	// not by the delivery stage, so that the rate limit paces every event
+	// of the window read, not only those written: a narrow filter over
+	// years of history must not read at full speed.
+	filter func(*event.Event) bool
+
+	written, filtered atomic.Int64 // in this run
 
 	mu    sync.Mutex
 	parts map[partKey]*partFile
@@ -78,10 +86,16 @@ type partFile struct {
 	n     int64 // events in the file
 	first int64
 	last  int64
+	// Events the filter left out: inFile up to the file's last event
+	// (since the previous file's), pend after the partition's last
+	// written event. A resumed export reads again from after the last
+	// complete file, so only what precedes a file's last event is final
+	// before the reading ends.
+	inFile, pend int64
 }
 
-func newWriter(dir string, format Format, maxSize int64, onFile func(FileEntry) error, fail func(error), done []FileEntry) *writer {
-	w := &writer{dir: dir, format: format, maxSize: maxSize, onFile: onFile, fail: fail,
+func newWriter(dir string, format Format, maxSize int64, filter func(*event.Event) bool, onFile func(FileEntry) error, fail func(error), done []FileEntry) *writer {
+	w := &writer{dir: dir, format: format, maxSize: maxSize, filter: filter, onFile: onFile, fail: fail,
 		parts: map[partKey]*partFile{}, floor: map[partKey]int64{}, nextIndex: map[partKey]int{}}
 	for _, f := range done {
 		k := partKey{f.Topic, f.Partition}
@@ -144,13 +158,35 @@ func (w *writer) part(k partKey) (*partFile, int64, error) {
 	return p, floor, nil
 }
 
-// write appends evs, dropping those at or below floor.
+// write appends the events of evs the filter selects, dropping those at or
+// below floor.
 func (p *partFile) write(w *writer, evs []*event.Event, floor int64) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(evs) > 0 && evs[0].Offset <= floor {
 		evs = evs[1:]
 	}
+	for len(evs) > 0 {
+		// The run of selected events up to the next one left out.
+		n := 0
+		for n < len(evs) && (w.filter == nil || w.filter(evs[n])) {
+			n++
+		}
+		if err := p.append(w, evs[:n]); err != nil {
+			return err
+		}
+		evs = evs[n:]
+		if len(evs) > 0 {
+			p.pend++
+			w.filtered.Add(1)
+			evs = evs[1:]
+		}
+	}
+	return nil
+}
+
+// append writes evs, all selected, rotating files by size.
+func (p *partFile) append(w *writer, evs []*event.Event) error {
 	for len(evs) > 0 {
 		if p.f == nil {
 			if err := p.open(w); err != nil {
@@ -171,6 +207,9 @@ func (p *partFile) write(w *writer, evs []*event.Event, floor int64) error {
 		}
 		p.n += int64(n)
 		p.last = evs[n-1].Offset
+		p.inFile += p.pend
+		p.pend = 0
+		w.written.Add(int64(n))
 		evs = evs[n:]
 		if p.size() >= w.maxSize {
 			if err := p.finish(w); err != nil {
@@ -226,8 +265,10 @@ func (p *partFile) finish(w *writer) error {
 		return fmt.Errorf("%s: %w", p.name, err)
 	}
 	fe := FileEntry{Name: p.name, Topic: p.key.topic, Partition: p.key.partition, Index: p.index,
-		SHA256: hex.EncodeToString(p.cw.h.Sum(nil)), Size: p.cw.n, Events: p.n, FirstOffset: p.first, LastOffset: p.last}
+		SHA256: hex.EncodeToString(p.cw.h.Sum(nil)), Size: p.cw.n, Events: p.n, FirstOffset: p.first, LastOffset: p.last,
+		Filtered: p.inFile}
 	p.index++
+	p.inFile = 0
 	w.mu.Lock()
 	w.bytes += fe.Size
 	w.files++
@@ -260,6 +301,20 @@ func (w *writer) Close() error {
 	w.closeErr = err
 	w.mu.Unlock()
 	return err
+}
+
+// trailing returns, per partition, the events the filter left out after
+// its last written event: final once the reading is complete.
+func (w *writer) trailing() map[partKey]int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[partKey]int64, len(w.parts))
+	for k, p := range w.parts {
+		p.mu.Lock()
+		out[k] = p.pend
+		p.mu.Unlock()
+	}
+	return out
 }
 
 // stats returns the bytes and the number of complete files.
