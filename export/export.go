@@ -174,7 +174,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (Result, error) 
 	}
 	res.Progress = j.lastProgress(rres.Progress)
 	for _, g := range rres.Gaps {
-		st.Gaps = append(st.Gaps, g.String())
+		if !slices.Contains(st.Gaps, g.String()) {
+			st.Gaps = append(st.Gaps, g.String())
+		}
 	}
 	if runErr == nil && closeErr == nil && rres.Complete {
 		err := j.complete(rres)

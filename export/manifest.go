@@ -88,7 +88,8 @@ type PartitionEntry struct {
 	LastOffset  int64 `json:"last_offset"`
 	// Events written; Filtered: events of the window the filter left out;
 	// Skipped: records read whose timestamp is outside the window (within
-	// the lateness bound).
+	// the lateness bound) — after a resume an upper bound: the records
+	// read again from after the last complete file may count twice.
 	Events   int64 `json:"events"`
 	Filtered int64 `json:"filtered"`
 	Skipped  int64 `json:"skipped"`
