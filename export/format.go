@@ -259,10 +259,10 @@ func newParquetRow(ev *event.Event, scratch *bytes.Buffer) parquetRow {
 	doc, value := eventJSON(ev, scratch)
 	r := parquetRow{Topic: ev.Topic, Partition: ev.Partition, Offset: ev.Offset,
 		Timestamp: ev.Timestamp.UTC().Truncate(time.Millisecond), Key: ev.Key, Value: value, Event: string(doc)}
+	var vals [len(ecsColumns)]*string
+	ecsValues(ev.Doc, &vals)
 	for i, p := range r.ecsFields() {
-		if v, ok := event.Field(ev.Doc, ecsColumns[i]); ok {
-			*p = &v
-		}
+		*p = vals[i]
 	}
 	return r
 }
