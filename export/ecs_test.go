@@ -1,7 +1,9 @@
 package export
 
 import (
+	"encoding/json"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/siembridge/siembridge/event"
 )
@@ -52,6 +54,27 @@ func BenchmarkECSValues(b *testing.B) {
 		for b.Loop() {
 			for _, c := range ecsColumns {
 				event.Field(doc, c)
+			}
+		}
+	})
+}
+
+// FuzzECSValues: on any input ecsValues does not panic, and on a valid
+// JSON object (all an export passes it) it agrees with event.Field.
+func FuzzECSValues(f *testing.F) {
+	f.Add([]byte(`{"host":{"name":"web-1"},"host.name":"x","source":{"ip":null}}`))
+	f.Add([]byte(`{"event":{"category":["a",{"b":"}"}],"action":"\"q\""}}`))
+	f.Add([]byte(`{"user":{"name":1e3},"user.name":true}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		var got [len(ecsColumns)]*string
+		ecsValues(doc, &got)
+		if len(doc) == 0 || doc[0] != '{' || !json.Valid(doc) || !utf8.Valid(doc) {
+			return
+		}
+		for i, c := range ecsColumns {
+			want, ok := event.Field(doc, c)
+			if ok != (got[i] != nil) || (ok && *got[i] != want) {
+				t.Fatalf("%s: %s: %v %v, event.Field %q %v", doc, c, got[i] != nil, got[i], want, ok)
 			}
 		}
 	})
