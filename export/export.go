@@ -452,7 +452,7 @@ func (j *job) complete(rres replay.Result) error {
 		return errors.New("export: the reading's plan is unknown (its checkpoint was not readable)")
 	}
 	for _, p := range plan.Partitions {
-		pe := PartitionEntry{Topic: p.Topic, Partition: p.Partition, StartOffset: p.Start, EndOffset: p.End,
+		pe := PartitionEntry{Topic: p.Topic, Partition: p.Partition, StartOffset: p.Start, EndOffset: p.End, StopOffset: p.Next,
 			FirstOffset: -1, LastOffset: -1, Skipped: p.Skipped, Filtered: trailing[partKey{p.Topic, p.Partition}]}
 		for _, f := range m.Files {
 			if f.Topic != p.Topic || f.Partition != p.Partition {

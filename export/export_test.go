@@ -192,7 +192,9 @@ func TestExportFilterVerify(t *testing.T) {
 				t.Errorf("manifest %+v", m)
 			}
 			p0 := m.Partitions[0]
-			if p0.StartOffset != 0 || p0.EndOffset != 7 || p0.FirstOffset != 1 || p0.LastOffset != 6 || p0.Events != 3 {
+			// Offset 5, stamped at 1500ms, is not at or after to +
+			// lateness: the reading goes on to the end.
+			if p0.StartOffset != 0 || p0.EndOffset != 7 || p0.StopOffset != 7 || p0.FirstOffset != 1 || p0.LastOffset != 6 || p0.Events != 3 {
 				t.Errorf("partition 0 %+v", p0)
 			}
 			for _, name := range []string{StateName, CheckpointName} {
@@ -496,5 +498,26 @@ func TestRefusesExistingExport(t *testing.T) {
 	var oe *OptionError
 	if !errors.As(err, &oe) || oe.Option != "out" || !strings.Contains(err.Error(), "--resume") {
 		t.Fatalf("%v", err)
+	}
+}
+
+// TestExportNoLateness: without lateness a partition stops at its first
+// record stamped at or after To (offset 5 of partition 0): offset 6, back
+// inside the window, is not read, and the manifest says where the reading
+// stopped.
+func TestExportNoLateness(t *testing.T) {
+	cluster := startCluster(t, outOfOrder())
+	cfg := testConfig(t, cluster.Brokers())
+	dir := filepath.Join(t.TempDir(), "out")
+	runExport(t, cfg, Options{Dir: dir, Lateness: -1})
+	m, recs := readDir(t, dir)
+	if got := fmt.Sprint(offsets(recs)[0]); got != "[1 3 4]" {
+		t.Errorf("partition 0 offsets %s, want [1 3 4]", got)
+	}
+	if p := m.Partitions[0]; m.Lateness != "0s" || p.StartOffset != 1 || p.StopOffset != 5 || p.EndOffset != 7 {
+		t.Errorf("lateness %s, partition 0 %+v", m.Lateness, p)
+	}
+	if rep, err := VerifyFiles(dir); err != nil || rep.Verdict() != Pass {
+		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
 }

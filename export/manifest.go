@@ -82,6 +82,10 @@ type PartitionEntry struct {
 	// lateness.
 	StartOffset int64 `json:"start_offset"`
 	EndOffset   int64 `json:"end_offset"`
+	// StopOffset is where the reading stopped: EndOffset, or the offset of
+	// the first record stamped at or after to + lateness. Every record of
+	// [StartOffset, StopOffset) was read.
+	StopOffset int64 `json:"stop_offset"`
 	// FirstOffset and LastOffset are the first and last offset written,
 	// -1 when no event of the partition was written.
 	FirstOffset int64 `json:"first_offset"`

@@ -130,6 +130,10 @@ func VerifyFiles(dir string) (*Report, error) {
 	for _, f := range m.Files {
 		listed[f.Name] = true
 		r.Files++
+		if !m.inRange(f) {
+			r.add(Problem{Verdict: Mismatch, File: f.Name, Offset: -1, Detail: fmt.Sprintf("offsets [%d, %d] are not inside the range its partition was read in", f.FirstOffset, f.LastOffset)})
+			continue
+		}
 		r.checkFile(dir, m.Format, f)
 	}
 	// A data file the manifest does not list: added, or the manifest was
@@ -144,6 +148,17 @@ func VerifyFiles(dir string) (*Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// inRange reports whether f's offsets lie in the range its partition was
+// read in, by the manifest.
+func (m *Manifest) inRange(f FileEntry) bool {
+	for _, p := range m.Partitions {
+		if p.Topic == f.Topic && p.Partition == f.Partition {
+			return f.FirstOffset >= p.StartOffset && f.FirstOffset <= f.LastOffset && f.LastOffset < p.StopOffset
+		}
+	}
+	return false
 }
 
 // checkFile checks one file's size, hash, and content against its entry.
