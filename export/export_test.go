@@ -18,6 +18,7 @@ import (
 	"github.com/IBM/sarama"
 	"go.uber.org/goleak"
 
+	"github.com/siembridge/siembridge/checkpoint"
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/event"
 	"github.com/siembridge/siembridge/filter"
@@ -519,5 +520,46 @@ func TestExportNoLateness(t *testing.T) {
 	}
 	if rep, err := VerifyFiles(dir); err != nil || rep.Verdict() != Pass {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
+	}
+}
+
+// TestRewindCheckpoint: after a crash the reading's checkpoint may be
+// ahead of the complete files (events written to a file that was never
+// completed): each partition goes back to after its last complete file,
+// or to its start when it has none; one behind them stays.
+func TestRewindCheckpoint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), CheckpointName)
+	cp := &checkpoint.ReplayState{Route: "archive", From: at(100), To: at(1000), Lateness: 15 * time.Minute,
+		Partitions: []checkpoint.ReplayPartition{
+			{Topic: "events", Partition: 0, Start: 10, End: 500, Next: 400, Skipped: 30},       // ahead of its file (last 199)
+			{Topic: "events", Partition: 1, Start: 20, End: 300, Next: 300, Done: true},        // no file: from the start
+			{Topic: "events", Partition: 2, Start: 0, End: 100, Next: 50, Skipped: 5},          // behind its file (last 80): kept
+			{Topic: "events", Partition: 3, Start: 5, End: 9, Next: 9, Done: true, Skipped: 4}, // file up to 8: done stays
+		}}
+	if err := checkpoint.SaveReplay(path, cp); err != nil {
+		t.Fatal(err)
+	}
+	st := &Manifest{Runs: 2, Files: []FileEntry{
+		{Topic: "events", Partition: 0, Index: 1, LastOffset: 120},
+		{Topic: "events", Partition: 0, Index: 2, LastOffset: 199},
+		{Topic: "events", Partition: 2, Index: 1, LastOffset: 80},
+		{Topic: "events", Partition: 3, Index: 1, LastOffset: 8},
+	}}
+	resume, err := rewindCheckpoint(path, st)
+	if err != nil || !resume {
+		t.Fatalf("%v %v", resume, err)
+	}
+	got, err := checkpoint.LoadReplay(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		next int64
+		done bool
+	}{{200, false}, {20, false}, {50, false}, {9, true}}
+	for i, w := range want {
+		if p := got.Partitions[i]; p.Next != w.next || p.Done != w.done || p.Skipped > p.Next-p.Start {
+			t.Errorf("partition %d: %+v, want next %d done %v", i, p, w.next, w.done)
+		}
 	}
 }
