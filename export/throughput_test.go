@@ -52,8 +52,13 @@ func TestThroughput(t *testing.T) {
 				t.Fatal(err)
 			}
 			vel := time.Since(vstart).Seconds()
-			t.Logf("%-9s parallel %d: %d events in %.2fs: %.0f events/s, %.1f MB/s of values read, %.1f MB written (%.1f MB/s); verify (files) %.2fs",
-				format, parallel, n, el, n/el, float64(valueBytes)/el/1e6, float64(res.Bytes)/1e6, float64(res.Bytes)/el/1e6, vel)
+			kstart := time.Now()
+			if err := VerifyKafka(context.Background(), cfg, dir, rep); err != nil || rep.Verdict() != Pass || rep.Compared != n {
+				t.Fatalf("verify kafka: %v %v %d", err, rep.Verdict(), rep.Compared)
+			}
+			kel := time.Since(kstart).Seconds()
+			t.Logf("%-9s parallel %d: %d events in %.2fs: %.0f events/s, %.1f MB/s of values read, %.1f MB written (%.1f MB/s); verify (files) %.2fs, with Kafka %.2fs",
+				format, parallel, n, el, n/el, float64(valueBytes)/el/1e6, float64(res.Bytes)/1e6, float64(res.Bytes)/el/1e6, vel, kel)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -103,6 +104,9 @@ func (r *Report) Verdict() Verdict {
 	}
 	return v
 }
+
+// verifyParallel is how many partitions VerifyKafka compares at once.
+const verifyParallel = 4
 
 // maxProblems bounds the problems listed per file or partition: one
 // damaged file must not flood the report.
@@ -221,8 +225,9 @@ func hashFile(path string) (string, int64, error) {
 // report) with the record at its offset in the Kafka log of cfg's
 // brokers: key, value and timestamp byte for byte. Events at offsets
 // retention or compaction deleted are NotRetained problems, one per run.
-// It blocks until done or ctx ends; the error is for what prevented the
-// comparison (no connection, ctx).
+// Partitions are compared four at a time. It blocks until done or ctx
+// ends; the error is for what prevented the comparison (no connection,
+// ctx).
 func VerifyKafka(ctx context.Context, cfg *config.Config, dir string, r *Report) error {
 	sc, err := kafka.SaramaConfig(cfg.Kafka)
 	if err != nil {
@@ -246,19 +251,51 @@ func VerifyKafka(ctx context.Context, cfg *config.Config, dir string, r *Report)
 		return fmt.Errorf("kafka consumer: %w", err)
 	}
 	defer consumer.Close()
-	for _, p := range m.Partitions {
-		if p.Events == 0 {
-			continue
+	// Partitions are compared verifyParallel at a time, each into its own
+	// report, merged in the manifest's order.
+	subs := make([]*Report, len(m.Partitions))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	todo := make(chan int, len(m.Partitions))
+	for i, p := range m.Partitions {
+		if p.Events > 0 {
+			todo <- i
 		}
-		var files []FileEntry
-		for _, f := range m.Files {
-			if f.Topic == p.Topic && f.Partition == p.Partition {
-				files = append(files, f)
+	}
+	close(todo)
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	for range min(verifyParallel, len(todo)) {
+		wg.Go(func() {
+			for i := range todo {
+				p := m.Partitions[i]
+				var files []FileEntry
+				for _, f := range m.Files {
+					if f.Topic == p.Topic && f.Partition == p.Partition {
+						files = append(files, f)
+					}
+				}
+				subs[i] = &Report{Manifest: m}
+				pv := &partVerify{r: subs[i], client: client, consumer: consumer, dir: dir, format: m.Format, p: p}
+				if err := pv.run(ctx, files); err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
 			}
-		}
-		pv := &partVerify{r: r, client: client, consumer: consumer, dir: dir, format: m.Format, p: p}
-		if err := pv.run(ctx, files); err != nil {
-			return err
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	for _, sub := range subs {
+		if sub != nil {
+			r.Compared += sub.Compared
+			r.NotRetained += sub.NotRetained
+			r.Problems = append(r.Problems, sub.Problems...)
 		}
 	}
 	return nil
