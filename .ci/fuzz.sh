@@ -31,6 +31,7 @@ targets=(
 	"./filter FuzzExpr"                                # filter expressions: compile and evaluate
 	"./internal/text FuzzTruncate"                     # truncation at rune boundaries
 	"./internal/text FuzzAppendJSONString"             # JSON string escaping
+	"./export FuzzECSValues"                           # export's one-pass ECS column reader
 	"./internal/gen FuzzSeq"                           # sequence number reader
 )
 
