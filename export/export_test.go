@@ -38,7 +38,7 @@ var base = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 
 func at(ms int) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
 
-func testConfig(t *testing.T, brokers []string) *config.Config {
+func testConfig(t testing.TB, brokers []string) *config.Config {
 	t.Helper()
 	cfg, err := config.Parse([]byte(`
 kafka:
@@ -70,7 +70,7 @@ func startCluster(t *testing.T, recs []kafkatest.Record) *kafkatest.Cluster {
 	return cluster
 }
 
-func produce(t *testing.T, brokers []string, recs []kafkatest.Record) {
+func produce(t testing.TB, brokers []string, recs []kafkatest.Record) {
 	t.Helper()
 	prod, err := kafkatest.NewProducer(brokers)
 	if err != nil {

@@ -3,7 +3,6 @@ package export
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,17 +10,18 @@ import (
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 )
 
-// TestThroughput measures an export of 200k ECS-like events from a local
-// kfake topic of 8 partitions, unlimited rate, in both formats. It runs
-// only with SIEMBRIDGE_EXPORT_BENCH=1 (go test -run Throughput -v).
-func TestThroughput(t *testing.T) {
-	if os.Getenv("SIEMBRIDGE_EXPORT_BENCH") == "" {
-		t.Skip("set SIEMBRIDGE_EXPORT_BENCH=1 to measure")
-	}
+// BenchmarkExport measures an export of 200k ECS-like events from a
+// local kfake topic of 8 partitions, unlimited rate, per format and
+// partitions read at once, and reports events/s and MB/s of values read:
+//
+//	go test -run '^$' -bench Export -benchtime 1x ./export
+//
+// (verify, files alone and against Kafka, is timed too).
+func BenchmarkExport(b *testing.B) {
 	const n = 200_000
 	cluster, err := kafkatest.Start(8, []string{"events"})
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
 	defer cluster.Close()
 	recs := make([]kafkatest.Record, n)
@@ -32,33 +32,41 @@ func TestThroughput(t *testing.T) {
 		valueBytes += int64(len(v))
 		recs[i] = kafkatest.Record{Topic: "events", Partition: int32(i % 8), Value: v, Timestamp: at(100 + i/100)}
 	}
-	produce(t, cluster.Brokers(), recs)
-	cfg := testConfig(t, cluster.Brokers())
+	produce(b, cluster.Brokers(), recs)
+	cfg := testConfig(b, cluster.Brokers())
 	cfg.Routes[0].Batch.MaxEvents = 1000
 	cfg.Routes[0].Batch.MaxBytes = 4 << 20
 	for _, format := range []Format{NDJSON, Parquet} {
 		for _, parallel := range []int{1, 4, 8} {
-			dir := filepath.Join(t.TempDir(), "out")
-			start := time.Now()
-			res, err := Run(context.Background(), cfg, Options{Route: "archive", From: at(0), To: at(1e7), Dir: dir, Format: format,
-				Parallel: parallel, Logger: quiet})
-			if err != nil || !res.Complete || res.Delivered != n {
-				t.Fatalf("%v complete %v delivered %d", err, res.Complete, res.Delivered)
-			}
-			el := time.Since(start).Seconds()
-			vstart := time.Now()
-			rep, err := VerifyFiles(dir)
-			if err != nil || rep.Verdict() != Pass {
-				t.Fatal(err)
-			}
-			vel := time.Since(vstart).Seconds()
-			kstart := time.Now()
-			if err := VerifyKafka(context.Background(), cfg, dir, rep); err != nil || rep.Verdict() != Pass || rep.Compared != n {
-				t.Fatalf("verify kafka: %v %v %d", err, rep.Verdict(), rep.Compared)
-			}
-			kel := time.Since(kstart).Seconds()
-			t.Logf("%-9s parallel %d: %d events in %.2fs: %.0f events/s, %.1f MB/s of values read, %.1f MB written (%.1f MB/s); verify (files) %.2fs, with Kafka %.2fs",
-				format, parallel, n, el, n/el, float64(valueBytes)/el/1e6, float64(res.Bytes)/1e6, float64(res.Bytes)/el/1e6, vel, kel)
+			b.Run(fmt.Sprintf("%s/parallel=%d", format, parallel), func(b *testing.B) {
+				var el, vel, kel float64
+				for range b.N {
+					dir := filepath.Join(b.TempDir(), "out")
+					start := time.Now()
+					res, err := Run(context.Background(), cfg, Options{Route: "archive", From: at(0), To: at(1e7), Dir: dir, Format: format,
+						Parallel: parallel, Logger: quiet})
+					if err != nil || !res.Complete || res.Delivered != n {
+						b.Fatalf("%v complete %v delivered %d", err, res.Complete, res.Delivered)
+					}
+					el += time.Since(start).Seconds()
+					vstart := time.Now()
+					rep, err := VerifyFiles(dir)
+					if err != nil || rep.Verdict() != Pass {
+						b.Fatal(err)
+					}
+					vel += time.Since(vstart).Seconds()
+					kstart := time.Now()
+					if err := VerifyKafka(context.Background(), cfg, dir, rep); err != nil || rep.Verdict() != Pass || rep.Compared != n {
+						b.Fatalf("verify kafka: %v %v %d", err, rep.Verdict(), rep.Compared)
+					}
+					kel += time.Since(kstart).Seconds()
+				}
+				runs := float64(b.N)
+				b.ReportMetric(n*runs/el, "events/s")
+				b.ReportMetric(float64(valueBytes)*runs/el/1e6, "MB/s")
+				b.ReportMetric(vel/runs, "verify-files-s")
+				b.ReportMetric(kel/runs, "verify-kafka-s")
+			})
 		}
 	}
 }
