@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/schollz/progressbar/v3"
 	"io"
 	"runtime/debug"
 	"time"
@@ -35,6 +36,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stderr, "exporting route %s, window [%s, %s), lateness %s, to %s (%s)%s\n", e.opts.Route, fmtUTC(e.opts.From), fmtUTC(e.opts.To),
 		effectiveLateness(e.opts.Lateness), e.opts.Dir, e.opts.Format, filterFlagNote(e.opts.FilterText))
 	res, err := export.Run(ctx, e.cfg, e.opts)
+	prog.finish()
 	return e.report(stdout, res, err)
 }
 
@@ -271,11 +273,12 @@ func filterFlagNote(expr string) string {
 	return ", filter " + expr
 }
 
-// exportProgress prints a progress line on stderr every
-// exportProgressEvery.
+// exportProgress shows an export's progress on stderr: a progress bar on
+// a terminal, a line every exportProgressEvery otherwise.
 type exportProgress struct {
 	w        io.Writer
 	route    string
+	bar      *progressbar.ProgressBar
 	lastLine time.Time
 	lastDone int64
 	lastAt   time.Time
@@ -284,6 +287,14 @@ type exportProgress struct {
 // update is export.Options.OnProgress; it is called from one goroutine.
 func (p *exportProgress) update(pr export.Progress) {
 	now := time.Now()
+	if isTerminal(p.w) {
+		if p.bar == nil {
+			p.bar = newOffsetBar(p.w, "export "+p.route, pr.Total)
+		}
+		p.bar.Describe(fmt.Sprintf("export %s: %d written, %d files, %d filtered out", p.route, pr.Delivered, pr.Files, pr.Filtered))
+		_ = p.bar.Set64(pr.Done)
+		return
+	}
 	if p.lastAt.IsZero() {
 		p.lastAt, p.lastLine = now, now
 		fmt.Fprintf(p.w, "export %s: %d offsets to read in %d partitions (an upper bound)\n", p.route, pr.Total, pr.Partitions)
@@ -295,6 +306,14 @@ func (p *exportProgress) update(pr export.Progress) {
 	p.lastLine = now
 	fmt.Fprintln(p.w, exportProgressLine(p.route, pr, float64(pr.Done-p.lastDone)/now.Sub(p.lastAt).Seconds()))
 	p.lastDone, p.lastAt = pr.Done, now
+}
+
+// finish ends the progress bar, if one was drawn.
+func (p *exportProgress) finish() {
+	if p.bar != nil {
+		_ = p.bar.Exit()
+		fmt.Fprintln(p.w)
+	}
 }
 
 // exportProgressLine is replay's progress line with the files written.

@@ -387,11 +387,30 @@ type replayProgress struct {
 }
 
 func newReplayProgress(w io.Writer, route string) *replayProgress {
-	p := &replayProgress{w: w, route: route}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.tty = true
-	}
-	return p
+	return &replayProgress{w: w, route: route, tty: isTerminal(w)}
+}
+
+// isTerminal reports whether w is a terminal (progress bars) rather than a
+// file or pipe (plain lines).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// newOffsetBar is the progress bar of a job reading total offsets: count,
+// offsets/s and the time left, redrawn at most five times a second.
+func newOffsetBar(w io.Writer, desc string, total int64) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(max(total, 1),
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("offsets"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionSetRenderBlankState(true),
+		progressbar.OptionSetWidth(30),
+	)
 }
 
 // update is replay.Options.OnProgress; it is called from one
@@ -401,17 +420,7 @@ func (p *replayProgress) update(pr replay.Progress) {
 	if p.tty {
 		if p.bar == nil {
 			fmt.Fprintf(p.w, "%d offsets to read in %d partitions (an upper bound: a partition stops early at a record stamped at or after --to + --lateness)\n", pr.Total, pr.Partitions)
-			p.bar = progressbar.NewOptions64(max(pr.Total, 1),
-				progressbar.OptionSetWriter(p.w),
-				progressbar.OptionSetDescription("replay "+p.route),
-				progressbar.OptionShowCount(),
-				progressbar.OptionShowIts(),
-				progressbar.OptionSetItsString("offsets"),
-				progressbar.OptionSetPredictTime(true),
-				progressbar.OptionThrottle(200*time.Millisecond),
-				progressbar.OptionSetRenderBlankState(true),
-				progressbar.OptionSetWidth(30),
-			)
+			p.bar = newOffsetBar(p.w, "replay "+p.route, pr.Total)
 		}
 		p.bar.Describe(fmt.Sprintf("replay %s: %d delivered, %d skipped", p.route, pr.Delivered, pr.Skipped))
 		_ = p.bar.Set64(pr.Done)
