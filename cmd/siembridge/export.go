@@ -318,14 +318,7 @@ func (p *exportProgress) finish() {
 
 // exportProgressLine is replay's progress line with the files written.
 func exportProgressLine(route string, pr export.Progress, rate float64) string {
-	pct := 100.0
-	if pr.Total > 0 {
-		pct = 100 * float64(pr.Done) / float64(pr.Total)
-	}
-	eta := "unknown"
-	if rate > 0 {
-		eta = time.Duration(float64(pr.Total-pr.Done) / rate * float64(time.Second)).Round(time.Second).String()
-	}
+	pct, eta := pctETA(pr.Done, pr.Total, rate)
 	return fmt.Sprintf("export %s: %d/%d offsets (%.1f%%), %d events written, %d files complete (%.1f MB), %d skipped, %d filtered out, %d partitions of %d done, %.0f offsets/s, ETA %s (at most)",
 		route, pr.Done, pr.Total, pct, pr.Delivered, pr.Files, float64(pr.Bytes)/1e6, pr.Skipped, pr.Filtered, pr.PartitionsDone, pr.Partitions, rate, eta)
 }

@@ -443,16 +443,23 @@ func (p *replayProgress) update(pr replay.Progress) {
 // events delivered, records skipped (read, stamped outside the window), the
 // recent rate in offsets/s and the ETA at that rate.
 func progressLine(route string, pr replay.Progress, rate float64) string {
+	pct, eta := pctETA(pr.Done, pr.Total, rate)
+	return fmt.Sprintf("replay %s: %d/%d offsets (%.1f%%), %d delivered, %d dead-lettered, %d skipped, %d partitions of %d done, %.0f offsets/s, ETA %s (at most)",
+		route, pr.Done, pr.Total, pct, pr.Delivered, pr.DeadLettered, pr.Skipped, pr.PartitionsDone, pr.Partitions, rate, eta)
+}
+
+// pctETA is the share of offsets done and the time left at rate
+// offsets/s ("unknown" at no rate).
+func pctETA(done, total int64, rate float64) (float64, string) {
 	pct := 100.0
-	if pr.Total > 0 {
-		pct = 100 * float64(pr.Done) / float64(pr.Total)
+	if total > 0 {
+		pct = 100 * float64(done) / float64(total)
 	}
 	eta := "unknown"
 	if rate > 0 {
-		eta = time.Duration(float64(pr.Total-pr.Done) / rate * float64(time.Second)).Round(time.Second).String()
+		eta = time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second).String()
 	}
-	return fmt.Sprintf("replay %s: %d/%d offsets (%.1f%%), %d delivered, %d dead-lettered, %d skipped, %d partitions of %d done, %.0f offsets/s, ETA %s (at most)",
-		route, pr.Done, pr.Total, pct, pr.Delivered, pr.DeadLettered, pr.Skipped, pr.PartitionsDone, pr.Partitions, rate, eta)
+	return pct, eta
 }
 
 func (p *replayProgress) finish() {
