@@ -7,11 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -254,42 +254,24 @@ func VerifyKafka(ctx context.Context, cfg *config.Config, dir string, r *Report)
 	// Partitions are compared verifyParallel at a time, each into its own
 	// report, merged in the manifest's order.
 	subs := make([]*Report, len(m.Partitions))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	todo := make(chan int, len(m.Partitions))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(verifyParallel)
 	for i, p := range m.Partitions {
-		if p.Events > 0 {
-			todo <- i
+		if p.Events == 0 {
+			continue
 		}
-	}
-	close(todo)
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	for range min(verifyParallel, len(todo)) {
-		wg.Go(func() {
-			for i := range todo {
-				p := m.Partitions[i]
-				var files []FileEntry
-				for _, f := range m.Files {
-					if f.Topic == p.Topic && f.Partition == p.Partition {
-						files = append(files, f)
-					}
-				}
-				subs[i] = &Report{Manifest: m}
-				pv := &partVerify{r: subs[i], client: client, consumer: consumer, dir: dir, format: m.Format, p: p}
-				if err := pv.run(ctx, files); err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
-					return
-				}
+		var files []FileEntry
+		for _, f := range m.Files {
+			if f.Topic == p.Topic && f.Partition == p.Partition {
+				files = append(files, f)
 			}
-		})
+		}
+		subs[i] = &Report{Manifest: m}
+		pv := &partVerify{r: subs[i], client: client, consumer: consumer, dir: dir, format: m.Format, p: p}
+		g.Go(func() error { return pv.run(ctx, files) })
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	for _, sub := range subs {
 		if sub != nil {

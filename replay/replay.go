@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"log/slog"
 	"math"
 	"sort"
@@ -675,53 +676,52 @@ type replayBatch struct {
 // saves the checkpoint while it goes. The first partition error stops the
 // others.
 func (j *replayJob) run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
 	parallel := j.opts.Parallel
 	if parallel <= 0 {
 		parallel = max(1, j.rc.Workers)
 	}
-	todo := make(chan int, len(j.state.Partitions))
+	var todo []int
 	for i, p := range j.state.Partitions {
 		if !p.Done {
-			todo <- i
+			todo = append(todo, i)
 		}
 	}
-	close(todo)
-
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	for range min(parallel, len(todo)) {
-		wg.Go(func() {
-			for i := range todo {
-				if ctx.Err() != nil {
-					return
-				}
-				if err := j.partition(ctx, i); err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
-					return
-				}
-			}
-		})
+	stopTicks := j.tick()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
+	for _, i := range todo {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error { return j.partition(gctx, i) })
 	}
+	err := g.Wait()
+	stopTicks()
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("replay interrupted: %w", err)
+	}
+	return nil
+}
 
+// tick saves the checkpoint and reports progress every ProgressInterval
+// until the returned function is called (which waits for the last tick).
+func (j *replayJob) tick() (stop func()) {
 	interval := j.opts.ProgressInterval
 	if interval <= 0 {
 		interval = 500 * time.Millisecond
 	}
-	tickDone := make(chan struct{})
-	var tickWG sync.WaitGroup
-	tickWG.Go(func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		warned := false
 		for {
 			select {
-			case <-tickDone:
+			case <-done:
 				return
 			case <-t.C:
 			}
@@ -734,17 +734,10 @@ func (j *replayJob) run(ctx context.Context) error {
 			}
 		}
 	})
-	wg.Wait()
-	close(tickDone)
-	tickWG.Wait()
-
-	if firstErr != nil {
-		return firstErr
+	return func() {
+		close(done)
+		wg.Wait()
 	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("replay interrupted: %w", err)
-	}
-	return nil
 }
 
 // tailCheckAfter is how long a partition's consumer may be silent, short
