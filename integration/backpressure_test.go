@@ -225,14 +225,20 @@ func TestBoundedMemory(t *testing.T) {
 		// The sink answers after sinkDelay for slowFor, then refuses
 		// connections for downFor.
 		sinkDelay, slowFor, downFor time.Duration
+		// batch is the route's batch setting ("" the default: 1000
+		// events, 5 MiB).
+		batch string
 	}{
 		{partitions: 4, maxBuffer: 16 << 20, events: 200 << 20 / 4096, slack: 64 << 20,
-			sinkDelay: 3 * time.Second, slowFor: 6 * time.Second, downFor: 6 * time.Second},
+			sinkDelay: 3 * time.Second, slowFor: 6 * time.Second, downFor: 6 * time.Second,
+			batch: "{max_events: 500, max_bytes: 2MiB, max_wait: 100ms}"},
+		// The case: default batches, a batch being cut, one queued
+		// and one in flight per partition must all fit the buffer.
 		{partitions: 64, maxBuffer: 32 << 20, events: 60000, slack: 96 << 20,
 			sinkDelay: 100 * time.Millisecond, slowFor: 10 * time.Second, downFor: 4 * time.Second},
 	} {
 		t.Run(fmt.Sprintf("%d_partitions", tc.partitions), func(t *testing.T) {
-			testBoundedMemory(t, tc.partitions, tc.maxBuffer, tc.events, tc.slack, tc.sinkDelay, tc.slowFor, tc.downFor)
+			testBoundedMemory(t, tc.partitions, tc.maxBuffer, tc.events, tc.slack, tc.sinkDelay, tc.slowFor, tc.downFor, tc.batch)
 		})
 	}
 }
@@ -241,7 +247,7 @@ func TestBoundedMemory(t *testing.T) {
 // runs the bridge with buffer.max_bytes maxBuffer against a sink that
 // answers after sinkDelay for slowFor and then refuses connections for
 // downFor, and checks the peak RSS against maxBuffer + slack.
-func testBoundedMemory(t *testing.T, partitions int32, maxBuffer int64, n int, slack int64, sinkDelay, slowFor, downFor time.Duration) {
+func testBoundedMemory(t *testing.T, partitions int32, maxBuffer int64, n int, slack int64, sinkDelay, slowFor, downFor time.Duration, batch string) {
 	const (
 		topic     = "events"
 		valueSize = 4096
@@ -270,9 +276,11 @@ func testBoundedMemory(t *testing.T, partitions int32, maxBuffer int64, n int, s
 
 	cfg := routeYAML(cluster.Brokers(), topic, es.URL(), "events-dlq",
 		fmt.Sprintf("    buffer: {max_events: 20000, max_bytes: %d}", maxBuffer))
-	// The default batch (1000 events, 5 MiB): a batch being cut, one
-	// queued and one in flight per partition must all fit the buffer.
-	cfg = strings.Replace(cfg, "    batch: {max_events: 500, max_bytes: 2MiB, max_wait: 100ms}\n", "", 1)
+	newBatch := ""
+	if batch != "" {
+		newBatch = "    batch: " + batch + "\n"
+	}
+	cfg = strings.Replace(cfg, "    batch: {max_events: 500, max_bytes: 2MiB, max_wait: 100ms}\n", newBatch, 1)
 	// Nothing is delivered at the end: waiting 10 s for it buys nothing.
 	cfg = strings.Replace(cfg, "shutdown_timeout: 10s", "shutdown_timeout: 2s", 1)
 	proc := startProc(t, "run", "--config", writeConfig(t, cfg))
