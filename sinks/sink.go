@@ -38,6 +38,22 @@ type Sink interface {
 	Close() error
 }
 
+// Acknowledger is implemented by sinks whose receiver confirms a request
+// some time after it answered it (Splunk HEC indexer acknowledgement). The
+// bridge then holds a worker slot — the bound on requests in flight — only
+// for SendPending, and waits for the acknowledgement outside it, so that
+// throughput is workers × batch / round trip rather than workers × batch /
+// (round trip + acknowledgement latency).
+//
+// SendPending makes one attempt like Send but returns once the receiver
+// answered the request. When err is non-nil it is what Send would have
+// returned and ack is nil. Otherwise ack blocks until the events are
+// acknowledged (or ctx ends) and returns what Send would have returned;
+// ack is called exactly once. A nil ack with a nil err means delivered.
+type Acknowledger interface {
+	SendPending(ctx context.Context, batch []*event.Event) (ack func(ctx context.Context) error, err error)
+}
+
 // UncheckedAcceptor is implemented by sinks whose server parses every
 // document and rejects a malformed one item by item (Elasticsearch). When
 // AcceptsUnchecked is true the bridge does not check the JSON grammar of
