@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -34,8 +33,9 @@ type ServerConfig struct {
 	// Only rate, batch and buffer settings are read, never a sink's
 	// credentials. Optional.
 	Routes []config.Route
-	// Version reported by /api/status. Default: the main module's version
-	// from the build information, or "devel".
+	// Version reported by /api/status and by the version label of
+	// siembridge_build_info. Default: the main module's version from the
+	// build information, or "devel".
 	Version string
 	// HistoryWindow is how much history /api/history keeps, sampled once
 	// per second. Default 5m.
@@ -83,9 +83,11 @@ func NewServer(cfg ServerConfig, src Source, reg *prometheus.Registry, opts ...S
 	if src == nil || reg == nil {
 		return nil, errors.New("metrics: NewServer needs a source and a registry")
 	}
+	build := ReadBuildInfo()
 	if cfg.Version == "" {
-		cfg.Version = buildVersion()
+		cfg.Version = build.Version
 	}
+	build.Version = cfg.Version
 	if cfg.HistoryWindow <= 0 {
 		cfg.HistoryWindow = 5 * time.Minute
 	}
@@ -109,6 +111,9 @@ func NewServer(cfg ServerConfig, src Source, reg *prometheus.Registry, opts ...S
 	}
 	if err := reg.Register(NewCollector(src)); err != nil {
 		return nil, fmt.Errorf("metrics: registering the stats collector: %w", err)
+	}
+	if err := reg.Register(newBuildInfoGauge(build)); err != nil {
+		return nil, fmt.Errorf("metrics: registering siembridge_build_info: %w", err)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -368,11 +373,4 @@ func plain(w http.ResponseWriter, status int, msg string) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(msg + "\n"))
-}
-
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
 }
