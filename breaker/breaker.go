@@ -103,6 +103,9 @@ type Breaker struct {
 	probes   int
 	down     *outage // nil while up
 	waiters  int     // callers inside WaitUp (for tests and Stats to come)
+	// recovered is closed at the next change from Down to Up (see
+	// Recovered); nil until someone asks.
+	recovered chan struct{}
 	seq      uint64  // of the last change announced to onChange
 
 	hookMu  sync.Mutex // serializes onChange calls
@@ -193,6 +196,20 @@ func (b *Breaker) LastError() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.lastErr
+}
+
+// Recovered returns a channel that is closed the next time the sink comes
+// back Up after being Down — also when it is Up now: then at the end of
+// the next outage. A caller sleeping before a retry of a failed request
+// selects on it, so that a sink that came back gets the retry at once
+// rather than at the end of a backoff grown during the outage.
+func (b *Breaker) Recovered() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.recovered == nil {
+		b.recovered = make(chan struct{})
+	}
+	return b.recovered
 }
 
 // Since returns when the state last changed (New counts as a change).
@@ -355,6 +372,10 @@ func (b *Breaker) downLocked(err error, reason string) {
 // upLocked ends outage o. It unlocks b.mu.
 func (b *Breaker) upLocked(o *outage, reason string) {
 	close(o.up)
+	if b.recovered != nil {
+		close(b.recovered)
+		b.recovered = nil
+	}
 	b.down = nil
 	b.state = Up
 	b.failures = 0

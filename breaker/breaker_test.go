@@ -451,3 +451,36 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestRecovered: the channel closes at the change from Down to Up, never
+// at a success while Up, and a new one waits for the next outage's end.
+func TestRecovered(t *testing.T) {
+	b := newTest(t, Config{InitialProbe: time.Hour, MaxProbe: time.Hour})
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	ch := b.Recovered()
+	b.Success()
+	if closed(ch) {
+		t.Fatal("closed by a success while up")
+	}
+	b.Trip(errRefused)
+	if closed(ch) {
+		t.Fatal("closed when the sink went down")
+	}
+	if b.Recovered() != ch {
+		t.Fatal("a second caller during the same outage got another channel")
+	}
+	b.Success()
+	if !closed(ch) {
+		t.Fatal("not closed when the sink came back")
+	}
+	if next := b.Recovered(); closed(next) {
+		t.Fatal("the next outage's channel is already closed")
+	}
+}

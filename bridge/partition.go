@@ -101,8 +101,10 @@ const (
 
 // ConsumeClaim runs one partition's pipeline: this goroutine reads records
 // and cuts batches; a sender goroutine hands them to the route's delivery
-// stage one after the other, so the partition's order is kept while the
-// next batch fills.
+// stage, up to the route's in-flight-per-partition of them at once (one,
+// in order, for an ordered route), while the next batch fills. Offsets are
+// committed up to the first event not yet delivered, whatever order the
+// batches finish in.
 func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	r := h.r
 	c := &claimRun{r: r, sess: sess, p: r.partition(claim.Topic(), claim.Partition()),
@@ -136,7 +138,7 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	senderWG.Add(1)
 	go func() {
 		defer senderWG.Done()
-		c.sendAll(wait, send)
+		c.sendAll(wait, send, r.cfg.InFlightPerPartition())
 	}()
 	c.read(claim.Messages(), wait)
 	c.publish()
@@ -178,33 +180,90 @@ type claimRun struct {
 	// slab: events are allocated in slabs, one allocation for many.
 	slab        []event.Event
 	warnedOrder bool
+
+	// flyMu guards flying and serializes the commit of finished batches.
+	flyMu sync.Mutex
+	// flying holds the batches handed to the stage and not yet finished,
+	// in offset order; the first one's first event is the oldest the sink
+	// may not have (partition.oldest).
+	flying []*flight
 }
 
-// sendAll delivers the queued batches one after the other and commits
-// what each delivered. A batch is skipped once wait ended (revoked or
-// stopping: Kafka still has it).
-func (c *claimRun) sendAll(wait, send context.Context) {
-	r, p := c.r, c.p
+// flight is a batch on its way to the sink.
+type flight struct {
+	b    *deliver.Batch
+	done bool
+}
+
+// sendAll hands the queued batches to the delivery stage, up to inFlight
+// of them at once, and commits what they delivered. A batch is skipped
+// once wait ended (revoked or stopping: Kafka still has it). It returns
+// when the queue is closed and every batch it started finished.
+func (c *claimRun) sendAll(wait, send context.Context, inFlight int) {
+	slots := make(chan struct{}, max(1, inFlight))
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for b := range c.batches {
 		if wait.Err() != nil {
 			continue
 		}
-		// Everything before this batch is delivered: its first event is
-		// the oldest one the sink does not have yet.
-		p.oldest.Store(b.Events[0].Timestamp.UnixMilli())
-		if err := r.stage.Deliver(wait, send, b.Events); err != nil {
+		select {
+		case slots <- struct{}{}:
+		case <-wait.Done():
 			continue
 		}
-		p.oldest.Store(0)
-		c.tracker.ReleaseRange(b.Events[0].Offset, b.Events[len(b.Events)-1].Offset)
-		next := c.tracker.Committable()
-		p.next.Store(next)
-		c.sess.MarkOffset(p.topic, p.partition, next, "")
-		r.b.hooks.OnCommitted(r.cfg.Name, p.topic, p.partition, next)
-		c.heldEvents.Add(-int64(len(b.Events)))
-		c.heldBytes.Add(-int64(b.Bytes))
-		r.releaseBuffer(int64(len(b.Events)), int64(b.Bytes))
+		f := c.takeOff(b)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			if c.r.stage.Deliver(wait, send, b.Events) == nil {
+				c.land(f)
+			}
+		}()
 	}
+}
+
+// takeOff records b as on its way to the sink.
+func (c *claimRun) takeOff(b *deliver.Batch) *flight {
+	f := &flight{b: b}
+	c.flyMu.Lock()
+	defer c.flyMu.Unlock()
+	if len(c.flying) == 0 {
+		// Everything before this batch is delivered: its first event is
+		// the oldest one the sink does not have yet.
+		c.p.oldest.Store(b.Events[0].Timestamp.UnixMilli())
+	}
+	c.flying = append(c.flying, f)
+	return f
+}
+
+// land commits a delivered batch: its offsets are released, and the
+// partition's committable offset moves up to the first event of a batch
+// still on its way (or not yet read).
+func (c *claimRun) land(f *flight) {
+	r, p, b := c.r, c.p, f.b
+	c.flyMu.Lock()
+	f.done = true
+	n := 0
+	for n < len(c.flying) && c.flying[n].done {
+		n++
+	}
+	c.flying = c.flying[n:]
+	if len(c.flying) == 0 {
+		p.oldest.Store(0)
+	} else {
+		p.oldest.Store(c.flying[0].b.Events[0].Timestamp.UnixMilli())
+	}
+	c.tracker.ReleaseRange(b.Events[0].Offset, b.Events[len(b.Events)-1].Offset)
+	next := c.tracker.Committable()
+	p.next.Store(next)
+	c.sess.MarkOffset(p.topic, p.partition, next, "")
+	r.b.hooks.OnCommitted(r.cfg.Name, p.topic, p.partition, next)
+	c.flyMu.Unlock()
+	c.heldEvents.Add(-int64(len(b.Events)))
+	c.heldBytes.Add(-int64(b.Bytes))
+	r.releaseBuffer(int64(len(b.Events)), int64(b.Bytes))
 }
 
 // read takes records until the claim ends, the channel closes or a batch

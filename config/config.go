@@ -106,10 +106,41 @@ type Route struct {
 	Breaker    Breaker    `yaml:"breaker"`
 	// CommitInterval between periodic offset commits. Default 1s.
 	CommitInterval time.Duration `yaml:"commit_interval"`
-	// Workers is the number of batches a route may have in flight at once
-	// (each partition still delivers in order, one batch at a time).
-	// Default 4.
+	// Workers bounds the requests a route has in flight at once, over all
+	// its partitions. With AdaptiveConcurrency the bound in effect moves
+	// below it with the sink's round-trip time. Default 32.
 	Workers int `yaml:"workers"`
+	// AdaptiveConcurrency grows the requests in flight while the sink's
+	// round-trip time stays flat and shrinks them when it climbs or the
+	// sink times out (see ratelimit.Concurrency). Default true; false
+	// keeps Workers requests in flight whenever there is work.
+	AdaptiveConcurrency *bool `yaml:"adaptive_concurrency"`
+	// MaxInFlightPerPartition is how many batches of one partition may be
+	// on their way to the sink at once. Offsets are still committed
+	// contiguously: only up to the first event not yet delivered. Default
+	// 4; 1 when Ordered.
+	MaxInFlightPerPartition int `yaml:"max_in_flight_per_partition"`
+	// Ordered keeps each partition's events in Kafka order at the sink:
+	// one batch of a partition in flight at a time, and a retried event
+	// goes before anything after it. Default true for the syslog and file
+	// sinks (a stream read in order), false for the others.
+	Ordered *bool `yaml:"ordered"`
+}
+
+// InFlightPerPartition returns the batches of one partition that may be in
+// flight at once: 1 for an ordered route, MaxInFlightPerPartition
+// otherwise.
+func (r *Route) InFlightPerPartition() int {
+	if r.Ordered != nil && *r.Ordered {
+		return 1
+	}
+	return max(1, r.MaxInFlightPerPartition)
+}
+
+// ConcurrencyAdaptive reports whether the route's requests in flight
+// follow the sink (AdaptiveConcurrency, default true).
+func (r *Route) ConcurrencyAdaptive() bool {
+	return r.AdaptiveConcurrency == nil || *r.AdaptiveConcurrency
 }
 
 // Batch bounds one request to the sink.

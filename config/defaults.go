@@ -28,12 +28,19 @@ const (
 	DefaultRetryInitial    = 200 * time.Millisecond
 	DefaultRetryMax        = 30 * time.Second
 	DefaultCommitInterval  = time.Second
-	DefaultWorkers         = 4
+	DefaultWorkers         = 32
+	// DefaultMaxInFlightPerPartition: measured (docs/benchmarks.md): 4
+	// batches of a partition in flight fill a 100 ms round trip at the
+	// default batch size without holding much more than the buffer.
+	DefaultMaxInFlightPerPartition = 4
 
 	// Breaker: package breaker has no defaults of its own.
 	DefaultBreakerFailures      = 5
 	DefaultInitialProbeInterval = 500 * time.Millisecond
-	DefaultMaxProbeInterval     = 30 * time.Second
+	// DefaultMaxProbeInterval is short on purpose: a probe is one small
+	// request, and a sink that comes back must be noticed within a second
+	// or two, not half a minute later (issue 14).
+	DefaultMaxProbeInterval = 2 * time.Second
 
 	DefaultLogLevel  = "info"
 	DefaultLogFormat = "text"
@@ -187,6 +194,13 @@ func (r *Route) applyDefaults() {
 	setDefault(&br.MaxProbeInterval, max(DefaultMaxProbeInterval, br.InitialProbeInterval))
 	setDefault(&r.CommitInterval, DefaultCommitInterval)
 	setDefault(&r.Workers, DefaultWorkers)
+	setDefault(&r.MaxInFlightPerPartition, DefaultMaxInFlightPerPartition)
+	if r.Ordered == nil {
+		// A stream read in order (a syslog receiver, a file) keeps the
+		// partition's order by default.
+		ordered := r.Sink.Type == "syslog" || r.Sink.Type == "file"
+		r.Ordered = &ordered
+	}
 	r.Sink.applyDefaults()
 	// The filter moved from the webhook block to the route: carry an old
 	// config's over. With both set Validate names the one to remove.

@@ -55,9 +55,13 @@ routes:
 		{"retry.max_interval", r[0].Retry.MaxInterval, 30 * time.Second},
 		{"breaker.failures", r[0].Breaker.Failures, 5},
 		{"breaker.initial_probe_interval", r[0].Breaker.InitialProbeInterval, 500 * time.Millisecond},
-		{"breaker.max_probe_interval", r[0].Breaker.MaxProbeInterval, 30 * time.Second},
+		{"breaker.max_probe_interval", r[0].Breaker.MaxProbeInterval, 2 * time.Second},
 		{"commit_interval", r[0].CommitInterval, time.Second},
-		{"workers", r[0].Workers, 4},
+		{"workers", r[0].Workers, 32},
+		{"max_in_flight_per_partition", r[0].MaxInFlightPerPartition, 4},
+		{"in flight per partition, elasticsearch", r[0].InFlightPerPartition(), 4},
+		{"in flight per partition, syslog (ordered)", r[2].InFlightPerPartition(), 1},
+		{"adaptive concurrency", r[0].ConcurrencyAdaptive(), true},
 		{"dead_letter.topic", r[0].DeadLetter.Topic, "siembridge-es-dlq"},
 		{"es.index", r[0].Sink.Elasticsearch.Index, "siembridge-%{+yyyy.MM.dd}"},
 		{"es.action", r[0].Sink.Elasticsearch.Action, "create"},
@@ -156,10 +160,10 @@ func TestDefaultsProbeIntervals(t *testing.T) {
 		name      string
 		set, want Breaker
 	}{
-		{"none", Breaker{}, Breaker{InitialProbeInterval: 500 * time.Millisecond, MaxProbeInterval: 30 * time.Second}},
+		{"none", Breaker{}, Breaker{InitialProbeInterval: 500 * time.Millisecond, MaxProbeInterval: 2 * time.Second}},
 		{"initial above the default max", Breaker{InitialProbeInterval: time.Minute}, Breaker{InitialProbeInterval: time.Minute, MaxProbeInterval: time.Minute}},
 		{"max below the default initial", Breaker{MaxProbeInterval: 300 * time.Millisecond}, Breaker{InitialProbeInterval: 300 * time.Millisecond, MaxProbeInterval: 300 * time.Millisecond}},
-		{"max above the default initial", Breaker{MaxProbeInterval: 2 * time.Second}, Breaker{InitialProbeInterval: 500 * time.Millisecond, MaxProbeInterval: 2 * time.Second}},
+		{"max above the default initial", Breaker{MaxProbeInterval: 5 * time.Second}, Breaker{InitialProbeInterval: 500 * time.Millisecond, MaxProbeInterval: 5 * time.Second}},
 		{"both set, wrong order, kept for Validate", Breaker{InitialProbeInterval: time.Minute, MaxProbeInterval: time.Second}, Breaker{InitialProbeInterval: time.Minute, MaxProbeInterval: time.Second}},
 	}
 	for _, tt := range tests {

@@ -89,7 +89,7 @@ func TestEnvExpansion(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := c.Routes[0]
-		if !*r.Rate.Adaptive || *r.Sink.Syslog.Facility != 1 || r.Workers != 4 {
+		if !*r.Rate.Adaptive || *r.Sink.Syslog.Facility != 1 || r.Workers != DefaultWorkers {
 			t.Errorf("adaptive %v, facility %d, workers %d; want the defaults", *r.Rate.Adaptive, *r.Sink.Syslog.Facility, r.Workers)
 		}
 	})

@@ -19,9 +19,10 @@ import (
 
 // Limits checked by Validate.
 const (
-	MaxWorkers        = 64
-	maxTopicNameBytes = 249
-	maxAppNameBytes   = 48 // RFC 5424 APP-NAME
+	MaxWorkers              = 256
+	MaxInFlightPerPartition = 64
+	maxTopicNameBytes       = 249
+	maxAppNameBytes         = 48 // RFC 5424 APP-NAME
 )
 
 // Validate checks the whole configuration and returns a *FieldError naming
@@ -238,6 +239,9 @@ func (r *Route) validateFlow(path string) error {
 	}
 	if r.Workers < 1 || r.Workers > MaxWorkers {
 		return fieldErr(path+".workers", fmt.Sprintf("%d must be between 1 and %d", r.Workers, MaxWorkers))
+	}
+	if r.MaxInFlightPerPartition < 1 || r.MaxInFlightPerPartition > MaxInFlightPerPartition {
+		return fieldErr(path+".max_in_flight_per_partition", fmt.Sprintf("%d must be between 1 and %d", r.MaxInFlightPerPartition, MaxInFlightPerPartition))
 	}
 	if err := positive(path+".retry.initial_interval", r.Retry.InitialInterval); err != nil {
 		return err

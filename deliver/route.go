@@ -40,6 +40,7 @@ func ForRoute(rc config.Route, sink sinks.Sink, o RouteOptions) (Route, error) {
 	if err != nil {
 		return Route{}, fmt.Errorf("rate: %w", err)
 	}
+	var stage *Stage // set below; the breaker's hook runs only after
 	brk, err := breaker.New(breaker.Config{
 		Failures:     rc.Breaker.Failures,
 		InitialProbe: rc.Breaker.InitialProbeInterval,
@@ -47,6 +48,9 @@ func ForRoute(rc config.Route, sink sinks.Sink, o RouteOptions) (Route, error) {
 	}, breaker.WithLogger(o.Log.With("sink", rc.Sink.Type)), breaker.OnChange(func(st breaker.State) {
 		if st == breaker.Up {
 			lim.ResetAdaptive()
+			if stage != nil {
+				stage.Concurrency().Recover()
+			}
 		}
 		if o.OnBreaker != nil {
 			o.OnBreaker(st)
@@ -60,9 +64,10 @@ func ForRoute(rc config.Route, sink sinks.Sink, o RouteOptions) (Route, error) {
 	if o.Hooks != nil {
 		opts = append(opts, WithHooks(o.Hooks))
 	}
-	st := New(Config{Route: rc.Name, SinkType: rc.Sink.Type, Retry: rc.Retry, Workers: rc.Workers, Filter: o.Filter},
+	stage = New(Config{Route: rc.Name, SinkType: rc.Sink.Type, Retry: rc.Retry, Workers: rc.Workers,
+		AdaptiveConcurrency: rc.ConcurrencyAdaptive(), MaxBatch: rc.Batch.MaxEvents, Filter: o.Filter},
 		sink, lim, brk, dlq, opts...)
-	return Route{Stage: st, Limiter: lim, Breaker: brk, DeadLetter: dlq}, nil
+	return Route{Stage: stage, Limiter: lim, Breaker: brk, DeadLetter: dlq}, nil
 }
 
 // limiterConfig maps a route's rate and batch settings to the limiter's.

@@ -39,6 +39,17 @@ type Config struct {
 	// Workers bounds the Send calls in flight across every caller of
 	// Deliver. Values below 1 mean 1.
 	Workers int
+	// AdaptiveConcurrency lets the bound in effect move below Workers
+	// with the sink's round-trip time (ratelimit.Concurrency).
+	AdaptiveConcurrency bool
+	// MaxBatch is the largest batch a caller hands Deliver (the route's
+	// batch.max_events): the size of one request while the sink throttles
+	// no items. When the sink answers a large share of a request's items
+	// 429 the stage sends smaller requests — a sink whose burst is
+	// smaller than a batch refuses part of every batch however slowly it
+	// is sent — and grows them back while it does not. 0: requests are as
+	// large as the batches.
+	MaxBatch int
 	// Filter, when set, selects the events to send; the others count as
 	// done (Counters.Filtered) and cost no rate budget.
 	Filter func(*event.Event) bool
@@ -57,7 +68,10 @@ type Stage struct {
 	hooks Hooks
 	log   *slog.Logger
 	clock clock.Clock
-	sem   chan struct{}
+	conc  *ratelimit.Concurrency
+	// chunk is the most events one request carries now (see
+	// Config.MaxBatch); 0 = no bound.
+	chunk atomic.Int64
 
 	counters Counters
 
@@ -88,9 +102,17 @@ func New(cfg Config, sink sinks.Sink, lim *ratelimit.Limiter, brk *breaker.Break
 	for _, o := range opts {
 		o(s)
 	}
-	s.sem = make(chan struct{}, max(1, cfg.Workers))
+	s.conc = ratelimit.NewConcurrency(cfg.Workers, cfg.AdaptiveConcurrency, s.clock)
+	s.chunk.Store(int64(max(0, cfg.MaxBatch)))
 	return s
 }
+
+// Concurrency returns the stage's bound on requests in flight.
+func (s *Stage) Concurrency() *ratelimit.Concurrency { return s.conc }
+
+// RequestEvents returns the most events one request carries now: the
+// route's batch size, or less while the sink throttles items. 0: no bound.
+func (s *Stage) RequestEvents() int { return int(s.chunk.Load()) }
 
 // Counters returns the stage's totals since New.
 func (s *Stage) Counters() *Counters { return &s.counters }
@@ -124,19 +146,26 @@ func (s *Stage) Deliver(wait, send context.Context, evs []*event.Event) error {
 	return s.deliver(wait, send, evs, &held)
 }
 
+// deliver sends pending in requests of at most the current request size
+// (RequestEvents), the events to retry of each answer first, so that they
+// keep their place before the rest.
 func (s *Stage) deliver(wait, send context.Context, pending []*event.Event, held *blockedHold) error {
 	bo := s.newBackOff()
 	for len(pending) > 0 {
-		resp, err := s.attempt(wait, send, pending)
+		cur, rest := pending, []*event.Event(nil)
+		if c := int(s.chunk.Load()); c > 0 && c < len(pending) {
+			cur, rest = pending[:c], pending[c:]
+		}
+		resp, err := s.attempt(wait, send, cur)
 		if err != nil {
 			return err
 		}
-		if resp.outcome == sinks.TooLarge && len(pending) > 1 {
+		if resp.outcome == sinks.TooLarge && len(cur) > 1 {
 			// Over a size limit of the sink or a proxy in front of it:
 			// the halves one after the other, in order. A single event
 			// still too large is the sink's Reject.
-			half := len(pending) / 2
-			if err := s.deliver(wait, send, pending[:half], held); err != nil {
+			half := len(cur) / 2
+			if err := s.deliver(wait, send, cur[:half], held); err != nil {
 				return err
 			}
 			pending = pending[half:]
@@ -144,24 +173,32 @@ func (s *Stage) deliver(wait, send context.Context, pending []*event.Event, held
 			continue
 		}
 		held.set(s, resp.blocked)
-		s.account(pending, resp)
+		s.account(cur, resp)
 		if len(resp.rejects) > 0 {
 			if err := s.deadLetter(wait, resp.rejects); err != nil {
 				return err
 			}
 		}
-		pending = resp.retry
-		if len(pending) == 0 {
-			return nil
+		if len(resp.retry) == 0 {
+			pending = rest
+			continue
 		}
-		s.counters.Retried.Add(int64(len(pending)))
-		s.hooks.OnRetried(s.cfg.Route, len(pending), sizeOf(pending))
+		pending = append(resp.retry, rest...)
+		s.counters.Retried.Add(int64(len(resp.retry)))
+		s.hooks.OnRetried(s.cfg.Route, len(resp.retry), sizeOf(resp.retry))
 		d := bo.NextBackOff()
 		if resp.retryAfter > d {
 			d = min(resp.retryAfter, s.cfg.Retry.MaxInterval)
 		}
-		if err := s.sleep(wait, d); err != nil {
+		if err := s.sleep(wait, d, resp.recovered); err != nil {
 			return err
+		}
+		if resp.recovered != nil {
+			select {
+			case <-resp.recovered:
+				bo.Reset() // the outage is over: a fresh start
+			default:
+			}
 		}
 	}
 	return nil
@@ -176,6 +213,10 @@ type answer struct {
 	retryAfter time.Duration
 	bytes      int
 	at         time.Time
+	// recovered, for a request that failed as a whole, is the breaker's
+	// Recovered channel taken before the request: the wait before the
+	// retry ends when the sink comes back.
+	recovered <-chan struct{}
 }
 
 // attempt waits for the sink to be up, for the rate limit and for a worker
@@ -192,14 +233,12 @@ func (s *Stage) attempt(wait, send context.Context, pending []*event.Event) (ans
 	if w := s.clock.Now().Sub(start); w > time.Millisecond {
 		s.hooks.OnRateWait(s.cfg.Route, w)
 	}
-	select {
-	case s.sem <- struct{}{}:
-	case <-wait.Done():
-		return answer{}, wait.Err()
+	if err := s.conc.Acquire(wait); err != nil {
+		return answer{}, err
 	}
+	recovered := s.brk.Recovered()
 	start = s.clock.Now()
-	err := s.sink.Send(send, pending)
-	<-s.sem
+	err := s.send(send, pending, start)
 	now := s.clock.Now()
 	latency := now.Sub(start)
 	s.counters.Requests.Add(1)
@@ -209,7 +248,51 @@ func (s *Stage) attempt(wait, send context.Context, pending []*event.Event) (ans
 	}
 	a := s.classify(pending, err, now, latency)
 	a.bytes, a.at = bytes, now
+	if a.outcome != sinks.Delivered {
+		a.recovered = recovered
+	}
 	return a, nil
+}
+
+// send makes one Send of pending, holding a slot of the concurrency for
+// the request only: a sink that acknowledges later (sinks.Acknowledger)
+// gives the slot back when the request is answered and is waited for
+// outside it.
+func (s *Stage) send(ctx context.Context, pending []*event.Event, start time.Time) error {
+	ak, ok := s.sink.(sinks.Acknowledger)
+	if !ok {
+		err := s.sink.Send(ctx, pending)
+		s.conc.Done(s.clock.Now().Sub(start), signalOf(ctx, err))
+		return err
+	}
+	ack, err := ak.SendPending(ctx, pending)
+	s.conc.Done(s.clock.Now().Sub(start), signalOf(ctx, err))
+	if err != nil || ack == nil {
+		return err
+	}
+	return ack(ctx)
+}
+
+// signalOf is what an answer tells the concurrency controller.
+func signalOf(ctx context.Context, err error) ratelimit.Signal {
+	if ctx.Err() != nil {
+		return ratelimit.Failed
+	}
+	switch sinks.Of(err) {
+	case sinks.Delivered:
+		if be := batchError(err); be != nil && be.Count(sinks.Throttled) > 0 {
+			return ratelimit.Throttled
+		}
+		return ratelimit.Answered
+	case sinks.Throttled:
+		return ratelimit.Throttled
+	case sinks.Unavailable:
+		return ratelimit.Overloaded
+	case sinks.Reject, sinks.TooLarge:
+		return ratelimit.Answered
+	default: // Retry, Fatal: an outage is the breaker's business
+		return ratelimit.Failed
+	}
 }
 
 // classify splits pending by the outcomes of one Send and tells the
@@ -221,15 +304,19 @@ func (s *Stage) classify(pending []*event.Event, err error, now time.Time, laten
 	case sinks.Delivered:
 		s.brk.Success() // the sink answered, even if some items failed
 		be := batchError(err)
-		if be == nil {
-			s.lim.Success(now, latency)
-			return a
+		throttled := 0
+		if be != nil {
+			throttled = be.Count(sinks.Throttled)
 		}
-		if n := be.Count(sinks.Throttled); n > 0 {
+		s.resize(len(pending), throttled)
+		if throttled > 0 {
 			// Ease off in proportion to the share of items pushed back.
-			s.lim.ThrottledFraction(now, float64(n)/float64(len(pending)))
+			s.lim.ThrottledFraction(now, float64(throttled)/float64(len(pending)))
 		} else {
 			s.lim.Success(now, latency)
+		}
+		if be == nil {
+			return a
 		}
 		for _, it := range be.Items {
 			if it.Index < 0 || it.Index >= len(pending) {
@@ -341,14 +428,45 @@ func (s *Stage) newBackOff() backoff.BackOff {
 	return bo
 }
 
-func (s *Stage) sleep(ctx context.Context, d time.Duration) error {
+// sleep waits d, or until wake is closed (nil: never), or ctx ends.
+func (s *Stage) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
 	ch, stop := s.clock.NewTimer(d)
 	defer stop()
 	select {
 	case <-ch:
 		return nil
+	case <-wake:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// Request sizing (Config.MaxBatch): a request with more than
+// shrinkFraction of its items throttled sets the size to what the sink
+// took of it (at least 1); a request with none throttled grows it by an
+// eighth (at least one event) up to MaxBatch.
+const shrinkFraction = 0.1
+
+// resize adapts the request size to an answer of sent events with
+// throttled items 429.
+func (s *Stage) resize(sent, throttled int) {
+	maxBatch := int64(s.cfg.MaxBatch)
+	if maxBatch <= 0 {
+		return
+	}
+	for {
+		cur := s.chunk.Load()
+		next := cur
+		switch {
+		case throttled == 0:
+			next = min(maxBatch, cur+max(1, cur/8))
+		case float64(throttled) > shrinkFraction*float64(sent):
+			next = min(cur, int64(max(1, sent-throttled)))
+		}
+		if next == cur || s.chunk.CompareAndSwap(cur, next) {
+			return
+		}
 	}
 }
 
