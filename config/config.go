@@ -51,6 +51,27 @@ type Kafka struct {
 	// topics takes at most a quarter of its buffer.max_bytes (at least
 	// 32KiB a partition). At most 64MiB. Default 512KiB.
 	MaxPartitionFetchBytes ByteSize `yaml:"max_partition_fetch_bytes"`
+	// IsolationLevel, like Kafka's isolation.level: "read_committed"
+	// (the default) delivers only records of committed transactions;
+	// "read_uncommitted" also those of aborted and open ones.
+	IsolationLevel string `yaml:"isolation_level"`
+	// PartitionAssignmentStrategy, like librdkafka's
+	// partition.assignment.strategy: "roundrobin" (the default), "range",
+	// "sticky" or "cooperative-sticky" (incremental rebalancing: members
+	// keep the partitions they still own; needs version 2.4.0 or later).
+	PartitionAssignmentStrategy string `yaml:"partition_assignment_strategy"`
+	// GroupInstanceID turns on static membership (KIP-345), like Kafka's
+	// group.instance.id: a member that restarts within session_timeout
+	// gets its partitions back without a rebalance. Unique per siembridge
+	// process (e.g. "${HOSTNAME}"); every route's group uses it. Needs
+	// version 2.3.0 or later. Empty (the default): dynamic membership.
+	GroupInstanceID string `yaml:"group_instance_id"`
+	// TopicMetadataRefreshInterval is how often a route with
+	// topics_regex looks for new or deleted matching topics, like
+	// librdkafka's topic.metadata.refresh.interval.ms. Default 5m.
+	TopicMetadataRefreshInterval time.Duration `yaml:"topic_metadata_refresh_interval"`
+	// Headers passes Kafka record headers into the events. Off by default.
+	Headers KafkaHeaders `yaml:"headers"`
 }
 
 // TLS for a client connection (Kafka, or a sink's ca_file and friends).
@@ -68,12 +89,19 @@ type TLS struct {
 
 // SASL authentication to Kafka.
 type SASL struct {
-	// Mechanism: "" (none), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	// Mechanism: "" (none), PLAIN, SCRAM-SHA-256, SCRAM-SHA-512,
+	// OAUTHBEARER, GSSAPI or AWS_MSK_IAM.
 	Mechanism string `yaml:"mechanism"`
 	Username  string `yaml:"username"`
 	Password  Secret `yaml:"password"`
 	// PasswordFile is read instead of Password when set.
 	PasswordFile string `yaml:"password_file"`
+	// OAuthBearer: the token endpoint of mechanism OAUTHBEARER.
+	OAuthBearer *OAuthBearer `yaml:"oauthbearer"`
+	// Kerberos: the settings of mechanism GSSAPI.
+	Kerberos *Kerberos `yaml:"kerberos"`
+	// AWSMSKIAM: the settings of mechanism AWS_MSK_IAM.
+	AWSMSKIAM *AWSMSKIAM `yaml:"aws_msk_iam"`
 }
 
 // Route is one consumer group feeding one sink.
@@ -81,8 +109,13 @@ type Route struct {
 	// Name identifies the route in logs, metrics and commands. Required,
 	// unique, [a-zA-Z0-9_-]+.
 	Name string `yaml:"name"`
-	// Topics to consume. Required.
+	// Topics to consume. Required unless TopicsRegex is set.
 	Topics []string `yaml:"topics"`
+	// TopicsRegex also consumes every topic whose whole name matches this
+	// RE2 expression, found at start and every
+	// kafka.topic_metadata_refresh_interval; a change rejoins the group.
+	// Internal topics (__*) and the route's dead-letter topic never match.
+	TopicsRegex string `yaml:"topics_regex"`
 	// Group is the consumer group. Default "siembridge-<name>" (see
 	// GroupID).
 	Group string `yaml:"group"`
@@ -93,6 +126,27 @@ type Route struct {
 	// done (their offsets are committed) without being sent or rate
 	// limited. Nil: every event is delivered.
 	Filter *Filter `yaml:"filter"`
+	// DropFields are removed from each event sent, as Filebeat's
+	// drop_fields: dotted paths (nested keys, dotted keys or a mix);
+	// @timestamp and type are never removed. Applied after Filter and
+	// Sample. Empty (the default): none.
+	DropFields []string `yaml:"drop_fields"`
+	// KeepFields, when set, are the only fields sent, as Filebeat's
+	// include_fields: each path keeps its whole value (an object with
+	// everything in it) and the objects on the way to it; @timestamp and
+	// type are always kept. Empty (the default): every field.
+	KeepFields []string `yaml:"keep_fields"`
+	// RenameFields renames fields, after DropFields and KeepFields.
+	// Nil (the default): none.
+	RenameFields *RenameFields `yaml:"rename_fields"`
+	// AddFields adds constant fields, last. Nil (the default): none.
+	AddFields *AddFields `yaml:"add_fields"`
+	// Sample keeps a deterministic share of the events Filter accepts.
+	// Nil (the default): all of them.
+	Sample *Sample `yaml:"sample"`
+	// Budget caps what the route sends per day (see Budget). Nil (the
+	// default): no budget.
+	Budget *Budget `yaml:"budget"`
 	Sink   Sink    `yaml:"sink"`
 	Batch  Batch   `yaml:"batch"`
 	// DeadLetter is where rejected events go. Default topic
@@ -244,14 +298,25 @@ type Sink struct {
 	File          *File          `yaml:"-"`
 }
 
-// Elasticsearch sink (type: elasticsearch), for Elasticsearch 8.x and
-// Elastic Cloud.
+// Elasticsearch sink (type: elasticsearch), for Elasticsearch 8.x and 9.x
+// and Elastic Cloud.
 type Elasticsearch struct {
-	// URLs of the cluster nodes. Required.
+	// URLs of the cluster nodes. Required unless CloudID is set.
 	URLs []string `yaml:"urls"`
+	// CloudID is an Elastic Cloud deployment's Cloud ID, as Beats'
+	// cloud.id: the client decodes it to the cluster's URL. Exclusive with
+	// URLs.
+	CloudID string `yaml:"cloud_id"`
+	// CloudAuth is "user:password" for basic authentication, as Beats'
+	// cloud.auth. Exclusive with api_key, username and password.
+	CloudAuth Secret `yaml:"cloud_auth"`
 	// Index name template. %{+yyyy.MM.dd} style date patterns take the
-	// event time. Default "siembridge-%{+yyyy.MM.dd}".
+	// event time. Default "siembridge-%{+yyyy.MM.dd}", none with
+	// DataStream.
 	Index string `yaml:"index"`
+	// DataStream, when set, writes to the data stream
+	// <type>-<dataset>-<namespace> instead of Index, with action create.
+	DataStream *DataStream `yaml:"data_stream"`
 	// Action: create (default; required for data streams) or index.
 	Action     string `yaml:"action"`
 	APIKey     Secret `yaml:"api_key"`
@@ -261,8 +326,21 @@ type Elasticsearch struct {
 	// PasswordFile is read instead of Password when set.
 	PasswordFile string `yaml:"password_file"`
 	CAFile       string `yaml:"ca_file"`
+	// CertFile and KeyFile are a client certificate and its key (PEM),
+	// for clusters that authenticate clients by certificate. Set both or
+	// neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 	// InsecureSkipVerify disables certificate checks; logged loudly.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Headers added to every request; values may hold ${ENV} secrets.
+	// Content-Type, Accept, Content-Encoding, Content-Length and Host are
+	// the client's and cannot be set.
+	Headers map[string]Secret `yaml:"headers"`
+	// ProxyURL is an http, https or socks5 proxy for every request.
+	// Default: none configured, so HTTPS_PROXY, HTTP_PROXY and NO_PROXY
+	// apply (net/http's ProxyFromEnvironment).
+	ProxyURL string `yaml:"proxy_url"`
 	// Timeout of each HTTP request. Default 30s.
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxEventBytes: larger documents go to the dead-letter topic.
@@ -270,25 +348,77 @@ type Elasticsearch struct {
 	MaxEventBytes ByteSize `yaml:"max_event_bytes"`
 	// Gzip compresses request bodies. Default false.
 	Gzip bool `yaml:"gzip"`
-	// Pipeline is an ingest pipeline name, optional.
+	// Pipeline is an ingest pipeline name, optional. With "%{" it is a
+	// template in the syntax of Index, rendered per event (the _bulk
+	// action's pipeline); when it is a single field reference and the
+	// event lacks the field, the event is sent without a pipeline.
 	Pipeline string `yaml:"pipeline"`
+}
+
+// DataStream names the data stream of an Elasticsearch sink, in Elastic's
+// naming scheme <type>-<dataset>-<namespace>.
+type DataStream struct {
+	// Type: logs, metrics, traces or synthetics. Default "logs".
+	Type string `yaml:"type"`
+	// Dataset, e.g. "firewall.pan": lowercase, no '-', at most 100 bytes.
+	// Default "generic".
+	Dataset string `yaml:"dataset"`
+	// Namespace, e.g. "prod": lowercase, no '-', at most 100 bytes.
+	// Default "default".
+	Namespace string `yaml:"namespace"`
+	// AutoRouting takes each part from the event's own data_stream.type,
+	// data_stream.dataset and data_stream.namespace fields when present
+	// (sanitised as Elasticsearch requires), the values above otherwise,
+	// as Logstash's data_stream_auto_routing. Default false: every event
+	// goes to the configured stream.
+	AutoRouting bool `yaml:"auto_routing"`
 }
 
 // SplunkHEC sink (type: splunk_hec).
 type SplunkHEC struct {
-	// URL of the HEC endpoint base, e.g. https://splunk:8088. Required.
-	URL       string `yaml:"url"`
-	Token     Secret `yaml:"token"`
-	TokenFile string `yaml:"token_file"`
-	Index     string `yaml:"index"`
-	// Sourcetype. Default "_json".
+	// URL of the HEC endpoint base, e.g. https://splunk:8088. Required
+	// unless URLs is set; not both.
+	URL string `yaml:"url"`
+	// URLs of several HEC endpoints (indexers, or load balancers in front
+	// of them), used round-robin; a URL whose request failed is skipped
+	// for URLCooldown. Each has its own data channel and cookies, and an
+	// acknowledgement is asked of the URL that took the events.
+	URLs []string `yaml:"urls"`
+	// URLCooldown is how long a URL is skipped after a request to it
+	// failed (refused, timed out, 5xx, busy) while another URL is usable.
+	// Default 10s.
+	URLCooldown time.Duration `yaml:"url_cooldown"`
+	Token       Secret        `yaml:"token"`
+	TokenFile   string        `yaml:"token_file"`
+	// Endpoint: event (default; /services/collector/event, one JSON
+	// envelope per event) or raw (/services/collector/raw, one line per
+	// event, for events that are not JSON; metadata per request, no
+	// indexed fields).
+	Endpoint string `yaml:"endpoint"`
+	// Index, Sourcetype, Source and Host are templates: literal text,
+	// %{[field][sub]} (or %{field.sub}) with an optional :default, and
+	// %{+yyyy.MM.dd} dates (see event.TextTemplate). A value that renders
+	// missing is left out (HEC uses the token's default). With endpoint
+	// raw they must be literal text. Index: none (the token's default).
+	Index string `yaml:"index"`
+	// Sourcetype. Default "_json" with endpoint event, none with raw.
 	Sourcetype string `yaml:"sourcetype"`
 	Source     string `yaml:"source"`
-	// Host is a static host value; HostField (e.g. host.name) takes it
-	// from the event and falls back to Host.
+	// Host is the host value; HostField (e.g. host.name), when set and
+	// present in the event, takes precedence.
 	Host      string `yaml:"host"`
 	HostField string `yaml:"host_field"`
-	Gzip      bool   `yaml:"gzip"`
+	// Fields are indexed fields (HEC's "fields" object): indexed field
+	// name → dotted path into the event. A string, number or boolean is
+	// sent as a string, an array of them as a multi-value field; a
+	// missing, null or empty value, or an object, leaves the field out.
+	// Endpoint event only. Default none.
+	Fields map[string]string `yaml:"fields"`
+	// KafkaFields adds the indexed fields kafka_topic, kafka_partition and
+	// kafka_offset, which make duplicates findable. Default true; endpoint
+	// event only.
+	KafkaFields *bool `yaml:"kafka_fields"`
+	Gzip        bool  `yaml:"gzip"`
 	CAFile    string `yaml:"ca_file"`
 	// InsecureSkipVerify disables certificate checks; logged loudly.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
@@ -304,15 +434,48 @@ type SplunkHEC struct {
 	MaxEventBytes ByteSize `yaml:"max_event_bytes"`
 }
 
-// Syslog sink (type: syslog): RFC 5424 over TCP with octet counting
-// (RFC 6587) or TLS (RFC 5425). Syslog has no acknowledgement.
+// BaseURLs returns the HEC base URLs: URLs, or URL alone.
+func (h *SplunkHEC) BaseURLs() []string {
+	if len(h.URLs) > 0 {
+		return h.URLs
+	}
+	if h.URL == "" {
+		return nil
+	}
+	return []string{h.URL}
+}
+
+// RawEndpoint reports whether events go to /services/collector/raw.
+func (h *SplunkHEC) RawEndpoint() bool { return h.Endpoint == "raw" }
+
+// WithKafkaFields reports whether the kafka_* indexed fields are sent
+// (KafkaFields, default true).
+func (h *SplunkHEC) WithKafkaFields() bool { return h.KafkaFields == nil || *h.KafkaFields }
+
+// Syslog sink (type: syslog): RFC 5424 or RFC 3164 messages over TCP with
+// octet counting (RFC 6587) or newline framing, TLS (RFC 5425), UDP
+// (RFC 5426, lossy) or RELP (application-level acknowledgements).
 type Syslog struct {
 	// Address host:port. Required.
 	Address string `yaml:"address"`
-	// Network: tcp (default) or tls.
+	// Network: tcp (default), tls, udp (no acknowledgement at all: lossy)
+	// or relp (rsyslog's RELP: every message acknowledged by the receiver).
 	Network string `yaml:"network"`
-	// Format of the message body: json (default) or cef.
+	// Format of the message body: json (default), cef or leef (LEEF 2.0).
 	Format string `yaml:"format"`
+	// RFC of the message header: rfc5424 (default) or rfc3164 (BSD).
+	RFC string `yaml:"rfc"`
+	// Framing over tcp and tls: octet_counting (default, RFC 6587 3.4.1)
+	// or newline (non-transparent, RFC 6587 3.4.2). udp sends one message
+	// per datagram and relp one per command, unframed.
+	Framing string `yaml:"framing"`
+	// CEF options (format: cef).
+	CEF SyslogCEF `yaml:"cef"`
+	// LEEF options (format: leef).
+	LEEF SyslogLEEF `yaml:"leef"`
+	// RELPWindow is the number of RELP commands sent but not yet
+	// acknowledged (network: relp). Default 128, librelp's.
+	RELPWindow int `yaml:"relp_window"`
 	// Facility (0-23). Default 1 (user).
 	Facility *int `yaml:"facility"`
 	// AppName in the header. Default "siembridge".
@@ -339,6 +502,23 @@ type Syslog struct {
 	// MaxMessageBytes: larger messages go to the dead-letter topic.
 	// Default 64KiB.
 	MaxMessageBytes ByteSize `yaml:"max_message_bytes"`
+}
+
+// SyslogCEF holds the CEF options of a syslog sink.
+type SyslogCEF struct {
+	// Mapping adds CEF extension keys or overrides the default ones: CEF
+	// key → dotted ECS field; an empty field removes a default key.
+	Mapping map[string]string `yaml:"mapping"`
+}
+
+// SyslogLEEF holds the LEEF options of a syslog sink.
+type SyslogLEEF struct {
+	// Delimiter between attributes: one character, or tab, or its hex
+	// code (0x5E, x5E). Default tab.
+	Delimiter string `yaml:"delimiter"`
+	// Mapping adds LEEF attribute keys or overrides the default ones, as
+	// SyslogCEF.Mapping does.
+	Mapping map[string]string `yaml:"mapping"`
 }
 
 // Webhook sink (type: webhook) for SOAR platforms.

@@ -42,6 +42,11 @@ const (
 	// or two, not half a minute later (issue 14).
 	DefaultMaxProbeInterval = 2 * time.Second
 
+	// Volume settings (routes[].rename_fields, routes[].add_fields), as
+	// Filebeat's rename and add_fields processors default them.
+	DefaultRenameFailOnError = true
+	DefaultAddFieldsTarget   = "fields"
+
 	DefaultLogLevel  = "info"
 	DefaultLogFormat = "text"
 )
@@ -53,12 +58,18 @@ const (
 	DefaultESAction        = "create"
 	DefaultESTimeout       = 30 * time.Second
 	DefaultESMaxEventBytes = 10 * MiB
+	// Elastic's defaults for a data stream's parts (logs-generic-default).
+	DefaultDataStreamType      = "logs"
+	DefaultDataStreamDataset   = "generic"
+	DefaultDataStreamNamespace = "default"
 
 	DefaultHECSourcetype      = "_json"
 	DefaultHECAckTimeout      = 60 * time.Second
 	DefaultHECAckPollInterval = time.Second
 	DefaultHECTimeout         = 30 * time.Second
 	DefaultHECMaxEventBytes   = 1 * MiB
+	DefaultHECURLCooldown     = 10 * time.Second
+	DefaultHECEndpoint        = "event"
 
 	DefaultSyslogNetwork         = "tcp"
 	DefaultSyslogFormat          = "json"
@@ -70,6 +81,16 @@ const (
 	DefaultSyslogTimeout         = 10 * time.Second
 	DefaultSyslogTCPUserTimeout  = 30 * time.Second
 	DefaultSyslogMaxMessageBytes = 64 * KiB
+	DefaultSyslogRFC             = "rfc5424"
+	DefaultSyslogFraming         = "octet_counting"
+	DefaultLEEFDelimiter         = "\t"
+	DefaultRELPWindow            = 128 // librelp's default window
+	// DefaultSyslogUDPMaxMessageBytes is max_message_bytes for network
+	// udp: rsyslog's default maximum message size. A larger message is
+	// sent in IP fragments, which receivers and firewalls often drop.
+	DefaultSyslogUDPMaxMessageBytes = 8 * KiB
+	// MaxSyslogUDPMessageBytes is the largest UDP payload over IPv4.
+	MaxSyslogUDPMessageBytes = 65507
 
 	DefaultWebhookMethod  = "POST"
 	DefaultWebhookMode    = "single"
@@ -78,6 +99,21 @@ const (
 	DefaultFileMaxSize  = 100 * MiB
 	DefaultFileMaxFiles = 5
 )
+
+// Budget defaults (routes[].budget).
+const (
+	DefaultBudgetReset        = "00:00"
+	DefaultBudgetTimezone     = "UTC"
+	DefaultBudgetWhenSpent    = "defer"
+	DefaultBudgetSyncInterval = 5 * time.Second
+	// BudgetSuffix is appended to GroupPrefix and a route's name to form
+	// its default budget state topic.
+	BudgetSuffix = "-budget"
+)
+
+// DefaultBudgetTopic is the budget state topic of a route named name:
+// "siembridge-<name>-budget".
+func DefaultBudgetTopic(name string) string { return GroupPrefix + name + BudgetSuffix }
 
 // GroupPrefix is prepended to a route's name to form its default group
 // (and its default dead-letter topic).
@@ -140,6 +176,7 @@ func (c *Config) ApplyDefaults() {
 		k.TLS.Enabled = true
 	}
 	k.SASL.Mechanism = strings.ToUpper(k.SASL.Mechanism)
+	k.applyConsumerDefaults()
 
 	for i := range c.Routes {
 		c.Routes[i].applyDefaults()
@@ -158,6 +195,9 @@ func (r *Route) applyDefaults() {
 		setDefault(&r.DeadLetter.Topic, DefaultDeadLetterTopic(r.Name))
 	}
 	setDefault(&r.Start, DefaultStart)
+	if r.Budget != nil {
+		r.Budget.applyDefaults(r.Name)
+	}
 	setDefault(&r.Batch.MaxEvents, DefaultBatchMaxEvents)
 	setDefault(&r.Batch.MaxBytes, DefaultBatchMaxBytes)
 	setDefault(&r.Batch.MaxWait, DefaultBatchMaxWait)
@@ -202,6 +242,7 @@ func (r *Route) applyDefaults() {
 		r.Ordered = &ordered
 	}
 	r.Sink.applyDefaults()
+	r.applyVolumeDefaults()
 	// The filter moved from the webhook block to the route: carry an old
 	// config's over. With both set Validate names the one to remove.
 	if w := r.Sink.Webhook; w != nil && w.Filter != nil && r.Filter == nil {
@@ -212,13 +253,29 @@ func (r *Route) applyDefaults() {
 func (s *Sink) applyDefaults() {
 	s.block(true)
 	if es := s.Elasticsearch; es != nil {
-		setDefault(&es.Index, DefaultIndex)
+		if ds := es.DataStream; ds != nil {
+			setDefault(&ds.Type, DefaultDataStreamType)
+			setDefault(&ds.Dataset, DefaultDataStreamDataset)
+			setDefault(&ds.Namespace, DefaultDataStreamNamespace)
+		} else {
+			setDefault(&es.Index, DefaultIndex)
+		}
 		setDefault(&es.Action, DefaultESAction)
 		setDefault(&es.Timeout, DefaultESTimeout)
 		setDefault(&es.MaxEventBytes, DefaultESMaxEventBytes)
 	}
 	if h := s.SplunkHEC; h != nil {
-		setDefault(&h.Sourcetype, DefaultHECSourcetype)
+		setDefault(&h.Endpoint, DefaultHECEndpoint)
+		if !h.RawEndpoint() {
+			// Raw lines are not JSON: their sourcetype is the token's
+			// unless one is set.
+			setDefault(&h.Sourcetype, DefaultHECSourcetype)
+		}
+		setDefault(&h.URLCooldown, DefaultHECURLCooldown)
+		if h.KafkaFields == nil {
+			on := true
+			h.KafkaFields = &on
+		}
 		setDefault(&h.AckTimeout, DefaultHECAckTimeout)
 		setDefault(&h.AckPollInterval, DefaultHECAckPollInterval)
 		setDefault(&h.Timeout, DefaultHECTimeout)
@@ -237,7 +294,14 @@ func (s *Sink) applyDefaults() {
 		setDefault(&sl.CEFVersion, DefaultCEFVersion)
 		setDefault(&sl.Timeout, DefaultSyslogTimeout)
 		setDefault(&sl.TCPUserTimeout, DefaultSyslogTCPUserTimeout)
+		if sl.Network == "udp" {
+			setDefault(&sl.MaxMessageBytes, DefaultSyslogUDPMaxMessageBytes)
+		}
 		setDefault(&sl.MaxMessageBytes, DefaultSyslogMaxMessageBytes)
+		setDefault(&sl.RFC, DefaultSyslogRFC)
+		setDefault(&sl.Framing, DefaultSyslogFraming)
+		setDefault(&sl.LEEF.Delimiter, DefaultLEEFDelimiter)
+		setDefault(&sl.RELPWindow, DefaultRELPWindow)
 	}
 	if w := s.Webhook; w != nil {
 		w.Method = strings.ToUpper(w.Method)

@@ -95,6 +95,9 @@ func (k *Kafka) validate(path string) error {
 	if err := k.SASL.validate(path + ".sasl"); err != nil {
 		return err
 	}
+	if err := k.validateConsumer(path, v); err != nil {
+		return err
+	}
 	if err := positive(path+".session_timeout", k.SessionTimeout); err != nil {
 		return err
 	}
@@ -132,10 +135,15 @@ func (s *SASL) validate(path string) error {
 		if s.Username != "" || s.Password != "" {
 			return fieldErr(path+".mechanism", "required when username or password is set (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)")
 		}
-		return nil
+		return s.validateBlocks(path)
 	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	case "OAUTHBEARER", "GSSAPI", "AWS_MSK_IAM":
+		return s.validateBlocks(path)
 	default:
-		return fieldErr(path+".mechanism", fmt.Sprintf("unknown mechanism %q (want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", s.Mechanism))
+		return fieldErr(path+".mechanism", fmt.Sprintf("unknown mechanism %q (want one of %s)", s.Mechanism, strings.Join(saslMechanisms, ", ")))
+	}
+	if err := s.validateBlocks(path); err != nil {
+		return err
 	}
 	if s.Username == "" {
 		return fieldErr(path+".username", "required with mechanism "+s.Mechanism)
@@ -153,8 +161,11 @@ func (r *Route) validate(path string) error {
 	if !validName(r.Name) {
 		return fieldErr(path+".name", fmt.Sprintf("%q may only hold letters, digits, _ and -", r.Name))
 	}
-	if len(r.Topics) == 0 {
-		return fieldErr(path+".topics", "at least one topic is required")
+	if len(r.Topics) == 0 && r.TopicsRegex == "" {
+		return fieldErr(path+".topics", "at least one topic (or topics_regex) is required")
+	}
+	if err := r.validateTopicsRegex(path); err != nil {
+		return err
 	}
 	for i, t := range r.Topics {
 		p := fmt.Sprintf("%s.topics[%d]", path, i)
@@ -173,6 +184,14 @@ func (r *Route) validate(path string) error {
 	}
 	if err := validateFilter(path+".filter", r.Filter); err != nil {
 		return err
+	}
+	if err := r.validateVolume(path); err != nil {
+		return err
+	}
+	if r.Budget != nil {
+		if err := r.Budget.validate(path+".budget", r); err != nil {
+			return err
+		}
 	}
 	if w := r.Sink.Webhook; w != nil && w.Filter != nil {
 		return fieldErr(path+".sink.filter", "moved to "+path+".filter; remove it from the sink (the route sets a filter too)")
@@ -308,13 +327,54 @@ func (s *Sink) validate(path string) error {
 }
 
 func (e *Elasticsearch) validate(path string) error {
-	if len(e.URLs) == 0 {
-		return fieldErr(path+".urls", "at least one URL is required")
+	if err := e.validateTarget(path); err != nil {
+		return err
+	}
+	if err := e.validateAuth(path); err != nil {
+		return err
+	}
+	if err := e.validateTransport(path); err != nil {
+		return err
+	}
+	if err := positive(path+".timeout", e.Timeout); err != nil {
+		return err
+	}
+	return positiveSize(path+".max_event_bytes", e.MaxEventBytes)
+}
+
+// validateTarget checks where documents go: the cluster (urls or
+// cloud_id), the index or data stream, the action and the pipeline.
+func (e *Elasticsearch) validateTarget(path string) error {
+	switch {
+	case len(e.URLs) > 0 && e.CloudID != "":
+		return fieldErr(path+".cloud_id", "set either urls or cloud_id, not both")
+	case len(e.URLs) == 0 && e.CloudID == "":
+		return fieldErr(path+".urls", "at least one URL is required (or cloud_id)")
+	case e.CloudID != "" && !strings.Contains(e.CloudID, ":"):
+		// The client decodes the rest (sinks/elasticsearch.New).
+		return fieldErr(path+".cloud_id", "expected <deployment name>:<base64 data>, as Elastic Cloud shows it")
 	}
 	for i, u := range e.URLs {
 		if err := checkHTTPURL(u); err != nil {
 			return fieldErr(fmt.Sprintf("%s.urls[%d]", path, i), err.Error())
 		}
+	}
+	if err := oneOf(path+".action", e.Action, "create", "index"); err != nil {
+		return err
+	}
+	if e.Pipeline != "" && strings.Contains(e.Pipeline, "%{") {
+		if _, err := event.ParseIndexTemplate(e.Pipeline); err != nil {
+			return fieldErr(path+".pipeline", err.Error())
+		}
+	}
+	if e.DataStream != nil {
+		if e.Index != "" {
+			return fieldErr(path+".index", "set either index or data_stream, not both")
+		}
+		if e.Action != "create" {
+			return fieldErr(path+".action", "data streams take only create")
+		}
+		return e.DataStream.validate(path + ".data_stream")
 	}
 	if e.Index == "" {
 		return fieldErr(path+".index", "required")
@@ -322,8 +382,56 @@ func (e *Elasticsearch) validate(path string) error {
 	if _, err := event.ParseIndexTemplate(e.Index); err != nil {
 		return fieldErr(path+".index", err.Error())
 	}
-	if err := oneOf(path+".action", e.Action, "create", "index"); err != nil {
+	return nil
+}
+
+// MaxDataStreamPartLen is Elastic's limit on a data stream's dataset and
+// namespace, in bytes.
+const MaxDataStreamPartLen = 100
+
+func (d *DataStream) validate(path string) error {
+	if err := oneOf(path+".type", d.Type, "logs", "metrics", "traces", "synthetics"); err != nil {
 		return err
+	}
+	for _, p := range [][2]string{{"dataset", d.Dataset}, {"namespace", d.Namespace}} {
+		if msg := DataStreamPartProblem(p[1]); msg != "" {
+			return fieldErr(path+"."+p[0], fmt.Sprintf("%q %s", p[1], msg))
+		}
+	}
+	return nil
+}
+
+// DataStreamPartProblem says why v cannot be the dataset or namespace of
+// a data stream name, or returns "": it must be 1 to MaxDataStreamPartLen
+// bytes, lowercase, without '-' (the separator of the name's parts) or any
+// of \ / * ? " < > | , # : and space, and not start with '_', '+' or '.'.
+func DataStreamPartProblem(v string) string {
+	switch {
+	case v == "":
+		return "must not be empty"
+	case len(v) > MaxDataStreamPartLen:
+		return fmt.Sprintf("is longer than %d bytes", MaxDataStreamPartLen)
+	case strings.ToLower(v) != v:
+		return "must be lowercase"
+	case strings.ContainsAny(v, "-\\/*?\"<>|,#: "):
+		return `must not contain '-' or any of \ / * ? " < > | , # : and space`
+	case strings.IndexAny(v[:1], "_+.") == 0:
+		return "must not start with '_', '+' or '.'"
+	}
+	return ""
+}
+
+// validateAuth checks the credentials: one of api_key, username and
+// password, or cloud_auth.
+func (e *Elasticsearch) validateAuth(path string) error {
+	if e.CloudAuth != "" {
+		if e.APIKey != "" || e.Username != "" || e.Password != "" {
+			return fieldErr(path+".cloud_auth", "set either cloud_auth, api_key or username and password")
+		}
+		// Never echo the value.
+		if u, _, ok := strings.Cut(e.CloudAuth.Value(), ":"); !ok || u == "" {
+			return fieldErr(path+".cloud_auth", `expected "user:password"`)
+		}
 	}
 	if e.APIKey != "" && (e.Username != "" || e.Password != "") {
 		return fieldErr(path+".api_key", "set either api_key or username and password, not both")
@@ -334,30 +442,70 @@ func (e *Elasticsearch) validate(path string) error {
 	if e.Username != "" && e.Password == "" {
 		return fieldErr(path+".password", "required with username (or password_file)")
 	}
-	if err := checkFiles(path, map[string]string{"ca_file": e.CAFile}); err != nil {
+	return nil
+}
+
+// esReservedHeaders are set by the client (or the compatibility mode) and
+// cannot be configured.
+var esReservedHeaders = []string{"Accept", "Content-Encoding", "Content-Length", "Content-Type", "Host"}
+
+// validateTransport checks the TLS files, the headers and the proxy.
+func (e *Elasticsearch) validateTransport(path string) error {
+	if (e.CertFile == "") != (e.KeyFile == "") {
+		return fieldErr(path+".cert_file", "cert_file and key_file must be set together")
+	}
+	if err := checkFiles(path, map[string]string{"ca_file": e.CAFile, "cert_file": e.CertFile, "key_file": e.KeyFile}); err != nil {
 		return err
 	}
-	if err := positive(path+".timeout", e.Timeout); err != nil {
+	if err := checkHeaders(path+".headers", e.Headers); err != nil {
 		return err
 	}
-	return positiveSize(path+".max_event_bytes", e.MaxEventBytes)
+	for name := range e.Headers {
+		if i := slices.IndexFunc(esReservedHeaders, func(r string) bool { return strings.EqualFold(r, name) }); i >= 0 {
+			return fieldErr(path+".headers", fmt.Sprintf("%q is set by the client", esReservedHeaders[i]))
+		}
+	}
+	if e.ProxyURL != "" {
+		u, err := url.Parse(e.ProxyURL)
+		if err != nil || !slices.Contains([]string{"http", "https", "socks5", "socks5h"}, u.Scheme) || u.Host == "" {
+			return fieldErr(path+".proxy_url", "expected an http, https or socks5 URL such as http://proxy:3128")
+		}
+	}
+	return nil
+}
+
+// checkHeaders checks configured HTTP headers: valid names, values without
+// line breaks or NUL. It never echoes a value: it is usually a credential.
+func checkHeaders(path string, headers map[string]Secret) error {
+	for _, name := range slices.Sorted(maps.Keys(headers)) {
+		if !validHeaderName(name) {
+			return fieldErr(path, fmt.Sprintf("%q is not a valid header name", name))
+		}
+		if strings.ContainsAny(headers[name].Value(), "\r\n\x00") {
+			return fieldErr(path+"."+name, "value holds a line break or NUL")
+		}
+	}
+	return nil
 }
 
 func (h *SplunkHEC) validate(path string) error {
-	if h.URL == "" {
-		return fieldErr(path+".url", "required")
-	}
-	if err := checkHTTPURL(h.URL); err != nil {
-		return fieldErr(path+".url", err.Error())
-	}
-	if base := strings.TrimRight(h.URL, "/"); strings.HasSuffix(base, "/services/collector") || strings.Contains(base, "/services/collector/") {
-		return fieldErr(path+".url", fmt.Sprintf("%q: give the base URL (https://host:8088), not the endpoint", h.URL))
+	if err := h.validateURLs(path); err != nil {
+		return err
 	}
 	if h.Token == "" {
 		return fieldErr(path+".token", "required (or token_file)")
 	}
-	if h.Sourcetype == "" {
+	if err := oneOf(path+".endpoint", h.Endpoint, "event", "raw"); err != nil {
+		return err
+	}
+	if h.Sourcetype == "" && !h.RawEndpoint() {
 		return fieldErr(path+".sourcetype", "required")
+	}
+	if err := h.validateMetadata(path); err != nil {
+		return err
+	}
+	if err := h.validateFields(path); err != nil {
+		return err
 	}
 	if err := checkFiles(path, map[string]string{"ca_file": h.CAFile}); err != nil {
 		return err
@@ -370,10 +518,139 @@ func (h *SplunkHEC) validate(path string) error {
 			return err
 		}
 	}
+	if err := positive(path+".url_cooldown", h.URLCooldown); err != nil {
+		return err
+	}
 	if err := positive(path+".timeout", h.Timeout); err != nil {
 		return err
 	}
 	return positiveSize(path+".max_event_bytes", h.MaxEventBytes)
+}
+
+// validateURLs checks url or urls: one of them, each an http(s) base URL
+// (not the collector endpoint), no URL twice.
+func (h *SplunkHEC) validateURLs(path string) error {
+	switch {
+	case h.URL != "" && len(h.URLs) > 0:
+		return fieldErr(path+".urls", "set either url or urls, not both")
+	case h.URL == "" && len(h.URLs) == 0:
+		return fieldErr(path+".url", "required (or urls)")
+	}
+	key, urls := path+".url", []string{h.URL}
+	if len(h.URLs) > 0 {
+		urls = h.URLs
+	}
+	seen := make(map[string]int, len(urls))
+	for i, u := range urls {
+		if len(h.URLs) > 0 {
+			key = fmt.Sprintf("%s.urls[%d]", path, i)
+		}
+		if err := checkHTTPURL(u); err != nil {
+			return fieldErr(key, err.Error())
+		}
+		base := strings.TrimRight(u, "/")
+		if strings.HasSuffix(base, "/services/collector") || strings.Contains(base, "/services/collector/") {
+			return fieldErr(key, fmt.Sprintf("%q: give the base URL (https://host:8088), not the endpoint", u))
+		}
+		if j, dup := seen[base]; dup {
+			return fieldErr(key, fmt.Sprintf("%q is urls[%d] again", u, j))
+		}
+		seen[base] = i
+	}
+	return nil
+}
+
+// validateMetadata parses the index, sourcetype, source and host
+// templates. An index must render a Splunk index name (lowercase letters,
+// digits, '_' and '-'); with the raw endpoint, whose metadata is per
+// request, every value must be literal text.
+func (h *SplunkHEC) validateMetadata(path string) error {
+	for _, m := range []struct{ key, val string }{
+		{"index", h.Index}, {"sourcetype", h.Sourcetype}, {"source", h.Source}, {"host", h.Host},
+	} {
+		if m.val == "" {
+			continue
+		}
+		t, err := event.ParseTextTemplate(m.val)
+		if err != nil {
+			return fieldErr(path+"."+m.key, err.Error())
+		}
+		if h.RawEndpoint() && !t.IsStatic() {
+			return fieldErr(path+"."+m.key, fmt.Sprintf("%q: endpoint raw takes one %s per request (a query parameter), so no %%{...} references; use endpoint event", m.val, m.key))
+		}
+		if m.key == "index" {
+			if err := checkSplunkIndex(t.Sample()); err != nil {
+				return fieldErr(path+".index", fmt.Sprintf("%q: %v", m.val, err))
+			}
+		}
+	}
+	if h.HostField != "" && h.RawEndpoint() {
+		return fieldErr(path+".host_field", "not with endpoint raw (one host per request); use endpoint event")
+	}
+	return nil
+}
+
+// checkSplunkIndex checks the literal text of an index: Splunk index names
+// hold lowercase letters, digits, '_' and '-' only.
+func checkSplunkIndex(s string) error {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return fmt.Errorf("a Splunk index name holds only lowercase letters, digits, '_' and '-', not %q", r)
+		}
+	}
+	return nil
+}
+
+// hecReservedFields are names an indexed field must not take: HEC's
+// metadata, and Splunk's default fields.
+var hecReservedFields = []string{"host", "source", "sourcetype", "index", "time", "linecount", "punct", "splunk_server", "eventtype", "tag", "timestamp"}
+
+// validateFields checks the indexed fields: endpoint event only; names that
+// start with a letter and hold letters, digits, '_', '.' and '-', none of
+// Splunk's own, not kafka_* when kafka_fields is on; non-empty dotted
+// paths.
+func (h *SplunkHEC) validateFields(path string) error {
+	if h.RawEndpoint() {
+		if len(h.Fields) > 0 {
+			return fieldErr(path+".fields", "not with endpoint raw: Splunk does not index fields sent to /services/collector/raw")
+		}
+		return nil // kafka_fields does not apply (its default is on)
+	}
+	for _, name := range slices.Sorted(maps.Keys(h.Fields)) {
+		key := path + ".fields." + name
+		if !validIndexedFieldName(name) {
+			return fieldErr(key, "an indexed field name starts with a letter and holds letters, digits, '_', '.' and '-'")
+		}
+		if slices.Contains(hecReservedFields, strings.ToLower(name)) {
+			return fieldErr(key, "is a Splunk default field; choose another name")
+		}
+		if h.WithKafkaFields() && (name == "kafka_topic" || name == "kafka_partition" || name == "kafka_offset") {
+			return fieldErr(key, "is sent by kafka_fields already")
+		}
+		p := h.Fields[name]
+		if p == "" {
+			return fieldErr(key, "a dotted path into the event is required, e.g. source.ip")
+		}
+		for seg := range strings.SplitSeq(p, ".") {
+			if seg == "" {
+				return fieldErr(key, fmt.Sprintf("%q has an empty path segment", p))
+			}
+		}
+	}
+	return nil
+}
+
+func validIndexedFieldName(s string) bool {
+	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return len(s) <= 256
 }
 
 func (s *Syslog) validate(path string) error {
@@ -383,10 +660,13 @@ func (s *Syslog) validate(path string) error {
 	if err := checkHostPort(s.Address, false); err != nil {
 		return fieldErr(path+".address", err.Error())
 	}
-	if err := oneOf(path+".network", s.Network, "tcp", "tls"); err != nil {
+	if err := oneOf(path+".network", s.Network, "tcp", "tls", "udp", "relp"); err != nil {
 		return err
 	}
-	if err := oneOf(path+".format", s.Format, "json", "cef"); err != nil {
+	if err := oneOf(path+".format", s.Format, "json", "cef", "leef"); err != nil {
+		return err
+	}
+	if err := s.validateFormat(path); err != nil {
 		return err
 	}
 	if s.Facility == nil || *s.Facility < 0 || *s.Facility > 23 {
@@ -432,14 +712,8 @@ func (w *Webhook) validate(path string) error {
 	if err := oneOf(path+".method", w.Method, "POST", "PUT"); err != nil {
 		return err
 	}
-	for _, name := range slices.Sorted(maps.Keys(w.Headers)) {
-		if !validHeaderName(name) {
-			return fieldErr(path+".headers", fmt.Sprintf("%q is not a valid header name", name))
-		}
-		// Never echo the value: it is usually a credential.
-		if strings.ContainsAny(w.Headers[name].Value(), "\r\n\x00") {
-			return fieldErr(path+".headers."+name, "value holds a line break or NUL")
-		}
+	if err := checkHeaders(path+".headers", w.Headers); err != nil {
+		return err
 	}
 	if err := oneOf(path+".mode", w.Mode, "single", "batch"); err != nil {
 		return err
