@@ -119,7 +119,7 @@ shutdown_timeout: 10s
 		}
 		// The CEF extension and the structured data agree.
 		off, _ := m.Param("kafka@32473", "offset")
-		if !strings.Contains(m.Msg, " externalId="+off+" ") {
+		if !strings.HasSuffix(m.Msg, " cn1Label=kafka.offset cn1="+off) {
 			t.Errorf("structured-data offset %s not in %.300s", off, m.Msg)
 		}
 	}

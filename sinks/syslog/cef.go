@@ -13,41 +13,49 @@ const (
 	maxCEFSignatureID = 1023
 )
 
-// cefField maps one ECS field to a CEF extension key.
-type cefField struct {
-	ecs string // dotted ECS path read with event.Field
-	key string // CEF extension key: letters and digits only
-	// integer fields are left out when the value is not an integer, which
-	// receivers would otherwise reject the whole event for.
-	integer bool
+// cefDefaults is the default extension mapping, in the order the keys are
+// written; cef.mapping changes it (buildMapping). The README shows it as a
+// table; keep both in step. host.name is the host the event is about or
+// was observed on — the device, dvchost — not a destination.
+var cefDefaults = []extField{
+	{key: "src", ecs: "source.ip"},
+	{key: "spt", ecs: "source.port", integer: true},
+	{key: "shost", ecs: "source.domain"},
+	{key: "smac", ecs: "source.mac"},
+	{key: "dst", ecs: "destination.ip"},
+	{key: "dpt", ecs: "destination.port", integer: true},
+	{key: "dhost", ecs: "destination.domain"},
+	{key: "dmac", ecs: "destination.mac"},
+	{key: "suser", ecs: "user.name"},
+	{key: "duser", ecs: "destination.user.name"},
+	{key: "dvchost", ecs: "host.name"},
+	{key: "sproc", ecs: "process.name"},
+	{key: "spid", ecs: "process.pid", integer: true},
+	{key: "proto", ecs: "network.transport"},
+	{key: "act", ecs: "event.action"},
+	{key: "outcome", ecs: "event.outcome"},
+	{key: "request", ecs: "url.original"},
+	{key: "fname", ecs: "file.name"},
+	{key: "msg", ecs: "message"},
+	{key: "externalId", ecs: "event.id"},
 }
 
-// cefFields is the extension mapping, in the order the keys are written.
-// The README shows it as a table; keep both in step.
-var cefFields = []cefField{
-	{ecs: "source.ip", key: "src"},
-	{ecs: "source.port", key: "spt", integer: true},
-	{ecs: "destination.ip", key: "dst"},
-	{ecs: "destination.port", key: "dpt", integer: true},
-	{ecs: "user.name", key: "suser"},
-	{ecs: "destination.user.name", key: "duser"},
-	{ecs: "host.name", key: "dhost"},
-	{ecs: "process.name", key: "sproc"},
-	{ecs: "process.pid", key: "spid", integer: true},
-	{ecs: "network.transport", key: "proto"},
-	{ecs: "event.action", key: "act"},
-	{ecs: "event.outcome", key: "outcome"},
-	{ecs: "url.original", key: "request"},
-	{ecs: "file.name", key: "fname"},
-	{ecs: "message", key: "msg"},
+// cefIntegerKeys are the CEF dictionary keys of integer type, checked for
+// keys cef.mapping adds.
+var cefIntegerKeys = map[string]bool{
+	"spt": true, "dpt": true, "spid": true, "dpid": true, "in": true, "out": true, "cnt": true,
+	"fsize": true, "oldFileSize": true, "cn1": true, "cn2": true, "cn3": true, "type": true,
+	"sourceTranslatedPort": true, "destinationTranslatedPort": true,
 }
 
 // Custom string fields: CEF has no standard key for these, so they go into
-// csN with a csNLabel naming what they hold.
+// csN (cnN for numbers) with a csNLabel naming what they hold. The keys
+// are config.CEFReservedKeys.
 const (
 	cefDNSLabel       = "dns.question.name" // cs1
 	cefTopicLabel     = "kafka.topic"       // cs2
 	cefPartitionLabel = "kafka.partition"   // cs3
+	cefOffsetLabel    = "kafka.offset"      // cn1
 )
 
 // cefSeverity maps a syslog severity to the CEF 0–10 scale, for events
@@ -57,39 +65,34 @@ var cefSeverity = [8]int{
 	sevWarning: 5, sevNotice: 3, sevInformational: 1, sevDebug: 0,
 }
 
-// cefPrefix returns "CEF:0|vendor|product|version|" with the header
-// fields escaped.
-func cefPrefix(vendor, product, version string) []byte {
-	b := append([]byte(nil), "CEF:0|"...)
-	for _, f := range []string{vendor, product, version} {
-		b = appendCEFHeader(b, f, len(f))
-		b = append(b, '|')
-	}
-	return b
+// cefEncoder writes CEF bodies.
+type cefEncoder struct {
+	vendor, product, version string // when the event has no observer.*
+	fields                   []extField
 }
 
-// appendCEF appends the CEF line for e after prefix (see cefPrefix):
+// appendBody appends the CEF line for e:
 //
+//	CEF:0|Vendor|Product|Version|Signature ID|Name|Severity|Extension
+//
+//	Vendor etc.   observer.vendor/product/version, else the configured ones
 //	Signature ID  event.code, else event.action, else "siembridge"
 //	Name          message, else event.action, else "event" (at most 512 bytes)
 //	Severity      event.severity when an integer (clamped to 0–10), else the
 //	              syslog severity (see severityOf) mapped by cefSeverity
 //
-// followed by the extension: the cefFields that the event has, then
-// cs1 (dns.question.name), rt (event time, ms since the epoch),
-// externalId (Kafka offset), cs2 (topic) and cs3 (partition), each csN with
-// its csNLabel.
-func appendCEF(b []byte, prefix []byte, e *event.Event) []byte {
+// followed by the extension: the mapped fields that the event has, then
+// cs1 (dns.question.name), rt (event time, ms since the epoch), cs2
+// (topic), cs3 (partition) and cn1 (offset), each with its label.
+func (c *cefEncoder) appendBody(b []byte, e *event.Event) []byte {
 	doc := e.Doc
-	b = append(b, prefix...)
-
-	sig, ok := event.Field(doc, "event.code")
-	if !ok || sig == "" {
-		if sig, ok = event.Field(doc, "event.action"); !ok || sig == "" {
-			sig = "siembridge"
-		}
+	vendor, product, version := headerIdentity(doc, c.vendor, c.product, c.version)
+	b = append(b, "CEF:0|"...)
+	for _, f := range []string{vendor, product, version} {
+		b = appendCEFHeader(b, f, len(f))
+		b = append(b, '|')
 	}
-	b = appendCEFHeader(b, sig, maxCEFSignatureID)
+	b = appendCEFHeader(b, eventID(doc), maxCEFSignatureID)
 	b = append(b, '|')
 
 	name, ok := event.Field(doc, "message")
@@ -100,12 +103,7 @@ func appendCEF(b []byte, prefix []byte, e *event.Event) []byte {
 	}
 	b = appendCEFHeader(b, name, maxCEFName)
 	b = append(b, '|')
-
-	sev, ok := intField(doc, "event.severity")
-	if !ok || sev < 0 {
-		sev = int64(cefSeverity[severityOf(doc)])
-	}
-	b = strconv.AppendInt(b, min(sev, 10), 10)
+	b = strconv.AppendInt(b, eventSeverity(doc), 10)
 	b = append(b, '|')
 
 	first := true
@@ -118,17 +116,10 @@ func appendCEF(b []byte, prefix []byte, e *event.Event) []byte {
 		b = append(b, '=')
 		b = appendCEFValue(b, value)
 	}
-	for _, f := range cefFields {
-		v, ok := event.Field(doc, f.ecs)
-		if !ok || v == "" {
-			continue
+	for _, f := range c.fields {
+		if v, ok := mappedValue(doc, f); ok {
+			add(f.key, v)
 		}
-		if f.integer {
-			if _, err := strconv.ParseInt(v, 10, 64); err != nil {
-				continue
-			}
-		}
-		add(f.key, v)
 	}
 	if v, ok := event.Field(doc, "dns.question.name"); ok && v != "" {
 		add("cs1Label", cefDNSLabel)
@@ -137,11 +128,12 @@ func appendCEF(b []byte, prefix []byte, e *event.Event) []byte {
 	if !e.Time.IsZero() {
 		add("rt", strconv.FormatInt(e.Time.UnixMilli(), 10))
 	}
-	add("externalId", strconv.FormatInt(e.Offset, 10))
 	add("cs2Label", cefTopicLabel)
 	add("cs2", e.Topic)
 	add("cs3Label", cefPartitionLabel)
 	add("cs3", strconv.FormatInt(int64(e.Partition), 10))
+	add("cn1Label", cefOffsetLabel)
+	add("cn1", strconv.FormatInt(e.Offset, 10))
 	return b
 }
 

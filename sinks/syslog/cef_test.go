@@ -10,7 +10,7 @@ import (
 // letters and digits only, and each appears once.
 func TestCEFKeys(t *testing.T) {
 	seen := map[string]bool{}
-	for _, f := range cefFields {
+	for _, f := range cefDefaults {
 		for _, r := range f.key {
 			if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r)) {
 				t.Errorf("key %q holds %q", f.key, r)
@@ -48,23 +48,21 @@ func TestCEFEscaping(t *testing.T) {
 }
 
 func TestCEF(t *testing.T) {
-	prefix := cefPrefix("ACME|Corp", `Sec\Bridge`, "1.0")
-	if got, want := string(prefix), `CEF:0|ACME\|Corp|Sec\\Bridge|1.0|`; got != want {
-		t.Fatalf("prefix %q, want %q", got, want)
-	}
-	const tail = ` rt=1715929387123 externalId=42 cs2Label=kafka.topic cs2=events cs3Label=kafka.partition cs3=3`
+	enc := &cefEncoder{vendor: "ACME|Corp", product: `Sec\Bridge`, version: "1.0", fields: cefDefaults}
+	const prefix = `CEF:0|ACME\|Corp|Sec\\Bridge|1.0|`
+	const tail = ` rt=1715929387123 cs2Label=kafka.topic cs2=events cs3Label=kafka.partition cs3=3 cn1Label=kafka.offset cn1=42`
 	for _, tc := range []struct {
 		name, doc, want string
 	}{
 		{
 			name: "full mapping",
 			doc: `{"@timestamp":"2024-05-17T07:03:07.123Z","message":"An account failed to log on.",
-				"event":{"code":"4625","action":"logon-failed","outcome":"failure","severity":7},
+				"event":{"code":"4625","action":"logon-failed","outcome":"failure","severity":7,"id":"evt-1"},
 				"source":{"ip":"203.0.113.5","port":50123},"destination":{"ip":"10.0.0.2","port":445,"user":{"name":"bob"}},
 				"user":{"name":"alice"},"host":{"name":"dc01"},"process":{"name":"lsass.exe","pid":612},
 				"network":{"transport":"tcp"},"url":{"original":"https://x.example/a?b=c"},"file":{"name":"a.txt"},
 				"dns":{"question":{"name":"evil.example"}}}`,
-			want: `4625|An account failed to log on.|7|src=203.0.113.5 spt=50123 dst=10.0.0.2 dpt=445 suser=alice duser=bob dhost=dc01 sproc=lsass.exe spid=612 proto=tcp act=logon-failed outcome=failure request=https://x.example/a?b\=c fname=a.txt msg=An account failed to log on. cs1Label=dns.question.name cs1=evil.example` + tail,
+			want: `4625|An account failed to log on.|7|src=203.0.113.5 spt=50123 dst=10.0.0.2 dpt=445 suser=alice duser=bob dvchost=dc01 sproc=lsass.exe spid=612 proto=tcp act=logon-failed outcome=failure request=https://x.example/a?b\=c fname=a.txt msg=An account failed to log on. externalId=evt-1 cs1Label=dns.question.name cs1=evil.example` + tail,
 		},
 		{
 			name: "fallbacks: no code, no message",
@@ -94,8 +92,8 @@ func TestCEF(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := string(appendCEF(nil, prefix, newEvent("events", 3, 42, tc.doc)))
-			want := string(prefix) + tc.want
+			got := string(enc.appendBody(nil, newEvent("events", 3, 42, tc.doc)))
+			want := prefix + tc.want
 			if got != want {
 				t.Errorf("\n got %s\nwant %s", got, want)
 			}
@@ -112,7 +110,7 @@ func TestCEFParseBack(t *testing.T) {
 	values := []string{`a b=c`, `x\y`, "line1\nline2", `p|q`, `==`, `\`}
 	for _, v := range values {
 		doc := `{"user":{"name":` + quoteJSON(v) + `}}`
-		got := string(appendCEF(nil, cefPrefix("v", "p", "1"), newEvent("t", 0, 1, doc)))
+		got := string((&cefEncoder{vendor: "v", product: "p", version: "1", fields: cefDefaults}).appendBody(nil, newEvent("t", 0, 1, doc)))
 		ext := got[strings.LastIndexByte(got[:strings.Index(got, "suser=")], '|')+1:]
 		kv := parseExtension(ext)
 		if kv["suser"] != v {

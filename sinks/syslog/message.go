@@ -196,3 +196,40 @@ func appendJSONBody(b, doc []byte) []byte {
 	}
 	return b
 }
+
+// maxTag is the longest RFC 3164 TAG (section 4.1.3).
+const maxTag = 32
+
+// appendHeader3164 appends the RFC 3164 (BSD syslog) header of e, up to
+// and including the space before the body:
+//
+//	<PRI>Mmm dd hh:mm:ss HOSTNAME TAG:
+//
+// The timestamp is the event time in UTC (RFC 3164 has no zone; receivers
+// read it as their local time or as configured), or now when the event
+// has none; the day is space-padded. TAG is appName with each character
+// other than letters, digits, '-', '_', '.' and '/' replaced by '_', at
+// most 32 bytes. RFC 3164 has no structured data: the Kafka position is
+// carried only by CEF and LEEF bodies.
+func appendHeader3164(b []byte, e *event.Event, facility int, host, appName string, now time.Time) []byte {
+	b = append(b, '<')
+	b = strconv.AppendInt(b, int64(facility*8+severityOf(e.Doc)), 10)
+	b = append(b, '>')
+	t := e.Time
+	if t.IsZero() {
+		t = now
+	}
+	b = t.UTC().AppendFormat(b, "Jan _2 15:04:05")
+	b = append(b, ' ')
+	b = append(b, host...)
+	b = append(b, ' ')
+	start := len(b)
+	for i := 0; i < len(appName) && len(b)-start < maxTag; i++ {
+		c := appName[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '/') {
+			c = '_'
+		}
+		b = append(b, c)
+	}
+	return append(b, ": "...)
+}

@@ -91,25 +91,31 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // before it is still on the wire. Close must be called when the sink is no
 // longer needed.
 type Sink struct {
-	addr      string
-	tlsConf   *tls.Config // nil for plain TCP
-	timeout   time.Duration
-	userTO    time.Duration // TCP_USER_TIMEOUT
-	maxMsg    int
-	facility  int
-	appName   string // sanitized
-	host      string // sanitized HOSTNAME when the event names none
-	hostField string
-	cef       []byte // CEF header prefix; nil for format json
-	log       *slog.Logger
+	addr       string
+	tlsConf    *tls.Config // nil for plain TCP
+	timeout    time.Duration
+	userTO     time.Duration // TCP_USER_TIMEOUT
+	maxMsg     int
+	facility   int
+	appName    string // sanitized
+	host       string // sanitized HOSTNAME when the event names none
+	hostField  string
+	network    string      // tcp, tls, udp or relp
+	rfc3164    bool        // BSD header instead of RFC 5424
+	newline    bool        // newline framing instead of octet counting (tcp, tls)
+	body       bodyEncoder // nil for format json
+	relpWindow int
+	log        *slog.Logger
 
 	// turn is held by the Send writing to the connection (not while it
 	// waits for the acknowledgement). A channel, not a mutex, so that
 	// waiting for it ends with the context.
 	turn chan struct{}
 
-	mu     sync.Mutex // guards conn and closed transitions
-	conn   *conn
+	mu     sync.Mutex // guards conn, udp, relp and closed transitions
+	conn   *conn      // tcp, tls
+	udp    net.Conn   // udp
+	relp   *relpConn  // relp
 	closed atomic.Bool
 	wg     sync.WaitGroup // connection readers
 
@@ -139,8 +145,18 @@ func (c countingConn) Write(p []byte) (int, error) {
 }
 
 type sendBuf struct {
-	msg []byte // one message being built
-	out []byte // every frame of the batch
+	msg   []byte // one message being built
+	out   []byte // every frame of the batch (udp, relp: every message, unframed)
+	spans []span // where each message is in out
+	frame []byte // a RELP frame header being built
+}
+
+// span locates the message of batch[idx] in sendBuf.out.
+type span struct{ idx, start, end int }
+
+// bodyEncoder appends the body of a message for e.
+type bodyEncoder interface {
+	appendBody(b []byte, e *event.Event) []byte
 }
 
 // New returns a sink for cfg, which must have been defaulted and validated
@@ -157,18 +173,35 @@ func New(cfg config.Syslog, opts ...Option) (*Sink, error) {
 		return nil, errors.New("syslog: facility is not set (config defaults were not applied)")
 	}
 	s := &Sink{
-		addr:      cfg.Address,
-		timeout:   cfg.Timeout,
-		userTO:    cfg.TCPUserTimeout,
-		maxMsg:    int(min(cfg.MaxMessageBytes, config.ByteSize(int(^uint(0)>>1)))),
-		facility:  *cfg.Facility,
-		appName:   sanitize(cfg.AppName, maxAppName),
-		hostField: cfg.HostField,
-		log:       o.logger,
-		turn:      make(chan struct{}, 1),
+		addr:       cfg.Address,
+		network:    cfg.Network,
+		rfc3164:    cfg.RFC == "rfc3164",
+		newline:    cfg.Framing == "newline",
+		relpWindow: max(cfg.RELPWindow, 1),
+		timeout:    cfg.Timeout,
+		userTO:     cfg.TCPUserTimeout,
+		maxMsg:     int(min(cfg.MaxMessageBytes, config.ByteSize(int(^uint(0)>>1)))),
+		facility:   *cfg.Facility,
+		appName:    sanitize(cfg.AppName, maxAppName),
+		hostField:  cfg.HostField,
+		log:        o.logger,
+		turn:       make(chan struct{}, 1),
 	}
-	if cfg.Format == "cef" {
-		s.cef = cefPrefix(cfg.CEFVendor, cfg.CEFProduct, cfg.CEFVersion)
+	switch cfg.Format {
+	case "cef":
+		s.body = &cefEncoder{vendor: cfg.CEFVendor, product: cfg.CEFProduct, version: cfg.CEFVersion,
+			fields: buildMapping(cefDefaults, cfg.CEF.Mapping, cefIntegerKeys)}
+	case "leef":
+		delim, err := config.LEEFDelimiter(cfg.LEEF.Delimiter)
+		if err != nil {
+			return nil, fmt.Errorf("syslog: leef.delimiter %w", err)
+		}
+		s.body = &leefEncoder{vendor: cfg.CEFVendor, product: cfg.CEFProduct, version: cfg.CEFVersion,
+			delim: delim, fields: buildMapping(leefDefaults, cfg.LEEF.Mapping, leefIntegerKeys)}
+	}
+	if cfg.Network == "udp" {
+		o.logger.Warn("syslog: network udp has no acknowledgement of any kind; messages the network or the receiver drops are lost without notice",
+			"address", cfg.Address)
 	}
 	if t := cfg.TLS(); t.Enabled {
 		// ServerName is the host of the address, what tls.Dialer would
@@ -183,7 +216,7 @@ func New(cfg config.Syslog, opts ...Option) (*Sink, error) {
 				"address", cfg.Address)
 		}
 	}
-	if !ackSupported {
+	if !ackSupported && (cfg.Network == "tcp" || cfg.Network == "tls") {
 		o.logger.Info("syslog: this system cannot read TCP acknowledgements; a completed write counts as delivered and tcp_user_timeout is ignored",
 			"address", cfg.Address)
 	}
@@ -220,8 +253,35 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 	b := s.bufs.Get().(*sendBuf)
 	defer s.putBuf(b)
 
-	var rejects []sinks.ItemError
-	b.out = b.out[:0]
+	rejects := s.encode(b, batch)
+	if len(b.spans) == 0 {
+		return &sinks.BatchError{Items: rejects}
+	}
+	var err error
+	switch s.network {
+	case "relp":
+		return s.sendRELP(ctx, b, rejects)
+	case "udp":
+		err = s.sendUDP(ctx, b)
+	default:
+		err = s.sendTCP(ctx, b.out)
+	}
+	if err != nil {
+		return err
+	}
+	if rejects != nil {
+		return &sinks.BatchError{Items: rejects}
+	}
+	return nil
+}
+
+// encode builds the message of every event of batch into b.out, framed
+// for tcp and tls (octet counting or a newline after each) and unframed
+// for udp and relp, and records where each is in b.spans. It returns the
+// events whose message exceeds max_message_bytes, as rejects.
+func (s *Sink) encode(b *sendBuf, batch []*event.Event) (rejects []sinks.ItemError) {
+	b.out, b.spans = b.out[:0], b.spans[:0]
+	stream := s.network == "tcp" || s.network == "tls"
 	for i, e := range batch {
 		b.msg = s.appendMessage(b.msg[:0], e)
 		if len(b.msg) > s.maxMsg {
@@ -231,15 +291,27 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 			})
 			continue
 		}
-		b.out = strconv.AppendInt(b.out, int64(len(b.msg)), 10)
-		b.out = append(b.out, ' ')
+		if stream && !s.newline {
+			b.out = strconv.AppendInt(b.out, int64(len(b.msg)), 10)
+			b.out = append(b.out, ' ')
+		}
+		start := len(b.out)
 		b.out = append(b.out, b.msg...)
+		b.spans = append(b.spans, span{idx: i, start: start, end: len(b.out)})
+		if stream && s.newline {
+			// Every part of a message is free of LF by construction
+			// (header fields sanitized, bodies escaped), so a newline
+			// ends exactly one message.
+			b.out = append(b.out, '\n')
+		}
 	}
-	if len(b.out) == 0 {
-		return &sinks.BatchError{Items: rejects}
-	}
+	return rejects
+}
 
-	c, end, deadline, err := s.writeBatch(ctx, b.out)
+// sendTCP writes out (tcp, tls) and waits for its acknowledgement; see
+// Send.
+func (s *Sink) sendTCP(ctx context.Context, out []byte) error {
+	c, end, deadline, err := s.writeBatch(ctx, out)
 	if err == nil {
 		err = s.awaitAck(ctx, c, end, deadline)
 	}
@@ -256,10 +328,17 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 		}
 		return re
 	}
-	if rejects != nil {
-		return &sinks.BatchError{Items: rejects}
-	}
 	return nil
+}
+
+// deadline is now plus the configured timeout, or ctx's deadline when
+// that is sooner.
+func (s *Sink) deadline(ctx context.Context) time.Time {
+	d := time.Now().Add(s.timeout)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		d = cd
+	}
+	return d
 }
 
 // writeBatch takes the turn, connects if needed and writes p, with a
@@ -280,10 +359,7 @@ func (s *Sink) writeBatch(ctx context.Context, p []byte) (c *conn, end int64, de
 	if err != nil {
 		return nil, 0, deadline, err
 	}
-	deadline = time.Now().Add(s.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
+	deadline = s.deadline(ctx)
 	if err := c.SetWriteDeadline(deadline); err != nil {
 		return c, 0, deadline, fmt.Errorf("write: %w", err)
 	}
@@ -350,7 +426,8 @@ func (e *ackTimeoutError) Error() string {
 
 func (e *ackTimeoutError) Timeout() bool { return true }
 
-// appendMessage appends the RFC 5424 message for e, without framing.
+// appendMessage appends the RFC 5424 or RFC 3164 message for e, without
+// framing.
 func (s *Sink) appendMessage(b []byte, e *event.Event) []byte {
 	host := s.host
 	if s.hostField != "" {
@@ -358,9 +435,13 @@ func (s *Sink) appendMessage(b []byte, e *event.Event) []byte {
 			host = sanitize(v, maxHostname)
 		}
 	}
-	b = appendHeader(b, e, s.facility, host, s.appName)
-	if s.cef != nil {
-		return appendCEF(b, s.cef, e)
+	if s.rfc3164 {
+		b = appendHeader3164(b, e, s.facility, host, s.appName, time.Now())
+	} else {
+		b = appendHeader(b, e, s.facility, host, s.appName)
+	}
+	if s.body != nil {
+		return s.body.appendBody(b, e)
 	}
 	return appendJSONBody(b, e.Doc)
 }
@@ -430,9 +511,8 @@ func (s *Sink) drop(c *conn) {
 func (s *Sink) dial(ctx context.Context) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	nd := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error { return setUserTimeout(rc, s.userTO) }}
 	c := new(conn)
-	nc, err := nd.DialContext(ctx, "tcp", s.addr)
+	nc, err := s.dialTCP(ctx)
 	if err == nil {
 		c.raw, err = nc.(*net.TCPConn).SyscallConn()
 		c.Conn = countingConn{Conn: nc, sent: &c.sent}
@@ -446,7 +526,11 @@ func (s *Sink) dial(ctx context.Context) (*conn, error) {
 		}
 	}
 	if err != nil {
-		re := &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("syslog: connect to %s: %w", s.addr, err)}
+		var re *sinks.RequestError
+		if errors.As(err, &re) {
+			return nil, re
+		}
+		re = &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("syslog: connect to %s: %w", s.addr, err)}
 		if sinks.IsCertError(err) {
 			// The receiver's certificate does not verify: retrying will
 			// not help until an operator fixes it. Fatal marks the sink
@@ -458,6 +542,19 @@ func (s *Sink) dial(ctx context.Context) (*conn, error) {
 	return c, nil
 }
 
+// dialTCP connects with TCP_USER_TIMEOUT set, within the configured
+// timeout. A failure is a retryable *sinks.RequestError.
+func (s *Sink) dialTCP(ctx context.Context) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	nd := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error { return setUserTimeout(rc, s.userTO) }}
+	nc, err := nd.DialContext(ctx, "tcp", s.addr)
+	if err != nil {
+		return nil, &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("syslog: connect to %s: %w", s.addr, err)}
+	}
+	return nc, nil
+}
+
 // Probe connects (with the TLS handshake for network tls) within the
 // configured timeout and closes the connection again. It returns nil when
 // that worked, a fatal *sinks.RequestError when the receiver's certificate
@@ -465,6 +562,21 @@ func (s *Sink) dial(ctx context.Context) (*conn, error) {
 func (s *Sink) Probe(ctx context.Context) error {
 	if s.closed.Load() {
 		return sinks.ErrClosed
+	}
+	switch s.network {
+	case "udp":
+		c, err := s.dialUDP(ctx)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	case "relp":
+		rc, err := s.dialRELP(ctx)
+		if err != nil {
+			return err
+		}
+		s.closeRELP(rc)
+		return nil
 	}
 	c, err := s.dial(ctx)
 	if err != nil {
@@ -482,11 +594,17 @@ func (s *Sink) Close() error {
 		s.mu.Unlock()
 		return nil
 	}
-	c := s.conn
-	s.conn = nil
+	c, u, rc := s.conn, s.udp, s.relp
+	s.conn, s.udp, s.relp = nil, nil, nil
 	s.mu.Unlock()
 	if c != nil {
 		c.closeOnce.Do(func() { _ = c.Close() })
+	}
+	if u != nil {
+		_ = u.Close()
+	}
+	if rc != nil {
+		s.closeRELP(rc)
 	}
 	s.wg.Wait()
 	return nil

@@ -202,7 +202,7 @@ func TestSendJSONAndCEF(t *testing.T) {
 	if !j.Timestamp.Equal(time.Date(2024, 5, 17, 7, 3, 7, 123e6, time.UTC)) {
 		t.Errorf("timestamp %v", j.Timestamp)
 	}
-	if want := "CEF:0|siembridge|siembridge|1.0|4625|logon-failed|1|src=10.0.0.1 dhost=dc01 act=logon-failed rt=1715929387123 externalId=6 cs2Label=kafka.topic cs2=events cs3Label=kafka.partition cs3=1"; cef.Msg != want {
+	if want := "CEF:0|siembridge|siembridge|1.0|4625|logon-failed|1|src=10.0.0.1 dvchost=dc01 act=logon-failed rt=1715929387123 cs2Label=kafka.topic cs2=events cs3Label=kafka.partition cs3=1 cn1Label=kafka.offset cn1=6"; cef.Msg != want {
 		t.Errorf("cef message\n got %s\nwant %s", cef.Msg, want)
 	}
 }

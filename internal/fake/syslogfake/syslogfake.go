@@ -53,6 +53,13 @@ type Options struct {
 	// and enforces a minimum of a few KiB). Default 0: the system's.
 	// Ignored where the platform has no SO_RCVBUF setting we can reach.
 	ReceiveBuffer int
+	// Network: "tcp" (default; with TLS set, RFC 5425), "udp" (one message
+	// per datagram, RFC 5426) or "relp" (librelp's RELP, see relp.go).
+	Network string
+	// Framing over tcp: "octet_counting" (default) or "newline".
+	Framing string
+	// RFC3164 parses messages as RFC 3164 (BSD) instead of RFC 5424.
+	RFC3164 bool
 }
 
 // Server is the fake receiver. Start it, and Close it when done.
@@ -71,13 +78,18 @@ type Server struct {
 	closed    bool
 	// unpause is non-nil while paused; Unpause and Close close it.
 	unpause chan struct{}
+	// relpStatus answers syslog commands (relp): 200 stores the message,
+	// anything else refuses it.
+	relpStatus int
+	udp        net.PacketConn
 
 	wg sync.WaitGroup
 }
 
 type serverConn struct {
-	c  net.Conn
-	id int
+	c   net.Conn
+	id  int
+	wmu sync.Mutex // serialises RELP writes: responses and the serverclose hint
 
 	mu       sync.Mutex // guards dropping and the read deadline
 	dropping bool
@@ -91,7 +103,10 @@ func New(opts Options) *Server {
 	if opts.MaxMessageBytes <= 0 {
 		opts.MaxMessageBytes = 1 << 20
 	}
-	return &Server{opts: opts, conns: map[*serverConn]struct{}{}}
+	if opts.Network == "" {
+		opts.Network = "tcp"
+	}
+	return &Server{opts: opts, conns: map[*serverConn]struct{}{}, relpStatus: 200}
 }
 
 // Start listens on Options.Addr.
@@ -111,6 +126,9 @@ func (s *Server) listenLocked(addr string) error {
 	lc := net.ListenConfig{}
 	if n := s.opts.ReceiveBuffer; n > 0 {
 		lc.Control = func(_, _ string, c syscall.RawConn) error { return setReceiveBuffer(c, n) }
+	}
+	if s.opts.Network == "udp" {
+		return s.listenUDPLocked(lc, addr)
 	}
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
@@ -140,6 +158,10 @@ func (s *Server) Refuse() {
 	if s.ln != nil {
 		_ = s.ln.Close()
 		s.ln = nil
+	}
+	if s.udp != nil {
+		_ = s.udp.Close()
+		s.udp = nil
 	}
 	s.mu.Unlock()
 	s.DropAll()
@@ -253,6 +275,10 @@ func (s *Server) Close() error {
 		_ = s.ln.Close()
 		s.ln = nil
 	}
+	if s.udp != nil {
+		_ = s.udp.Close()
+		s.udp = nil
+	}
 	for sc := range s.conns {
 		_ = sc.c.Close()
 	}
@@ -283,7 +309,11 @@ func (s *Server) accept(ln net.Listener) {
 		s.conns[sc] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
-		go s.serve(sc)
+		if s.opts.Network == "relp" {
+			go s.serveRELP(sc)
+		} else {
+			go s.serve(sc)
+		}
 	}
 }
 
@@ -332,27 +362,46 @@ func (s *Server) serve(sc *serverConn) {
 		}
 		sc.mu.Unlock()
 
-		frame, err := ReadFrame(br, s.opts.MaxMessageBytes)
+		var frame []byte
+		var err error
+		if s.opts.Framing == "newline" {
+			frame, err = ReadLine(br, s.opts.MaxMessageBytes)
+		} else {
+			frame, err = ReadFrame(br, s.opts.MaxMessageBytes)
+		}
 		if err != nil {
 			if !sc.isDropping() && !errors.Is(err, net.ErrClosed) {
 				s.fail(fmt.Errorf("connection %d: %w", sc.id, err))
 			}
 			return
 		}
-		m, err := ParseMessage(frame)
-		if err != nil {
-			s.fail(fmt.Errorf("connection %d: %w in %.200q", sc.id, err, frame))
+		if !s.store(sc.id, frame) {
 			continue
 		}
-		m.Conn = sc.id
-		s.mu.Lock()
-		s.msgs = append(s.msgs, m)
-		s.mu.Unlock()
 		n++
 		if dropAfter > 0 && n == dropAfter {
 			s.drop(sc)
 		}
 	}
+}
+
+// store parses frame as the configured RFC and records it, or records
+// the parse error; it reports whether the message was stored.
+func (s *Server) store(conn int, frame []byte) bool {
+	parse := ParseMessage
+	if s.opts.RFC3164 {
+		parse = ParseRFC3164
+	}
+	m, err := parse(frame)
+	if err != nil {
+		s.fail(fmt.Errorf("connection %d: %w in %.200q", conn, err, frame))
+		return false
+	}
+	m.Conn = conn
+	s.mu.Lock()
+	s.msgs = append(s.msgs, m)
+	s.mu.Unlock()
+	return true
 }
 
 // drop closes sc at once, or with Linger set closes its sending side and
