@@ -43,6 +43,10 @@ type RouteStats struct {
 	// Adaptive reports whether AIMD currently holds the rate below the
 	// configured one.
 	Adaptive bool `json:"adaptive"`
+	// Concurrency is the bound on the route's requests in flight, beside
+	// the rate: the rate reacts to 429s, the concurrency to the sink's
+	// round-trip time.
+	Concurrency ConcurrencyStats `json:"concurrency"`
 
 	Consumed       int64 `json:"consumed"`
 	ConsumedBytes  int64 `json:"consumed_bytes"`
@@ -63,6 +67,23 @@ type RouteStats struct {
 	MaxLag          int64 `json:"max_lag"`
 
 	Partitions []PartitionStats `json:"partitions"`
+}
+
+// ConcurrencyStats: the requests of a route in flight (see
+// ratelimit.Concurrency) and the size of one request.
+type ConcurrencyStats struct {
+	Limit    int  `json:"limit"`     // requests allowed in flight now
+	Max      int  `json:"max"`       // routes[].workers
+	InFlight int  `json:"in_flight"` // requests in flight now
+	Adaptive bool `json:"adaptive"`  // the limit follows the round-trip time
+	// RTTSeconds is the sink's base round-trip time (the lowest window
+	// mean lately), 0 before it is known.
+	RTTSeconds float64 `json:"rtt_seconds"`
+	// RequestEvents is the most events one request carries now: the
+	// batch size, or less while the sink answers items 429.
+	RequestEvents int `json:"request_events"`
+	// PerPartition is how many batches of one partition may be in flight.
+	PerPartition int `json:"per_partition"`
 }
 
 // PartitionStats is one claimed partition.
@@ -122,6 +143,9 @@ func (r *route) snapshot() RouteStats {
 		Lag:             r.stats.lag.Load(),
 		MaxLag:          r.stats.maxLag.Load(),
 	}
+	cs := r.stage.Concurrency().Stats()
+	rs.Concurrency = ConcurrencyStats{Limit: cs.Limit, Max: cs.Max, InFlight: cs.InFlight, Adaptive: cs.Adaptive,
+		RTTSeconds: cs.RTT.Seconds(), RequestEvents: r.stage.RequestEvents(), PerPartition: r.cfg.InFlightPerPartition()}
 	switch {
 	case rs.SinkState == "down":
 		if err := r.brk.LastError(); err != nil {

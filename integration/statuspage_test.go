@@ -222,6 +222,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 		"sink_state":    api.SinkState,
 		"mode":          api.Mode,
 		"rate_text":     strconv.FormatFloat(api.EffectiveRate, 'f', -1, 64),
+		// the adaptive concurrency beside the rate (issue 14)
+		"concurrency_text": strconv.Itoa(api.Concurrency.Limit),
 	} {
 		if got := fieldValue(t, sec, field); got != want {
 			t.Errorf("page %s = %q, /api/status says %q", field, got, want)

@@ -38,6 +38,8 @@ type Collector struct {
 	rate, configuredRate                    *prometheus.Desc
 	bufEvents, bufBytes, bufMaxE, bufMaxB   *prometheus.Desc
 	lagRoute, lag, logEnd, oldestPendingAge *prometheus.Desc
+
+	concLimit, concMax, inFlight, rtt, requestEvents *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -70,6 +72,11 @@ func NewCollector(src Source) *Collector {
 		lag:              d("consumer_lag_events", "Events between the committable offset and the log end.", part...),
 		logEnd:           d("log_end_offset", "Log-end offset last seen.", part...),
 		oldestPendingAge: d("oldest_pending_age_seconds", "Age of the oldest event not yet delivered (record time); 0 when none is pending.", part...),
+		concLimit:        d("concurrency_limit", "Requests the route may have in flight now (adaptive concurrency: follows the sink's round-trip time).", "route"),
+		concMax:          d("concurrency_max", "Configured bound on requests in flight (routes[].workers).", "route"),
+		inFlight:         d("requests_in_flight", "Requests in flight now.", "route"),
+		rtt:              d("sink_rtt_seconds", "The sink's base round-trip time as the concurrency controller sees it; 0 before it is known.", "route"),
+		requestEvents:    d("request_max_events", "Most events one request carries now: the batch size, or less while the sink answers items 429.", "route"),
 	}
 }
 
@@ -79,6 +86,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.ready, c.joined, c.sinkUp, c.sinkDegraded, c.routeRunning, c.paused, c.info, c.mode, c.adaptive,
 		c.rate, c.configuredRate, c.bufEvents, c.bufBytes, c.bufMaxE, c.bufMaxB,
 		c.lagRoute, c.lag, c.logEnd, c.oldestPendingAge,
+		c.concLimit, c.concMax, c.inFlight, c.rtt, c.requestEvents,
 	} {
 		ch <- d
 	}
@@ -114,6 +122,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.bufMaxE, float64(r.BufferMaxEvents), r.Name)
 		gauge(c.bufMaxB, float64(r.BufferMaxBytes), r.Name)
 		gauge(c.lagRoute, float64(r.Lag), r.Name)
+		gauge(c.concLimit, float64(r.Concurrency.Limit), r.Name)
+		gauge(c.concMax, float64(r.Concurrency.Max), r.Name)
+		gauge(c.inFlight, float64(r.Concurrency.InFlight), r.Name)
+		gauge(c.rtt, r.Concurrency.RTTSeconds, r.Name)
+		gauge(c.requestEvents, float64(r.Concurrency.RequestEvents), r.Name)
 		for _, p := range r.Partitions {
 			part := strconv.FormatInt(int64(p.Partition), 10)
 			gauge(c.lag, float64(p.Lag), r.Name, p.Topic, part)

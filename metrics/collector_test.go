@@ -52,6 +52,7 @@ func sampleStats() bridge.Stats {
 			Requests: 20, FailedRequests: 2,
 			BufferedEvents: 1000, BufferedBytes: 500000, BufferMaxEvents: 5000, BufferMaxBytes: 8 << 20,
 			Lag: 7000, MaxLag: 9000,
+			Concurrency: bridge.ConcurrencyStats{Limit: 12, Max: 32, InFlight: 9, Adaptive: true, RTTSeconds: 0.12, RequestEvents: 400, PerPartition: 4},
 			Partitions: []bridge.PartitionStats{
 				{Topic: "events", Partition: 0, Next: 4000, LogEnd: 8000, Lag: 4000, OldestPending: statsNow.Add(-90 * time.Second)},
 				{Topic: "events", Partition: 1, Next: 5000, LogEnd: 8000, Lag: 3000},
@@ -82,7 +83,9 @@ func TestCollector(t *testing.T) {
 		"siembridge_rate_limit_configured_events_per_second": 4000,
 		"siembridge_buffer_events":                           1000, "siembridge_buffer_bytes": 500000,
 		"siembridge_buffer_max_events": 5000, "siembridge_buffer_max_bytes": 8 << 20,
-		"siembridge_route_lag_events": 7000,
+		"siembridge_route_lag_events":  7000,
+		"siembridge_concurrency_limit": 12, "siembridge_concurrency_max": 32, "siembridge_requests_in_flight": 9,
+		"siembridge_sink_rtt_seconds": 0.12, "siembridge_request_max_events": 400,
 	})
 	perRoute("hec", map[string]float64{
 		"siembridge_consumer_group_joined": 1, "siembridge_sink_up": 0, "siembridge_paused": 1,
@@ -90,7 +93,9 @@ func TestCollector(t *testing.T) {
 		"siembridge_rate_limit_configured_events_per_second": 0,
 		"siembridge_buffer_events":                           0, "siembridge_buffer_bytes": 0,
 		"siembridge_buffer_max_events": 100, "siembridge_buffer_max_bytes": 1000,
-		"siembridge_route_lag_events": 0,
+		"siembridge_route_lag_events":  0,
+		"siembridge_concurrency_limit": 0, "siembridge_concurrency_max": 0, "siembridge_requests_in_flight": 0,
+		"siembridge_sink_rtt_seconds": 0, "siembridge_request_max_events": 0,
 	})
 	for k, v := range map[string]float64{
 		`siembridge_rate_mode{mode="catch-up",route="elastic"}`:                                  1,
