@@ -20,6 +20,7 @@ targets=(
 	"./event FuzzIndexTemplate"                        # index name template
 	"./event FuzzField"                                # dotted field lookup
 	"./sinks/elasticsearch FuzzParseBulkResponse"      # _bulk response parser
+	"./sinks/elasticsearch FuzzDataStreamName"         # data stream names from event fields
 	"./internal/fake/filterpath FuzzAppend"            # filter_path response filtering
 	"./internal/fake/bulkrecv FuzzFilterPlan"          # bulkrecv's filter_path plans
 	"./sinks/splunkhec FuzzClassify"                   # HEC answer classification
@@ -33,6 +34,7 @@ targets=(
 	"./internal/text FuzzAppendJSONString"             # JSON string escaping
 	"./export FuzzECSValues"                           # export's one-pass ECS column reader
 	"./internal/gen FuzzSeq"                           # sequence number reader
+	"./shape FuzzShape"                                # field shaping on hostile documents
 )
 
 # Every fuzz target in the tree must be listed above.

@@ -130,12 +130,12 @@ type Route struct {
 	// drop_fields: dotted paths (nested keys, dotted keys or a mix);
 	// @timestamp and type are never removed. Applied after Filter and
 	// Sample. Empty (the default): none.
-	DropFields []string `yaml:"drop_fields"`
+	DropFields []string `yaml:"drop_fields,omitempty"`
 	// KeepFields, when set, are the only fields sent, as Filebeat's
 	// include_fields: each path keeps its whole value (an object with
 	// everything in it) and the objects on the way to it; @timestamp and
 	// type are always kept. Empty (the default): every field.
-	KeepFields []string `yaml:"keep_fields"`
+	KeepFields []string `yaml:"keep_fields,omitempty"`
 	// RenameFields renames fields, after DropFields and KeepFields.
 	// Nil (the default): none.
 	RenameFields *RenameFields `yaml:"rename_fields"`
@@ -336,7 +336,7 @@ type Elasticsearch struct {
 	// Headers added to every request; values may hold ${ENV} secrets.
 	// Content-Type, Accept, Content-Encoding, Content-Length and Host are
 	// the client's and cannot be set.
-	Headers map[string]Secret `yaml:"headers"`
+	Headers map[string]Secret `yaml:"headers,omitempty"`
 	// ProxyURL is an http, https or socks5 proxy for every request.
 	// Default: none configured, so HTTPS_PROXY, HTTP_PROXY and NO_PROXY
 	// apply (net/http's ProxyFromEnvironment).

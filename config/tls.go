@@ -50,7 +50,11 @@ func (t TLS) ClientConfig(field string) (*tls.Config, error) {
 // reports whether any is set (the scheme of the URLs decides whether TLS is
 // used).
 func (e Elasticsearch) TLS() TLS {
-	return TLS{Enabled: e.CAFile != "" || e.InsecureSkipVerify, CAFile: e.CAFile, InsecureSkipVerify: e.InsecureSkipVerify}
+	return TLS{
+		Enabled: e.CAFile != "" || e.CertFile != "" || e.InsecureSkipVerify,
+		CAFile:  e.CAFile, CertFile: e.CertFile, KeyFile: e.KeyFile,
+		InsecureSkipVerify: e.InsecureSkipVerify,
+	}
 }
 
 // TLS is the sink's TLS settings as a TLS block, for ClientConfig. Enabled

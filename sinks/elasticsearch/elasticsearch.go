@@ -1,8 +1,10 @@
 // Package elasticsearch is the siembridge sink for Elasticsearch 8.x and
-// Elastic Cloud. It writes each batch as one _bulk request through the
-// official client (github.com/elastic/go-elasticsearch/v8), which does the
-// transport, authentication, TLS and product check; this package builds the
-// NDJSON body and turns the answer into per-event outcomes.
+// 9.x and Elastic Cloud. It writes each batch as one _bulk request through
+// the official client (github.com/elastic/go-elasticsearch/v8), which does
+// the transport, authentication, TLS, Cloud ID decoding and product check,
+// and asks for the 8 REST API (compatibility mode, see clientConfig); this
+// package builds the NDJSON body, names each event's index or data stream
+// and pipeline, and turns the answer into per-event outcomes.
 //
 // Every document is written with a deterministic _id (event.ID), so a retry
 // or a replay that reaches the concrete index already holding the document
@@ -24,7 +26,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,7 +112,7 @@ type Sink struct {
 	usesFields    bool // the index template reads document fields
 	create        bool
 	actionPrefix  []byte // {"create":{"_index":
-	actionSuffix  []byte // ,"pipeline":"p"}}\n or }}\n
+	pipeline      *pipeline
 	timeout       time.Duration
 	maxEventBytes int
 	log           *slog.Logger
@@ -128,62 +132,124 @@ type sendBuf struct {
 
 // New returns a sink for cfg, which must have been defaulted and validated
 // by package config, its *_file secrets read (config.Load does all three);
-// New checks nothing config checks. It reads ca_file but does not contact
-// the cluster; use Probe.
+// New checks nothing config checks. It reads ca_file, cert_file and
+// key_file and decodes cloud_id but does not contact the cluster; use
+// Probe.
 func New(cfg config.Elasticsearch, opts ...Option) (*Sink, error) {
 	o := options{logger: slog.Default()}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	tmpl, err := event.ParseIndexTemplate(cfg.Index)
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch: index: %w", err)
+	s := &Sink{
+		create:        cfg.Action == "create",
+		timeout:       cfg.Timeout,
+		maxEventBytes: int(min(cfg.MaxEventBytes, config.ByteSize(int(^uint(0)>>1)))),
+		log:           o.logger,
+	}
+	if err := s.setTarget(cfg); err != nil {
+		return nil, err
 	}
 	// The CA pool goes into the transport, not into es.Config.CACert: the
 	// client would install it on a clone whose idle connections Close
 	// could not reach.
-	rt, err := httpx.Transport(o.transport, cfg.Timeout, cfg.TLS(), "elasticsearch")
+	rt, err := transport(o.transport, cfg)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.InsecureSkipVerify {
 		o.logger.Warn("elasticsearch: TLS certificate verification is DISABLED (insecure_skip_verify); the connection can be intercepted",
-			"urls", cfg.URLs)
+			"urls", cfg.URLs, "cloud_id", cfg.CloudID != "")
 	}
+	client, err := es.NewClient(clientConfig(cfg, rt))
+	if err != nil {
+		if cfg.CloudID != "" {
+			return nil, fmt.Errorf("elasticsearch: cloud_id: %w", err)
+		}
+		return nil, fmt.Errorf("elasticsearch: %w", err)
+	}
+	s.client, s.transport = client, rt
+	s.bufs.New = func() any { return new(sendBuf) }
+	return s, nil
+}
 
-	client, err := es.NewClient(es.Config{
+// setTarget sets where documents go: the index template or the data
+// stream, the action line's parts and the pipeline.
+func (s *Sink) setTarget(cfg config.Elasticsearch) error {
+	if cfg.DataStream != nil {
+		ds := newDataStream(*cfg.DataStream)
+		s.appendIndex, s.usesFields = ds.appendName, ds.autoRouting
+	} else {
+		tmpl, err := event.ParseIndexTemplate(cfg.Index)
+		if err != nil {
+			return fmt.Errorf("elasticsearch: index: %w", err)
+		}
+		s.appendIndex, s.usesFields = tmpl.AppendFormat, tmpl.UsesFields()
+	}
+	p, err := newPipeline(cfg.Pipeline)
+	if err != nil {
+		return fmt.Errorf("elasticsearch: pipeline: %w", err)
+	}
+	s.pipeline = p
+	s.usesFields = s.usesFields || p.usesFields()
+	s.actionPrefix = fmt.Appendf(nil, `{"%s":{"_index":`, cfg.Action)
+	return nil
+}
+
+// transport is the HTTP transport of cfg: httpx.Transport's, with the
+// configured proxy when proxy_url is set (on a clone: a given transport is
+// not modified).
+func transport(given http.RoundTripper, cfg config.Elasticsearch) (http.RoundTripper, error) {
+	rt, err := httpx.Transport(given, cfg.Timeout, cfg.TLS(), "elasticsearch")
+	if err != nil || cfg.ProxyURL == "" {
+		return rt, err
+	}
+	u, err := url.Parse(cfg.ProxyURL)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: proxy_url: %w", err)
+	}
+	tr, ok := rt.(*http.Transport)
+	if !ok {
+		return nil, errors.New("elasticsearch: proxy_url needs an *http.Transport")
+	}
+	tr = tr.Clone()
+	tr.Proxy = http.ProxyURL(u)
+	return tr, nil
+}
+
+// clientConfig is the go-elasticsearch configuration of cfg over rt.
+//
+// EnableCompatibilityMode makes every request ask for the Elasticsearch 8
+// REST API (Accept, and Content-Type when there is a body:
+// application/vnd.elasticsearch+json;compatible-with=8). Elasticsearch 8
+// serves it natively and 9 through its REST API compatibility, so that
+// this 8.x client reads the answers of both; without it a 9.x cluster
+// answers in its own format. The client turns it on for
+// ELASTIC_CLIENT_APIVERSIONING=true as well; here it is always on.
+func clientConfig(cfg config.Elasticsearch, rt http.RoundTripper) es.Config {
+	c := es.Config{
 		Addresses: cfg.URLs,
+		CloudID:   cfg.CloudID,
 		APIKey:    cfg.APIKey.Value(),
 		Username:  cfg.Username,
 		Password:  cfg.Password.Value(),
 		Transport: rt,
 		// One attempt per Send: retries, backoff and the breaker are the
 		// bridge's.
-		DisableRetry:        true,
-		CompressRequestBody: cfg.Gzip,
-		PoolCompressor:      true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch: %w", err)
+		DisableRetry:            true,
+		CompressRequestBody:     cfg.Gzip,
+		PoolCompressor:          true,
+		EnableCompatibilityMode: true,
 	}
-
-	s := &Sink{
-		client:        client,
-		transport:     rt,
-		create:        cfg.Action == "create",
-		timeout:       cfg.Timeout,
-		maxEventBytes: int(min(cfg.MaxEventBytes, config.ByteSize(int(^uint(0)>>1)))),
-		log:           o.logger,
+	if cfg.CloudAuth != "" {
+		c.Username, c.Password, _ = strings.Cut(cfg.CloudAuth.Value(), ":")
 	}
-	s.appendIndex = tmpl.AppendFormat
-	s.usesFields = tmpl.UsesFields()
-	s.actionPrefix = fmt.Appendf(nil, `{"%s":{"_index":`, cfg.Action)
-	if cfg.Pipeline != "" {
-		s.actionSuffix = text.AppendJSONString(append(s.actionSuffix, `,"pipeline":`...), cfg.Pipeline)
+	if len(cfg.Headers) > 0 {
+		c.Header = make(http.Header, len(cfg.Headers))
+		for k, v := range cfg.Headers {
+			c.Header.Set(k, v.Value())
+		}
 	}
-	s.actionSuffix = append(s.actionSuffix, "}}\n"...)
-	s.bufs.New = func() any { return new(sendBuf) }
-	return s, nil
+	return c
 }
 
 // Send makes one _bulk request for batch and blocks until Elasticsearch
@@ -237,8 +303,7 @@ func (s *Sink) send(ctx context.Context, batch []*event.Event) error {
 	res, err := esapi.BulkRequest{
 		Body:       &b.reader,
 		FilterPath: bulkFilterPath,
-		// A fresh header per request: the client writes into it.
-		Header: http.Header{"Content-Type": {"application/x-ndjson"}},
+		// No Content-Type: the compatibility mode sets it (clientConfig).
 	}.Do(ctx, s.client)
 	if err != nil {
 		return transportError(parent, err)
@@ -311,7 +376,8 @@ func (s *Sink) appendEvent(body []byte, b *sendBuf, e *event.Event) []byte {
 	body = text.AppendJSONString(body, b.index)
 	body = append(body, `,"_id":`...)
 	body = appendID(body, e)
-	body = append(body, s.actionSuffix...)
+	body, b.index = s.pipeline.appendParam(body, b.index, e)
+	body = append(body, "}}\n"...)
 	start := len(body)
 	body = append(body, e.Doc...)
 	if e.Unchecked {
@@ -326,33 +392,6 @@ func (s *Sink) appendEvent(body []byte, b *sendBuf, e *event.Event) []byte {
 		start += i + 1
 	}
 	return append(body, '\n')
-}
-
-// Probe sends GET / with the configured timeout. It returns nil for a 2xx
-// answer from a genuine Elasticsearch, a fatal *sinks.RequestError for
-// 401/403 or a product check failure, and a retryable one otherwise.
-func (s *Sink) Probe(ctx context.Context) error {
-	if s.closed.Load() {
-		return sinks.ErrClosed
-	}
-	parent := ctx
-	ctx, cancel := context.WithTimeout(parent, s.timeout)
-	defer cancel()
-	res, err := s.client.Info(s.client.Info.WithContext(ctx))
-	if err != nil {
-		return transportError(parent, err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode >= 200 && res.StatusCode <= 299 {
-		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20)) // keep the connection reusable
-		return nil
-	}
-	body, _ := readAll(nil, res.Body, 64<<10) // best effort: it only enriches the message
-	re := statusError(res.StatusCode, 0, res.Header, body)
-	if re.Outcome == sinks.Reject {
-		re.Outcome = sinks.Retry // a probe never rejects events
-	}
-	return re
 }
 
 // Close releases the client and its idle connections. It does not wait for

@@ -372,7 +372,7 @@ func TestGzipAndPipeline(t *testing.T) {
 		t.Fatalf("%d stored", f.Count())
 	}
 	h, body := rec.headers[0], rec.bodies[0]
-	if h.Get("Content-Encoding") != "gzip" || h.Get("Content-Type") != "application/x-ndjson" {
+	if h.Get("Content-Encoding") != "gzip" || h.Get("Content-Type") != compatMediaType || h.Get("Accept") != compatMediaType {
 		t.Errorf("headers %v", h)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(body))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -21,13 +22,15 @@ type op struct {
 	index    string
 	id       string
 	source   []byte // nil for delete; aliases the request body
+	pipeline string // the action's ingest pipeline, "" for none
 	lineNo   int    // 1-based line of the action, for error messages
 	badIndex string // reason the index name is invalid, "" if valid
 }
 
 type meta struct {
-	Index string `json:"_index"`
-	ID    string `json:"_id"`
+	Index    string `json:"_index"`
+	ID       string `json:"_id"`
+	Pipeline string `json:"pipeline"`
 }
 
 // bulkRequestError is a whole-request 400.
@@ -201,7 +204,7 @@ func parseAction(l []byte, line int, pathIndex string) (op, error) {
 		return op{}, &bulkRequestError{"x_content_parse_exception",
 			fmt.Sprintf("[%d:1] Malformed action/metadata line [%d]: %v", line, line, err)}
 	}
-	o.index, o.id = md.Index, md.ID
+	o.index, o.id, o.pipeline = md.Index, md.ID, md.Pipeline
 	if o.index == "" {
 		o.index = pathIndex
 	}
@@ -277,6 +280,12 @@ type target struct {
 // only.
 func (s *Server) apply(o *op, now time.Time) item {
 	it := item{action: o.action, index: o.index, id: s.assignID(o)}
+	if o.badIndex == "" {
+		if f := s.authorizeWrite(o); f != nil {
+			return s.fail(it, f)
+		}
+		s.autoCreateDataStream(o)
+	}
 	t, f := s.resolve(o)
 	if f != nil {
 		return s.fail(it, f)
@@ -303,7 +312,25 @@ func (s *Server) apply(o *op, now time.Time) item {
 	if f != nil {
 		return s.fail(it, f)
 	}
-	return s.store(it, t, src, now)
+	return s.store(it, t, src, o.pipeline, now)
+}
+
+// autoCreateDataStream creates the data stream o addresses when it does
+// not exist yet and its name matches Options.DataStreamTemplates, as an
+// index template with data streams enabled does. s.mu must be held.
+func (s *Server) autoCreateDataStream(o *op) {
+	if o.action == "delete" || s.indices[o.index] != nil || s.series[o.index] != nil || strings.HasPrefix(o.index, ".ds-") {
+		return
+	}
+	for _, pattern := range s.opts.DataStreamTemplates {
+		if ok, err := path.Match(pattern, o.index); ok && err == nil {
+			first := s.backingName(o.index, 1)
+			s.ensureIndex(first)
+			s.series[o.index] = &series{dataStream: true, indices: []string{first}}
+			s.backingOf[first] = o.index
+			return
+		}
+	}
 }
 
 // assignID gives a create, index or update without an _id an automatic one,
@@ -447,7 +474,7 @@ func (s *Server) applyDelete(it item, t target, now time.Time) item {
 // store writes src under it.id in the target index, creating the index on
 // its first write, and completes it as created or updated (an index over
 // an existing _id counts as a duplicate). s.mu must be held.
-func (s *Server) store(it item, t target, src []byte, now time.Time) item {
+func (s *Server) store(it item, t target, src []byte, pipeline string, now time.Time) item {
 	ix := t.ix
 	if ix == nil {
 		ix = s.ensureIndex(t.name)
@@ -456,7 +483,7 @@ func (s *Server) store(it item, t target, src []byte, now time.Time) item {
 	if !s.opts.DiscardSources {
 		stored = bytes.Clone(src) // never keep the request body alive
 	}
-	d := doc{src: stored, version: 1}
+	d := doc{src: stored, version: 1, pipeline: pipeline}
 	it.status, it.result = http.StatusCreated, "created"
 	if t.exists {
 		d.version = t.existing.version + 1

@@ -1,7 +1,9 @@
 // Package esfake is an in-process Elasticsearch for tests, the demo and
 // benchmarks. It speaks the parts of the REST API that siembridge uses,
-// GET / and the _bulk API, in Elasticsearch 8's wire shape, and it can be
-// told to misbehave: per-item mapping errors and 429s, a capacity limit in
+// GET /, GET /_security/_authenticate and the _bulk API, in Elasticsearch
+// 8's wire shape, with REST API compatibility headers checked as an 8.x or
+// 9.x server checks them (Options.ServerVersion) and privileges enforced
+// as a role would (Options.Role), and it can be told to misbehave: per-item mapping errors and 429s, a capacity limit in
 // events per second (the demo's "slow SIEM"), and whole-server outages.
 //
 // The server owns its listener instead of wrapping httptest.Server so that
@@ -49,7 +51,8 @@ import (
 	"github.com/siembridge/siembridge/internal/fake/loopback"
 )
 
-// Version is the Elasticsearch version the fake reports on GET /.
+// Version is the Elasticsearch version the fake reports on GET / unless
+// Options.ServerVersion says otherwise.
 const Version = "8.15.0"
 
 // Options configure a Server. The zero value is a healthy, unlimited,
@@ -106,10 +109,49 @@ type Options struct {
 	// false: filter_path is honoured.
 	IgnoreFilterPath bool
 
+	// ServerVersion is the version reported on GET /, e.g. "9.1.0".
+	// Default Version. Its major decides which REST API compatibility
+	// versions are accepted: a request whose Accept or Content-Type asks
+	// for "compatible-with=N" gets 400 media_type_header_exception unless
+	// N is that major or the one before and both headers agree, as in
+	// Elasticsearch; answers to such requests carry
+	// "application/vnd.elasticsearch+json;compatible-with=N".
+	ServerVersion string
+
+	// RequireCompatibleWith, when non-zero, refuses (400) every request
+	// whose Accept (and Content-Type, when it has a body) does not ask for
+	// compatible-with=RequireCompatibleWith. Elasticsearch itself serves
+	// unversioned requests in its own major's format; this strictness is
+	// for testing that a client asks, e.g. that an 8.x client talking to
+	// a 9.x cluster asks for the 8 format (ServerVersion "9.x",
+	// RequireCompatibleWith 8).
+	RequireCompatibleWith int
+
+	// Role, when set, limits what the authenticated principal may do
+	// (see Role): GET / needs a monitor cluster privilege, each bulk item
+	// the write privilege of its action on the name it addresses, and a
+	// write to a name that does not exist yet auto_configure (or
+	// create_index) too; refusals are 403 security_exception, per item
+	// for bulk. GET /_security/_authenticate needs nothing. Nil: every
+	// action is allowed. Enforced only with APIKey or Username set.
+	Role *Role
+
+	// DataStreamTemplates are name patterns ('*' wildcards) of index
+	// templates with data streams enabled: a create to a name that
+	// matches one and does not exist yet creates that data stream, as in
+	// Elasticsearch; any other action to it is refused as a data stream
+	// refuses it. Elasticsearch's built-in ones are
+	// BuiltinDataStreamTemplates. Default none.
+	DataStreamTemplates []string
+
 	// Now is the clock for the capacity bucket and PerSecond. Default
 	// time.Now.
 	Now func() time.Time
 }
+
+// BuiltinDataStreamTemplates are the index patterns of Elasticsearch's
+// built-in data stream templates.
+var BuiltinDataStreamTemplates = []string{"logs-*-*", "metrics-*-*", "synthetics-*-*"}
 
 // Mode is the server's behaviour at the HTTP level. The zero Mode is
 // Healthy.
@@ -201,8 +243,9 @@ type index struct {
 }
 
 type doc struct {
-	src     []byte // nil with DiscardSources
-	version int64
+	src      []byte // nil with DiscardSources
+	version  int64
+	pipeline string // the ingest pipeline its last write named
 }
 
 // New returns a server configured by opts; call Start to listen.
@@ -212,6 +255,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Burst <= 0 {
 		opts.Burst = max(1, int(opts.Capacity))
+	}
+	if opts.ServerVersion == "" {
+		opts.ServerVersion = Version
 	}
 	now := opts.Now
 	if now == nil {
@@ -312,6 +358,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	compat, bad := s.checkCompatibility(r)
+	if bad != "" {
+		drain(r.Body)
+		writeError(w, http.StatusBadRequest, "media_type_header_exception", bad)
+		return
+	}
+	if compat != 0 {
+		w = compatWriter{w, "application/vnd.elasticsearch+json;compatible-with=" + strconv.Itoa(compat)}
+	}
+
 	if !s.authorized(r) {
 		drain(r.Body)
 		w.Header().Set("WWW-Authenticate", `Basic realm="security", charset="UTF-8"`)
@@ -334,7 +390,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch {
 	case r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		if !s.allowCluster(monitorMain) {
+			writeError(w, http.StatusForbidden, "security_exception", s.unauthorized(monitorMain, ""))
+			return
+		}
 		s.serveInfo(w, filter)
+	case r.URL.Path == "/_security/_authenticate" && r.Method == http.MethodGet:
+		s.serveAuthenticate(w, r)
 	case isBulk && (r.Method == http.MethodPost || r.Method == http.MethodPut):
 		idx := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/_bulk")
 		if r.URL.Path == "/_bulk" {
@@ -375,7 +437,7 @@ func (s *Server) authorized(r *http.Request) bool {
 
 func (s *Server) serveInfo(w http.ResponseWriter, filter *filterpath.Filter) {
 	writeFiltered(w, filter, []byte(`{"name":"esfake","cluster_name":"esfake","cluster_uuid":"`+
-		fakeUUID("cluster")+`","version":{"number":"`+Version+`","build_flavor":"default",`+
+		fakeUUID("cluster")+`","version":{"number":"`+jsonEscape(s.opts.ServerVersion)+`","build_flavor":"default",`+
 		`"build_type":"docker","build_hash":"0000000000000000000000000000000000000000",`+
 		`"build_date":"2024-08-05T10:05:34.233336849Z","build_snapshot":false,"lucene_version":"9.11.1",`+
 		`"minimum_wire_compatibility_version":"7.17.0","minimum_index_compatibility_version":"7.0.0"},`+
@@ -400,6 +462,20 @@ func writeFiltered(w http.ResponseWriter, filter *filterpath.Filter, body []byte
 		body = out
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// compatWriter answers with the versioned media type the request asked
+// for instead of application/json.
+type compatWriter struct {
+	http.ResponseWriter
+	mediaType string
+}
+
+func (c compatWriter) WriteHeader(status int) {
+	if c.Header().Get("Content-Type") == "application/json" {
+		c.Header().Set("Content-Type", c.mediaType)
+	}
+	c.ResponseWriter.WriteHeader(status)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
@@ -488,12 +564,15 @@ func (s *Server) Docs(indexName string) map[string][]byte {
 	return out
 }
 
-// Document is one stored document: its concrete index, _id and source
-// (nil with Options.DiscardSources).
+// Document is one stored document: its concrete index, _id, source (nil
+// with Options.DiscardSources) and the ingest pipeline its last write
+// named ("" for none). The fake runs no pipeline: it only records the
+// name.
 type Document struct {
-	Index  string
-	ID     string
-	Source []byte
+	Index    string
+	ID       string
+	Source   []byte
+	Pipeline string
 }
 
 // Documents returns every stored document of targets, sorted by index and
@@ -519,7 +598,7 @@ func (s *Server) Documents(targets ...string) []Document {
 	for _, name := range names {
 		first := len(out)
 		for id, d := range s.indices[name].docs {
-			out = append(out, Document{Index: name, ID: id, Source: d.src})
+			out = append(out, Document{Index: name, ID: id, Source: d.src, Pipeline: d.pipeline})
 		}
 		slices.SortFunc(out[first:], func(a, b Document) int { return strings.Compare(a.ID, b.ID) })
 	}
