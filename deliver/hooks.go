@@ -44,7 +44,20 @@ type Counters struct {
 	Retried      atomic.Int64
 	DeadLettered atomic.Int64
 	// Filtered events were not for this route's sink; they count as done.
-	Filtered atomic.Int64
+	Filtered, FilteredBytes atomic.Int64
+	// SampledOut events were left out by routes[].sample; they count as
+	// done.
+	SampledOut, SampledOutBytes atomic.Int64
+	// Shaped events had their fields changed; NotJSON events were not
+	// JSON objects and passed unshaped; RenameErrors counts events with a
+	// rename_fields error (see shape.Result).
+	Shaped, NotJSON, RenameErrors atomic.Int64
+	// VolumeInBytes are the sizes of the events entering the route's
+	// filter, sampling and shaping (counted only on a route with any of
+	// them); VolumeOutBytes those of the events leaving them, shaped, on
+	// their way to the rate limit and the sink. In minus out is what the
+	// route saved.
+	VolumeInBytes, VolumeOutBytes atomic.Int64
 	// Requests counts Send calls; FailedRequests those that failed as a
 	// whole (not answered, refused, 5xx, fatal).
 	Requests, FailedRequests atomic.Int64

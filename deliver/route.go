@@ -64,8 +64,12 @@ func ForRoute(rc config.Route, sink sinks.Sink, o RouteOptions) (Route, error) {
 	if o.Hooks != nil {
 		opts = append(opts, WithHooks(o.Hooks))
 	}
+	vol, err := NewVolume(rc)
+	if err != nil {
+		return Route{}, err
+	}
 	stage = New(Config{Route: rc.Name, SinkType: rc.Sink.Type, Retry: rc.Retry, Workers: rc.Workers,
-		AdaptiveConcurrency: rc.ConcurrencyAdaptive(), MaxBatch: rc.Batch.MaxEvents, Filter: o.Filter},
+		AdaptiveConcurrency: rc.ConcurrencyAdaptive(), MaxBatch: rc.Batch.MaxEvents, Filter: o.Filter, Volume: vol},
 		sink, lim, brk, dlq, opts...)
 	return Route{Stage: stage, Limiter: lim, Breaker: brk, DeadLetter: dlq}, nil
 }

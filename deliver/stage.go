@@ -53,6 +53,9 @@ type Config struct {
 	// Filter, when set, selects the events to send; the others count as
 	// done (Counters.Filtered) and cost no rate budget.
 	Filter func(*event.Event) bool
+	// Volume, when set, samples and shapes the events Filter selected
+	// (see Volume); events sampled out count as done.
+	Volume *Volume
 }
 
 // Stage delivers batches for one route. Create it with New. Deliver is
@@ -138,8 +141,8 @@ func (s *Stage) Degraded() string {
 // so that a request already sent gets its answer, and nothing new is sent.
 // send must end no later than wait.
 func (s *Stage) Deliver(wait, send context.Context, evs []*event.Event) error {
-	if s.cfg.Filter != nil {
-		evs = s.filter(evs)
+	if s.cfg.Filter != nil || s.cfg.Volume != nil {
+		evs = s.selectEvents(evs)
 	}
 	var held blockedHold
 	defer held.release(s)
@@ -399,20 +402,6 @@ func (s *Stage) deadLetter(ctx context.Context, rejects []Rejected) error {
 	s.counters.DeadLettered.Add(int64(len(rejects)))
 	s.hooks.OnDeadLettered(s.cfg.Route, len(rejects), bytes)
 	return nil
-}
-
-// filter drops the events the route does not send; they count as done.
-func (s *Stage) filter(evs []*event.Event) []*event.Event {
-	kept := evs[:0:0]
-	for _, ev := range evs {
-		if s.cfg.Filter(ev) {
-			kept = append(kept, ev)
-		}
-	}
-	if n := len(evs) - len(kept); n > 0 {
-		s.counters.Filtered.Add(int64(n))
-	}
-	return kept
 }
 
 // newBackOff returns a fresh jittered exponential backoff for one retry
