@@ -17,6 +17,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/siembridge/siembridge/clock"
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/kafka"
 	"github.com/siembridge/siembridge/sinks"
@@ -39,6 +40,8 @@ type Bridge struct {
 
 	// newSink builds a route's sink from its configuration.
 	newSink SinkFactory
+	// budgetClock is the routes' budgets' time source; nil: the system's.
+	budgetClock clock.Clock
 	// newConsumerGroup is sarama.NewConsumerGroup.
 	newConsumerGroup func(addrs []string, groupID string, config *sarama.Config) (sarama.ConsumerGroup, error)
 }

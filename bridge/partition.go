@@ -8,6 +8,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/siembridge/siembridge/budget"
 	"github.com/siembridge/siembridge/checkpoint"
 	"github.com/siembridge/siembridge/deliver"
 	"github.com/siembridge/siembridge/event"
@@ -68,6 +69,10 @@ type partition struct {
 	// oldest holds the record timestamp (unix ms) of the oldest event not
 	// yet delivered, 0 when none is pending.
 	oldest atomic.Int64
+	// deferral caps the commit while a spent budget defers events
+	// (budget.go); drain ends the claim so that they are read again.
+	deferral *budget.Deferral
+	drain    chan struct{}
 }
 
 func (p *partition) lag() int64 {
@@ -84,7 +89,7 @@ func (r *route) partition(topic string, part int32) *partition {
 	k := topicPartition{topic, part}
 	p := r.parts[k]
 	if p == nil {
-		p = &partition{topic: topic, partition: part}
+		p = &partition{topic: topic, partition: part, deferral: budget.NewDeferral(), drain: make(chan struct{}, 1)}
 		p.next.Store(-1)
 		r.parts[k] = p
 	}
@@ -116,6 +121,13 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	defer c.p.active.Store(false)
 	if off := claim.InitialOffset(); off >= 0 {
 		c.p.next.Store(off)
+	}
+	// The claim reads from the committed offset, which a deferral kept at
+	// its first deferred event: the deferral starts over.
+	c.p.deferral.Rewind(claim.InitialOffset())
+	select {
+	case <-c.p.drain:
+	default:
 	}
 	c.p.tracker.Store(nil)
 	r.pauseClaim(c.p.topic, c.p.partition)
@@ -149,7 +161,7 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	// Whatever was not delivered stays uncommitted and leaves memory.
 	r.releaseBuffer(c.heldEvents.Load(), c.heldBytes.Load())
 	if c.tracker != nil {
-		sess.MarkOffset(c.p.topic, c.p.partition, c.tracker.Committable(), "")
+		sess.MarkOffset(c.p.topic, c.p.partition, c.p.deferral.Cap(c.tracker.Committable()), "")
 	}
 	return nil
 }
@@ -192,6 +204,7 @@ type claimRun struct {
 // flight is a batch on its way to the sink.
 type flight struct {
 	b    *deliver.Batch
+	adm  admission // what the budget let through (budget.go)
 	done bool
 }
 
@@ -213,11 +226,12 @@ func (c *claimRun) sendAll(wait, send context.Context, inFlight int) {
 			continue
 		}
 		f := c.takeOff(b)
+		f.adm = c.admit(b)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			if c.r.stage.Deliver(wait, send, b.Events) == nil {
+			if len(f.adm.send) == 0 || c.r.stage.Deliver(wait, send, f.adm.send) == nil {
 				c.land(f)
 			}
 		}()
@@ -256,7 +270,9 @@ func (c *claimRun) land(f *flight) {
 		p.oldest.Store(c.flying[0].b.Events[0].Timestamp.UnixMilli())
 	}
 	c.tracker.ReleaseRange(b.Events[0].Offset, b.Events[len(b.Events)-1].Offset)
-	next := c.tracker.Committable()
+	p.remember(f.adm.done)
+	next := p.deferral.Cap(c.tracker.Committable())
+	p.deferral.Forget(next)
 	p.next.Store(next)
 	c.sess.MarkOffset(p.topic, p.partition, next, "")
 	r.b.hooks.OnCommitted(r.cfg.Name, p.topic, p.partition, next)
@@ -294,6 +310,10 @@ func (c *claimRun) read(msgs <-chan *sarama.ConsumerMessage, wait context.Contex
 				return
 			}
 		case <-c.sess.Context().Done():
+			return
+		case <-c.p.drain:
+			// Deferred events may be sent now: the claim ends, which ends
+			// the session, and the next one reads them again (budget.go).
 			return
 		}
 	}

@@ -63,6 +63,9 @@ type route struct {
 	partsMu sync.Mutex
 	parts   map[topicPartition]*partition
 
+	// budget is the route's daily budget, nil without one (budget.go).
+	budget *routeBudget
+
 	stats routeCounters
 }
 
@@ -92,8 +95,15 @@ func (r *route) init() error {
 		return err
 	}
 	r.skim = deliver.AcceptsUnchecked(r.sink, filter != nil)
+	if err := r.initBudget(); err != nil {
+		return fmt.Errorf("budget: %w", err)
+	}
+	var hooks deliver.Hooks = r.b.hooks
+	if r.budget != nil {
+		hooks = budgetHooks{Hooks: r.b.hooks, b: r.budget.b}
+	}
 	parts, err := deliver.ForRoute(r.cfg, r.sink, deliver.RouteOptions{
-		Log: r.log, Hooks: r.b.hooks, Filter: filter,
+		Log: r.log, Hooks: hooks, Filter: filter,
 		OnBreaker: func(st breaker.State) {
 			r.updatePause()
 			if st == breaker.Down {
@@ -130,6 +140,11 @@ func (r *route) run(ctx context.Context) error {
 
 	consumeCtx, stopConsume := context.WithCancel(context.Background())
 	defer stopConsume()
+	// The budget's ledger outlives consumption: its last exchange counts
+	// what the requests in flight delivered.
+	ledgerCtx, stopLedger := context.WithCancel(context.Background())
+	defer stopLedger()
+	waitLedger := r.runLedger(consumeCtx, ledgerCtx)
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { defer wg.Done(); r.logGroupErrors() }()
@@ -174,6 +189,8 @@ func (r *route) run(ctx context.Context) error {
 	}
 	err = group.Close()
 	wg.Wait()
+	stopLedger()
+	waitLedger()
 	r.joined.Store(false)
 	c := r.stage.Counters()
 	r.log.Info("stopped", "delivered", c.Delivered.Load(), "dead_lettered", c.DeadLettered.Load())
@@ -303,6 +320,8 @@ func (r *route) updatePause() {
 		reason = "buffer full"
 	case r.paused.Load() && r.pauseReason == "buffer full" && (e > maxE/2 || b > maxB/2):
 		reason = "buffer full"
+	case r.budget != nil && r.budget.hold.Load():
+		reason = "budget spent"
 	}
 	if (reason != "") == r.paused.Load() && reason == r.pauseReason {
 		return
@@ -348,6 +367,7 @@ func (r *route) monitor(ctx context.Context) {
 			r.stats.maxLag.Store(total)
 		}
 		r.lim.ObserveLag(total)
+		r.budgetTick()
 	}
 }
 

@@ -32,7 +32,8 @@ type RouteStats struct {
 	RunError string `json:"run_error,omitempty"`
 	Joined   bool   `json:"joined"`
 	Paused   bool   `json:"paused"`
-	// PauseReason: "buffer full" or "sink down" while paused.
+	// PauseReason: "buffer full", "sink down" or "budget spent" while
+	// paused.
 	PauseReason string `json:"pause_reason,omitempty"`
 	// Mode of the rate limiter: live or catch-up.
 	Mode string `json:"mode"`
@@ -67,6 +68,8 @@ type RouteStats struct {
 	MaxLag          int64 `json:"max_lag"`
 
 	Partitions []PartitionStats `json:"partitions"`
+	// Budget is the route's daily budget, nil without one.
+	Budget *BudgetStats `json:"budget,omitempty"`
 }
 
 // ConcurrencyStats: the requests of a route in flight (see
@@ -142,6 +145,7 @@ func (r *route) snapshot() RouteStats {
 		BufferMaxBytes:  int64(r.cfg.Buffer.MaxBytes),
 		Lag:             r.stats.lag.Load(),
 		MaxLag:          r.stats.maxLag.Load(),
+		Budget:          r.budgetStats(),
 	}
 	cs := r.stage.Concurrency().Stats()
 	rs.Concurrency = ConcurrencyStats{Limit: cs.Limit, Max: cs.Max, InFlight: cs.InFlight, Adaptive: cs.Adaptive,
