@@ -35,6 +35,7 @@ targets=(
 	"./export FuzzECSValues"                           # export's one-pass ECS column reader
 	"./internal/gen FuzzSeq"                           # sequence number reader
 	"./shape FuzzShape"                                # field shaping on hostile documents
+	"./budget FuzzDecodeEntry"                         # budget ledger records from the shared topic
 )
 
 # Every fuzz target in the tree must be listed above.
