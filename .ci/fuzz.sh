@@ -28,6 +28,12 @@ targets=(
 	"./kafka FuzzSCRAMServer"                          # SCRAM exchange
 	"./internal/fake/syslogfake FuzzParseMessage"      # syslog message parser
 	"./internal/fake/syslogfake FuzzReadFrame"         # syslog octet-counted framing
+	"./internal/fake/syslogfake FuzzReadLine"          # syslog newline framing
+	"./internal/fake/syslogfake FuzzParseRFC3164"      # RFC 3164 message parser
+	"./internal/fake/syslogfake FuzzParseLEEF"         # LEEF 2.0 parser
+	"./internal/fake/syslogfake FuzzReadRELPFrame"     # RELP frames, server side
+	"./sinks/syslog FuzzRELPResponse"                  # RELP frames and responses, client side
+	"./sinks/syslog FuzzLEEFRoundTrip"                 # LEEF encoder against the strict parser
 	"./filter FuzzAccepts"                             # route filter on hostile documents
 	"./filter FuzzExpr"                                # filter expressions: compile and evaluate
 	"./internal/text FuzzTruncate"                     # truncation at rune boundaries

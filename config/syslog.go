@@ -16,11 +16,15 @@ var CEFReservedKeys = []string{"rt", "cs1", "cs1Label", "cs2", "cs2Label", "cs3"
 // itself; leef.mapping may not name them.
 var LEEFReservedKeys = []string{"devTime", "devTimeFormat", "sev", "kafkaTopic", "kafkaPartition", "kafkaOffset"}
 
+// leefForbidden are the characters a LEEF delimiter may not be: those of
+// keys (letters, digits), of the key=value syntax and the header, and of
+// the values siembridge writes itself (times, addresses, devTimeFormat).
+const leefForbidden = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789=|\\-.:'+_/"
+
 // LEEFDelimiter returns the attribute delimiter that leef.delimiter
 // names: one printable ASCII character, "\t" or "tab" for a tab, or a hex
 // code 0xHH or xHH (the forms a LEEF 2.0 header takes). Characters that
-// would make the line ambiguous ('=', '|', '\', space, CR, LF, NUL) are
-// refused.
+// would make the line ambiguous (see leefForbidden) are refused.
 func LEEFDelimiter(s string) (byte, error) {
 	var c byte
 	switch {
@@ -37,8 +41,8 @@ func LEEFDelimiter(s string) (byte, error) {
 	default:
 		return 0, fmt.Errorf("%q: want one character, tab, or a hex code such as 0x5E", s)
 	}
-	if c != '\t' && (c <= ' ' || c >= 0x7f || c == '=' || c == '|' || c == '\\') {
-		return 0, fmt.Errorf("%q: the delimiter may not be '=', '|', '\\', a space, a control character or non-ASCII", s)
+	if c != '\t' && (c <= ' ' || c >= 0x7f || strings.IndexByte(leefForbidden, c) >= 0) {
+		return 0, fmt.Errorf("%q: the delimiter may not be a letter, digit, space, control character, non-ASCII or one of %s", s, leefForbidden)
 	}
 	return c, nil
 }

@@ -1,9 +1,17 @@
 // Package syslog is the siembridge sink for syslog receivers such as the
 // QRadar, ArcSight and Microsoft Sentinel (AMA/rsyslog) forwarders. It
-// writes RFC 5424 messages with octet-counting framing (RFC 6587 section
-// 3.4.1, "<length> <message>") over TCP, or over TLS (RFC 5425, same
-// framing). The message body is the event's JSON document or a CEF line
-// (see appendCEF and the README for the field mapping).
+// writes RFC 5424 messages (or RFC 3164 ones, rfc: rfc3164) with
+// octet-counting framing (RFC 6587 section 3.4.1, "<length> <message>") or
+// newline framing over TCP, or over TLS (RFC 5425, same framing); or each
+// message as one RELP syslog command (relp.go); or as one UDP datagram
+// (udp.go, lossy). The message body is the event's JSON document, a CEF
+// line (cef.go) or a LEEF 2.0 line (leef.go), with a configurable field
+// mapping (mapping.go). The README has the tables.
+//
+// RELP is the only network with an application-level acknowledgement:
+// each message is delivered when the receiver answered it 200; what the
+// rest of this comment says about TCP acknowledgements applies to tcp and
+// tls.
 //
 // # Delivery
 //

@@ -1,7 +1,11 @@
 // Package syslogfake is an in-process syslog receiver for tests: RFC 5424
-// messages in RFC 6587 octet-counted frames over TCP, or over TLS
-// (RFC 5425). It parses strictly, records every parse error (tests assert
-// there are none) and stores the parsed messages.
+// (or RFC 3164, Options.RFC3164) messages in RFC 6587 octet-counted or
+// newline frames over TCP, or over TLS (RFC 5425); one message per UDP
+// datagram (Options.Network "udp"); or RELP sessions as rsyslog's imrelp
+// runs them (Options.Network "relp", see relp.go: SetRELPStatus refuses
+// messages, ServerClose sends the serverclose hint). It parses strictly,
+// records every parse error (tests assert there are none) and stores the
+// parsed messages. ParseLEEF checks LEEF 2.0 bodies.
 //
 // It can be told to misbehave: Refuse stops listening (clients get
 // "connection refused") and drops every connection, Resume listens again
