@@ -70,6 +70,9 @@ type RouteStats struct {
 	Partitions []PartitionStats `json:"partitions"`
 	// Budget is the route's daily budget, nil without one.
 	Budget *BudgetStats `json:"budget,omitempty"`
+	// Volume is what the route's filter, sampling and shaping did: events
+	// filtered, sampled out, shaped, and the bytes saved.
+	Volume VolumeStats `json:"volume"`
 }
 
 // ConcurrencyStats: the requests of a route in flight (see
@@ -137,6 +140,7 @@ func (r *route) snapshot() RouteStats {
 		Retried:         c.Retried.Load(),
 		DeadLettered:    c.DeadLettered.Load(),
 		Filtered:        c.Filtered.Load(),
+		Volume:          volumeStats(c),
 		Requests:        c.Requests.Load(),
 		FailedRequests:  c.FailedRequests.Load(),
 		BufferedEvents:  r.bufEvents.Load(),

@@ -41,6 +41,7 @@ type Collector struct {
 
 	concLimit, concMax, inFlight, rtt, requestEvents *prometheus.Desc
 
+	volume volumeDescs
 	budget budgetDescs
 }
 
@@ -79,6 +80,7 @@ func NewCollector(src Source) *Collector {
 		inFlight:         d("requests_in_flight", "Requests in flight now.", "route"),
 		rtt:              d("sink_rtt_seconds", "The sink's base round-trip time as the concurrency controller sees it; 0 before it is known.", "route"),
 		requestEvents:    d("request_max_events", "Most events one request carries now: the batch size, or less while the sink answers items 429.", "route"),
+		volume:           newVolumeDescs(),
 		budget:           newBudgetDescs(),
 	}
 }
@@ -91,6 +93,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.lagRoute, c.lag, c.logEnd, c.oldestPendingAge,
 		c.concLimit, c.concMax, c.inFlight, c.rtt, c.requestEvents,
 	} {
+		ch <- d
+	}
+	for _, d := range c.volume.all() {
 		ch <- d
 	}
 	for _, d := range c.budget.all() {
@@ -133,6 +138,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.inFlight, float64(r.Concurrency.InFlight), r.Name)
 		gauge(c.rtt, r.Concurrency.RTTSeconds, r.Name)
 		gauge(c.requestEvents, float64(r.Concurrency.RequestEvents), r.Name)
+		c.volume.collect(ch, r)
 		c.budget.collect(ch, r, now)
 		for _, p := range r.Partitions {
 			part := strconv.FormatInt(int64(p.Partition), 10)

@@ -53,6 +53,8 @@ func sampleStats() bridge.Stats {
 			BufferedEvents: 1000, BufferedBytes: 500000, BufferMaxEvents: 5000, BufferMaxBytes: 8 << 20,
 			Lag: 7000, MaxLag: 9000,
 			Concurrency: bridge.ConcurrencyStats{Limit: 12, Max: 32, InFlight: 9, Adaptive: true, RTTSeconds: 0.12, RequestEvents: 400, PerPartition: 4},
+			Volume: bridge.VolumeStats{Filtered: 500, FilteredBytes: 350000, SampledOut: 400, SampledOutBytes: 280000, Shaped: 8000,
+				NotJSON: 7, RenameErrors: 2, InBytes: 6300000, OutBytes: 3000000, SavedBytes: 3300000},
 			Partitions: []bridge.PartitionStats{
 				{Topic: "events", Partition: 0, Next: 4000, LogEnd: 8000, Lag: 4000, OldestPending: statsNow.Add(-90 * time.Second)},
 				{Topic: "events", Partition: 1, Next: 5000, LogEnd: 8000, Lag: 3000},
@@ -86,6 +88,11 @@ func TestCollector(t *testing.T) {
 		"siembridge_route_lag_events":  7000,
 		"siembridge_concurrency_limit": 12, "siembridge_concurrency_max": 32, "siembridge_requests_in_flight": 9,
 		"siembridge_sink_rtt_seconds": 0.12, "siembridge_request_max_events": 400,
+		"siembridge_events_filtered_total": 500, "siembridge_bytes_filtered_total": 350000,
+		"siembridge_events_sampled_out_total": 400, "siembridge_bytes_sampled_out_total": 280000,
+		"siembridge_events_shaped_total": 8000, "siembridge_events_not_json_passed_total": 7,
+		"siembridge_events_rename_errors_total": 2,
+		"siembridge_bytes_volume_in_total":      6300000, "siembridge_bytes_volume_out_total": 3000000,
 	})
 	perRoute("hec", map[string]float64{
 		"siembridge_consumer_group_joined": 1, "siembridge_sink_up": 0, "siembridge_paused": 1,
@@ -96,6 +103,11 @@ func TestCollector(t *testing.T) {
 		"siembridge_route_lag_events":  0,
 		"siembridge_concurrency_limit": 0, "siembridge_concurrency_max": 0, "siembridge_requests_in_flight": 0,
 		"siembridge_sink_rtt_seconds": 0, "siembridge_request_max_events": 0,
+		"siembridge_events_filtered_total": 0, "siembridge_bytes_filtered_total": 0,
+		"siembridge_events_sampled_out_total": 0, "siembridge_bytes_sampled_out_total": 0,
+		"siembridge_events_shaped_total": 0, "siembridge_events_not_json_passed_total": 0,
+		"siembridge_events_rename_errors_total": 0,
+		"siembridge_bytes_volume_in_total":      0, "siembridge_bytes_volume_out_total": 0,
 	})
 	for k, v := range map[string]float64{
 		`siembridge_rate_mode{mode="catch-up",route="elastic"}`:                                  1,

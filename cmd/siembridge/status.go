@@ -13,6 +13,7 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/config"
 )
 
@@ -56,6 +57,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		out = append(out, rs)
 	}
+	addDaemonCounters(ctx, cfg.Metrics.Listen, out, stderr)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -83,6 +85,10 @@ type routeStatus struct {
 	Oldest        time.Time         `json:"oldest_undelivered,omitzero"`
 	BehindSeconds float64           `json:"behind_seconds,omitempty"`
 	Partitions    []partitionStatus `json:"partitions"`
+	// Volume is what the route's filter, sampling and shaping did, as the
+	// running daemon counts them (from its /api/status at metrics.listen);
+	// nil when it cannot be asked.
+	Volume *bridge.VolumeStats `json:"volume,omitempty"`
 }
 
 type partitionStatus struct {
@@ -235,6 +241,9 @@ func writeStatusTable(w io.Writer, routes []routeStatus) {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "route %s  group %s (%s, %d member%s)\n", rs.Route, rs.Group, rs.State, rs.Members, pluralS(rs.Members))
+		if line := volumeLine(rs.Volume); line != "" {
+			fmt.Fprintln(w, line)
+		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprint(tw, "  TOPIC\tPARTITION\tCOMMITTED\tLOG END\tLAG\tOLDEST UNDELIVERED\tBEHIND\n")
 		ps := append([]partitionStatus(nil), rs.Partitions...)
