@@ -16,9 +16,11 @@ import (
 
 // This file is the bridge's side of routes[].budget (package budget keeps
 // the account; docs/budget.md explains the design). The hook into the
-// pipeline is small: a batch passes admit before it goes to the stage,
-// land records what a deferral must remember, the commit is capped by
-// the partition's Deferral, and monitor calls budgetTick once a second.
+// pipeline is small: a batch skips what a drain must not send twice
+// (skipDone), the stage asks the budget which selected events to send
+// (admitter), land records what was handled (remember) and caps the
+// commit by the partition's Deferral, and monitor calls budgetTick once a
+// second.
 
 // ledgerWait bounds how long a starting route waits to read what the
 // route's processes already spent today before it starts sending.
@@ -112,57 +114,14 @@ func (r *route) runLedger(start, ctx context.Context) (wait func()) {
 	return func() { <-done }
 }
 
-// admission is what the budget decided for one batch.
-type admission struct {
-	// send is what goes to the stage.
-	send []*event.Event
-	// done lists the runs of offsets of the batch that were not deferred,
-	// recorded in the partition's Deferral once the batch is delivered;
-	// nil while the partition defers nothing.
-	done [][2]int64
-}
-
-// admit passes a batch through the route's budget: events handled before
-// a rewind are skipped, and a spent budget holds back the events without
-// priority (deferring or dropping them).
-func (c *claimRun) admit(b *deliver.Batch) admission {
-	rb, d := c.r.budget, c.p.deferral
-	if rb == nil {
-		return admission{send: b.Events}
+// skipDone returns the events of a batch to hand to the stage: without
+// those that the partition's deferral remembers as handled before a
+// rewind (they were sent, or filtered out, while earlier events waited).
+func (c *claimRun) skipDone(evs []*event.Event) []*event.Event {
+	d := c.p.deferral
+	if c.r.budget == nil || !d.Remembers(evs[0].Offset, evs[len(evs)-1].Offset) {
+		return evs
 	}
-	evs := b.Events
-	if d.Remembers() {
-		evs = skipDone(evs, d)
-	}
-	spent, active := rb.b.Spent(), d.Active()
-	if !spent && !active {
-		return admission{send: evs}
-	}
-	send, held := evs, []*event.Event(nil)
-	if spent {
-		send, held = rb.b.Split(evs)
-	}
-	if len(held) > 0 && rb.b.Action() == budget.Drop {
-		rb.b.Held(len(held), size(held))
-		return admission{send: send}
-	}
-	if d.Full() && active { // no room to remember more: everything waits
-		send, held = nil, evs
-	}
-	for _, ev := range held {
-		d.Defer(ev.Offset, ev.Timestamp, ev.Size())
-	}
-	if len(held) > 0 {
-		rb.b.Held(len(held), size(held))
-	}
-	if !d.Active() {
-		return admission{send: send}
-	}
-	return admission{send: send, done: notHeld(b.Events, held)}
-}
-
-// skipDone returns evs without the events that d remembers as handled.
-func skipDone(evs []*event.Event, d *budget.Deferral) []*event.Event {
 	var out []*event.Event
 	for i, ev := range evs {
 		if d.Skip(ev.Offset) {
@@ -181,13 +140,50 @@ func skipDone(evs []*event.Event, d *budget.Deferral) []*event.Event {
 	return out
 }
 
-// notHeld returns the runs of consecutive events of all that are not in
-// held (a subsequence of all), as offset ranges.
-func notHeld(all, held []*event.Event) [][2]int64 {
+// admitter returns the stage's admit function for flight f (nil without
+// a budget): it is asked for the events the filter, sampling and shaping
+// selected, and passes them through the budget. A spent budget holds back
+// the events without priority: deferred (f.held, and the partition's
+// commit stops at the first) or dropped (counted, committed).
+func (c *claimRun) admitter(f *flight) func([]*event.Event) []*event.Event {
+	rb, d := c.r.budget, c.p.deferral
+	if rb == nil {
+		return nil
+	}
+	return func(evs []*event.Event) []*event.Event {
+		spent, active := rb.b.Spent(), d.Active()
+		if !spent && !active {
+			return evs
+		}
+		send, held := evs, []*event.Event(nil)
+		if spent {
+			send, held = rb.b.Split(evs)
+		}
+		if len(held) > 0 && rb.b.Action() == budget.Drop {
+			rb.b.Held(len(held), size(held))
+			return send
+		}
+		if active && d.Full() { // no room to remember more: everything waits
+			send, held = nil, evs
+		}
+		for _, ev := range held {
+			d.Defer(ev.Offset, ev.Timestamp, ev.Size())
+			f.held = append(f.held, ev.Offset)
+		}
+		if len(held) > 0 {
+			rb.b.Held(len(held), size(held))
+		}
+		return send
+	}
+}
+
+// notHeld returns the runs of consecutive events of all whose offsets are
+// not in held (increasing, a subset of all's), as offset ranges.
+func notHeld(all []*event.Event, held []int64) [][2]int64 {
 	var runs [][2]int64
 	h, open := 0, false
 	for _, ev := range all {
-		if h < len(held) && held[h] == ev {
+		if h < len(held) && held[h] == ev.Offset {
 			h++
 			open = false
 			continue
@@ -210,10 +206,19 @@ func size(evs []*event.Event) int {
 	return n
 }
 
-// remember records a delivered batch's handled offsets in the deferral.
-func (p *partition) remember(done [][2]int64) {
-	for _, run := range done {
-		p.deferral.Done(run[0], run[1])
+// remember records the offsets of a delivered batch that were handled
+// (sent, filtered out, dropped: all but the deferred ones), so that a
+// drain does not send them again. Every batch of a route with a budget is
+// remembered, not only those after the first deferred offset: batches of
+// a partition pass the budget concurrently, so a later one may be sent
+// before an earlier one is deferred. What the commit passed is forgotten
+// (Forget in land), so the ranges stay few while nothing is deferred.
+func (c *claimRun) remember(f *flight) {
+	if c.r.budget == nil {
+		return
+	}
+	for _, run := range notHeld(f.b.Events, f.held) {
+		c.p.deferral.Done(run[0], run[1])
 	}
 }
 

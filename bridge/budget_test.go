@@ -101,7 +101,7 @@ func budgetEvents(t *testing.T, brokers []string) {
 	}
 }
 
-func budgetConfig(t *testing.T, brokers []string) *config.Config {
+func budgetConfig(t *testing.T, brokers []string, inFlight int, whenSpent string) *config.Config {
 	t.Helper()
 	cfg, err := config.Parse(fmt.Appendf(nil, `
 kafka:
@@ -114,91 +114,143 @@ routes:
     topics: [events]
     sink: {type: null}
     batch: {max_events: 5, max_wait: 20ms}
-    max_in_flight_per_partition: 1
+    max_in_flight_per_partition: %d
     commit_interval: 100ms
     budget:
       events_per_day: 50
       priority: 'event.kind == "alert"'
+      when_spent: %s
 shutdown_timeout: 5s
-`, brokers[0]))
+`, brokers[0], inFlight, whenSpent))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg
 }
 
+// budgetRun is one test's broker, sink, clock and bridge.
+type budgetRun struct {
+	t       *testing.T
+	cluster *kafkatest.Cluster
+	clk     *budgetClock
+	sink    *countSink
+	cfg     func() *config.Config
+}
+
+func (r *budgetRun) start() (*Bridge, func()) {
+	b, err := New(r.cfg(), WithLogger(quiet), WithSink("r", r.sink), WithBudgetClock(r.clk))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	return b, func() {
+		cancel()
+		if err := <-done; err != nil {
+			r.t.Error(err)
+		}
+	}
+}
+
+func (r *budgetRun) committed() int64 {
+	c, err := kafkatest.Committed(r.cluster.Brokers(), "siembridge-r", "events")
+	if err != nil {
+		return -1
+	}
+	return c[0]
+}
+
+// settled reports whether every event was either sent or is deferred by
+// b, with the commit at the first one not sent.
+func (r *budgetRun) settled(b *Bridge) func() bool {
+	return func() bool {
+		st := b.Stats().Routes[0].Budget
+		got := r.sink.counts()
+		first := int64(0)
+		for got[first] > 0 {
+			first++
+		}
+		return st.Spent && st.Pending > 0 && int64(len(got))+st.Pending == 100 && r.committed() == first
+	}
+}
+
+func newBudgetRun(t *testing.T, inFlight int, whenSpent string) *budgetRun {
+	cluster, err := kafkatest.Start(1, []string{"events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	budgetEvents(t, cluster.Brokers())
+	r := &budgetRun{t: t, cluster: cluster, sink: &countSink{got: map[int64]int{}},
+		clk: &budgetClock{now: time.Date(2026, 11, 29, 22, 0, 0, 0, time.UTC), timers: map[chan time.Time]time.Time{}}}
+	r.cfg = func() *config.Config { return budgetConfig(t, cluster.Brokers(), inFlight, whenSpent) }
+	return r
+}
+
 // TestBudgetDeferral: once the day's 50 events are sent, alerts still
 // flow and the rest waits in Kafka (the commit stays at the first
 // deferred offset); after midnight the rest is read again and sent, and
-// the alerts already sent are not sent again. Across a restart while
+// the alerts already sent are not sent again. Batches in flight at once
+// may overshoot the budget by what they carry. Across a restart while
 // events are deferred nothing is lost (the alerts may come twice: the new
 // process does not know the old one sent them).
 func TestBudgetDeferral(t *testing.T) {
-	for _, restart := range []bool{false, true} {
-		t.Run(fmt.Sprintf("restart=%v", restart), func(t *testing.T) {
-			cluster, err := kafkatest.Start(1, []string{"events"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cluster.Close()
-			budgetEvents(t, cluster.Brokers())
-			clk := &budgetClock{now: time.Date(2026, 11, 29, 22, 0, 0, 0, time.UTC), timers: map[chan time.Time]time.Time{}}
-			sink := &countSink{got: map[int64]int{}}
-			start := func() (*Bridge, func()) {
-				b, err := New(budgetConfig(t, cluster.Brokers()), WithLogger(quiet), WithSink("r", sink), WithBudgetClock(clk))
-				if err != nil {
-					t.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				done := make(chan error, 1)
-				go func() { done <- b.Run(ctx) }()
-				return b, func() {
-					cancel()
-					if err := <-done; err != nil {
-						t.Error(err)
-					}
-				}
-			}
-			committed := func() int64 {
-				c, err := kafkatest.Committed(cluster.Brokers(), "siembridge-r", "events")
-				if err != nil {
-					return -1
-				}
-				return c[0]
-			}
-			deferredAll := func(b *Bridge) func() bool {
-				return func() bool {
-					st := b.Stats().Routes[0].Budget
-					return st.Spent && st.Pending == 45 && committed() == 50
-				}
-			}
-
-			b, stop := start()
-			waitUntil(t, 10*time.Second, "45 events deferred, the commit at offset 50", deferredAll(b))
-			got := sink.counts()
+	for _, tc := range []struct {
+		name     string
+		inFlight int
+		restart  bool
+	}{{"in order", 1, false}, {"pipelined", 4, false}, {"restart", 1, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newBudgetRun(t, tc.inFlight, "defer")
+			b, stop := r.start()
+			waitUntil(t, 10*time.Second, "events deferred, the commit at the first", r.settled(b))
+			got := r.sink.counts()
+			sent := 0
 			for off := int64(0); off < 100; off++ {
-				want := 0
-				if off < 50 || off%10 == 9 {
-					want = 1
+				if off%10 == 9 && got[off] != 1 {
+					t.Fatalf("day 1: alert at offset %d sent %d times", off, got[off])
 				}
-				if got[off] != want {
-					t.Fatalf("day 1: offset %d sent %d times, want %d", off, got[off], want)
+				if off%10 != 9 && got[off] > 0 {
+					sent++
 				}
 			}
-			if restart {
+			if sent < 45 || (tc.inFlight == 1 && sent != 45) {
+				t.Fatalf("day 1: %d events without priority sent; the budget is 50 with 5 alerts", sent)
+			}
+			if tc.restart {
 				stop()
-				b, stop = start()
-				waitUntil(t, 10*time.Second, "the new process defers the same 45", deferredAll(b))
+				b, stop = r.start()
+				waitUntil(t, 10*time.Second, "the new process defers the same events", r.settled(b))
 			}
-			clk.Set(time.Date(2026, 11, 30, 0, 0, 1, 0, time.UTC))
-			waitUntil(t, 10*time.Second, "everything sent and committed", func() bool { return len(sink.counts()) == 100 && committed() == 100 })
+			r.clk.Set(time.Date(2026, 11, 30, 0, 0, 1, 0, time.UTC))
+			waitUntil(t, 10*time.Second, "everything sent and committed", func() bool { return len(r.sink.counts()) == 100 && r.committed() == 100 })
 			stop()
-			for off, n := range sink.counts() {
-				if n == 1 || (restart && off%10 == 9 && off > 50 && n == 2) {
+			for off, n := range r.sink.counts() {
+				if n == 1 || (tc.restart && off%10 == 9 && off > 50 && n == 2) {
 					continue
 				}
 				t.Errorf("offset %d sent %d times", off, n)
 			}
 		})
+	}
+}
+
+// TestBudgetDrop: with when_spent: drop the events held back are
+// committed and counted, never sent; alerts still flow.
+func TestBudgetDrop(t *testing.T) {
+	r := newBudgetRun(t, 1, "drop")
+	b, stop := r.start()
+	defer stop()
+	waitUntil(t, 10*time.Second, "everything committed", func() bool { return r.committed() == 100 })
+	got := r.sink.counts()
+	st := b.Stats().Routes[0].Budget
+	if len(got) != 55 || st.Dropped != 45 || st.Pending != 0 || st.Deferred != 0 {
+		t.Fatalf("sent %d, stats %+v", len(got), st)
+	}
+	for off := int64(9); off < 100; off += 10 {
+		if got[off] != 1 {
+			t.Errorf("alert at %d sent %d times", off, got[off])
+		}
 	}
 }

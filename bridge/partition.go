@@ -204,7 +204,7 @@ type claimRun struct {
 // flight is a batch on its way to the sink.
 type flight struct {
 	b    *deliver.Batch
-	adm  admission // what the budget let through (budget.go)
+	held []int64 // offsets the budget deferred (budget.go)
 	done bool
 }
 
@@ -226,12 +226,12 @@ func (c *claimRun) sendAll(wait, send context.Context, inFlight int) {
 			continue
 		}
 		f := c.takeOff(b)
-		f.adm = c.admit(b)
+		evs := c.skipDone(b.Events)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			if len(f.adm.send) == 0 || c.r.stage.Deliver(wait, send, f.adm.send) == nil {
+			if len(evs) == 0 || c.r.stage.DeliverAdmitted(wait, send, evs, c.admitter(f)) == nil {
 				c.land(f)
 			}
 		}()
@@ -270,7 +270,7 @@ func (c *claimRun) land(f *flight) {
 		p.oldest.Store(c.flying[0].b.Events[0].Timestamp.UnixMilli())
 	}
 	c.tracker.ReleaseRange(b.Events[0].Offset, b.Events[len(b.Events)-1].Offset)
-	p.remember(f.adm.done)
+	c.remember(f)
 	next := p.deferral.Cap(c.tracker.Committable())
 	p.deferral.Forget(next)
 	p.next.Store(next)

@@ -80,12 +80,13 @@ func (d *Deferral) Skip(offset int64) bool {
 	return d.done.contains(offset)
 }
 
-// Remembers reports whether any done offset is remembered (Skip may
-// return true).
-func (d *Deferral) Remembers() bool {
+// Remembers reports whether any done offset in [from, to] is remembered
+// (Skip may return true for one of them).
+func (d *Deferral) Remembers(from, to int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.done) > 0
+	i := sort.Search(len(d.done), func(i int) bool { return d.done[i].to >= from })
+	return i < len(d.done) && d.done[i].from <= to
 }
 
 // Cap returns the offset the partition may commit: committable, or From

@@ -87,8 +87,8 @@ func TestDeferralRewind(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	d.Rewind(12) // read again from the committed offset
-	if d.Active() || !d.Remembers() {
-		t.Fatal("after rewind")
+	if d.Active() || !d.Remembers(0, 13) || !d.Remembers(19, 30) || d.Remembers(20, 30) || d.Remembers(0, 11) {
+		t.Fatal("after rewind: Remembers")
 	}
 	var sent []int64
 	for off := int64(12); off < 22; off++ {
@@ -100,7 +100,7 @@ func TestDeferralRewind(t *testing.T) {
 		t.Fatalf("sent again %v", sent)
 	}
 	d.Forget(20)
-	if d.Remembers() {
+	if d.Remembers(0, 100) {
 		t.Fatal("Forget(20) kept ranges")
 	}
 }

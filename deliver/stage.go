@@ -141,8 +141,21 @@ func (s *Stage) Degraded() string {
 // so that a request already sent gets its answer, and nothing new is sent.
 // send must end no later than wait.
 func (s *Stage) Deliver(wait, send context.Context, evs []*event.Event) error {
+	return s.DeliverAdmitted(wait, send, evs, nil)
+}
+
+// DeliverAdmitted is Deliver with admit (when not nil) asked, after the
+// filter, sampling and shaping, which of the events selected for the sink
+// to send now: the route's daily budget (bridge/budget.go). The events it
+// leaves out count as done for this call; the caller keeps their offsets
+// from being committed, or counts them as dropped. admit gets a run of
+// evs in order, returns a subsequence of it and must not block.
+func (s *Stage) DeliverAdmitted(wait, send context.Context, evs []*event.Event, admit func([]*event.Event) []*event.Event) error {
 	if s.cfg.Filter != nil || s.cfg.Volume != nil {
 		evs = s.selectEvents(evs)
+	}
+	if admit != nil {
+		evs = admit(evs)
 	}
 	var held blockedHold
 	defer held.release(s)
