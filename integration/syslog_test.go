@@ -114,7 +114,10 @@ shutdown_timeout: 10s
 		t.Errorf("%d events dead-lettered", rs.DeadLettered)
 	}
 	for _, m := range msgs[:min(len(msgs), 50)] {
-		if !strings.HasPrefix(m.Msg, "CEF:0|ACME|Bridge|1.0|") || !strings.Contains(m.Msg, " cs2Label=kafka.topic cs2="+topic+" ") {
+		// Vendor and product: the event's observer (the firewall) when it
+		// names one, else the configured ones.
+		h := strings.SplitN(m.Msg, "|", 5)
+		if len(h) < 5 || h[0] != "CEF:0" || h[3] != "1.0" || (h[1] == "ACME") != (h[2] == "Bridge") || !strings.Contains(m.Msg, " cs2Label=kafka.topic cs2="+topic+" ") {
 			t.Errorf("not the expected CEF: %.300s", m.Msg)
 		}
 		// The CEF extension and the structured data agree.
