@@ -73,8 +73,14 @@ type Stage struct {
 	clock clock.Clock
 	conc  *ratelimit.Concurrency
 	// chunk is the most events one request carries now (see
-	// Config.MaxBatch); 0 = no bound.
-	chunk atomic.Int64
+	// Config.MaxBatch); 0 = no bound. Written under sizeMu.
+	chunk   atomic.Int64
+	sizeMu  sync.Mutex
+	resized time.Time // the last change of chunk, or an answer that kept it
+	// badSize is the size of the last request answered with many items
+	// throttled: growth slows down near it. 0 once a request of that size
+	// went through clean.
+	badSize int
 
 	counters Counters
 
@@ -324,7 +330,7 @@ func (s *Stage) classify(pending []*event.Event, err error, now time.Time, laten
 		if be != nil {
 			throttled = be.Count(sinks.Throttled)
 		}
-		s.resize(len(pending), throttled)
+		s.resize(now, len(pending), throttled)
 		if throttled > 0 {
 			// Ease off in proportion to the share of items pushed back.
 			s.lim.ThrottledFraction(now, float64(throttled)/float64(len(pending)))
@@ -444,31 +450,63 @@ func (s *Stage) sleep(ctx context.Context, d time.Duration, wake <-chan struct{}
 	}
 }
 
-// Request sizing (Config.MaxBatch): a request with more than
-// shrinkFraction of its items throttled sets the size to what the sink
-// took of it (at least 1); a request with none throttled grows it by an
-// eighth (at least one event) up to MaxBatch.
-const shrinkFraction = 0.1
+// Request sizing (Config.MaxBatch). An answer with more than
+// shrinkFraction of its items throttled halves the request size, but not
+// below what the sink took of it (at least one event); at most once per
+// resizeInterval, so that the answers to requests already in flight count
+// as one signal. Each resizeInterval of answers without throttled items
+// to requests of the full size grows it by an eighth (at least one event), up to MaxBatch — by a
+// thirty-second within 10 % of the size last refused, so that a sink with
+// a hard burst is probed gently. While it is
+// below MaxBatch it also bounds the rate limiter's burst
+// (Limiter.SetRequestBurst), so requests are spaced by their size.
+const (
+	shrinkFraction = 0.1
+	resizeInterval = 250 * time.Millisecond
+)
 
-// resize adapts the request size to an answer of sent events with
+// resize adapts the request size to an answer at now of sent events with
 // throttled items 429.
-func (s *Stage) resize(sent, throttled int) {
-	maxBatch := int64(s.cfg.MaxBatch)
+func (s *Stage) resize(now time.Time, sent, throttled int) {
+	maxBatch := s.cfg.MaxBatch
 	if maxBatch <= 0 {
 		return
 	}
-	for {
-		cur := s.chunk.Load()
-		next := cur
-		switch {
-		case throttled == 0:
-			next = min(maxBatch, cur+max(1, cur/8))
-		case float64(throttled) > shrinkFraction*float64(sent):
-			next = min(cur, int64(max(1, sent-throttled)))
-		}
-		if next == cur || s.chunk.CompareAndSwap(cur, next) {
+	s.sizeMu.Lock()
+	defer s.sizeMu.Unlock()
+	cur := int(s.chunk.Load())
+	next := cur
+	switch {
+	case float64(throttled) > shrinkFraction*float64(sent):
+		if now.Sub(s.resized) < resizeInterval {
 			return
 		}
+		next = min(cur, max(cur/2, sent-throttled, 1))
+		s.badSize = sent
+	case throttled == 0:
+		if sent >= s.badSize {
+			s.badSize = 0 // the sink takes that much now
+		}
+		if cur >= maxBatch || sent < cur || now.Sub(s.resized) < resizeInterval {
+			return // a request smaller than the size tells nothing of it
+		}
+		step := max(1, cur/8)
+		if s.badSize > 0 && cur*10 >= s.badSize*9 {
+			step = max(1, cur/32) // near where the sink refused: probe gently
+		}
+		next = min(maxBatch, cur+step)
+	default:
+		return
+	}
+	s.resized = now
+	if next == cur {
+		return
+	}
+	s.chunk.Store(int64(next))
+	if next < maxBatch {
+		s.lim.SetRequestBurst(next)
+	} else {
+		s.lim.SetRequestBurst(0)
 	}
 }
 

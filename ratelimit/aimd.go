@@ -23,6 +23,22 @@ const (
 	// before the first decrease, so a storm that pushed it to the floor
 	// does not leave it crawling back from there.
 	goodFraction = 0.05
+	// nearFraction and probeFraction: once an unlimited route's cap is
+	// back within nearFraction of the rate at which the sink last
+	// throttled (and up to farFraction above it: past that the sink must
+	// have grown), it grows by only probeFraction of that rate per second:
+	// quickly back to the sink's capacity, then slowly past it (as CUBIC
+	// does around its last loss), so that a sink with a hard capacity
+	// sees few 429s.
+	nearFraction  = 0.95
+	farFraction   = 1.1
+	probeFraction = 0.02
+	// minEstimateSpan: before the first full window of deliveries, a
+	// throttle signal once this span of deliveries is measured takes the
+	// rate delivered so far as the rate to lower (while throttled, about
+	// the sink's capacity), so that a route starting against a sink that
+	// throttles at once does not run uncapped for a whole window.
+	minEstimateSpan = 250 * time.Millisecond
 	// maxIncreaseSpan: one success adds at most one second's worth of
 	// growth, however long ago the previous one was.
 	maxIncreaseSpan = time.Second
@@ -58,6 +74,9 @@ type aimd struct {
 	// the sink last coped with); unlimited routes grow back toward it in
 	// steps of at least goodFraction of it.
 	good float64
+	// lastDrop is the rate in effect just before the latest decrease:
+	// about where the sink's capacity was found.
+	lastDrop float64
 
 	lastDecrease time.Time
 	lastIncrease time.Time
@@ -114,16 +133,23 @@ func (a *aimd) throttle(now time.Time, configured, fraction float64) bool {
 	floor := a.cfg.floor(configured)
 	cur := a.effective(configured)
 	if cur == 0 {
-		if !a.hasDelivered {
+		switch {
+		case a.hasDelivered:
+			cur = a.delivered
+		case a.winEvents > 0 && now.Sub(a.winStart) >= minEstimateSpan:
+			cur = float64(a.winEvents) / now.Sub(a.winStart).Seconds()
+		default:
 			return false
 		}
-		cur = a.delivered
 	}
 	if a.capRate == 0 {
 		a.good = cur
 	}
 	fraction = min(max(fraction, 0.01), 1)
 	next := max(cur*(1-(1-decreaseFactor)*fraction), floor)
+	if next < cur {
+		a.lastDrop = cur
+	}
 	a.lastDecrease = now
 	a.lastIncrease = now
 	old := a.capRate
@@ -172,6 +198,9 @@ func (a *aimd) success(now time.Time, latency time.Duration, configured float64)
 	step := max(stepFraction*configured, minStep)
 	if configured == 0 {
 		step = max(unlimitedGrowth*a.capRate, goodFraction*a.good, minStep)
+		if a.capRate >= nearFraction*a.lastDrop && a.capRate <= farFraction*a.lastDrop {
+			step = max(probeFraction*a.lastDrop, minStep)
+		}
 	}
 	a.capRate += step * span.Seconds()
 	if configured > 0 && a.capRate >= configured {

@@ -108,7 +108,10 @@ type Limiter struct {
 	mu   sync.Mutex // guards the fields below
 	mode Mode
 	ad   aimd
-	seq  uint64 // of the last change announced to onChange
+	// reqBurst, when above 0, bounds the events bucket's burst (see
+	// SetRequestBurst).
+	reqBurst int
+	seq      uint64 // of the last change announced to onChange
 
 	hookMu  sync.Mutex // serializes onChange calls
 	hookSeq uint64     // last seq delivered; guarded by hookMu
@@ -164,7 +167,11 @@ func setBucket(b *rate.Limiter, now time.Time, r float64, burst int) {
 func (l *Limiter) applyLocked(now time.Time) {
 	evCfg, byCfg := l.cfg.rates(l.mode)
 	ev := l.ad.effective(evCfg)
-	setBucket(l.events, now, ev, l.cfg.eventBurst(ev))
+	burst := l.cfg.eventBurst(ev)
+	if l.reqBurst > 0 {
+		burst = min(burst, l.reqBurst)
+	}
+	setBucket(l.events, now, ev, burst)
 	setBucket(l.bytes, now, byCfg, l.cfg.byteBurst(byCfg))
 	l.unlimited.Store(ev == 0 && byCfg == 0)
 }
@@ -413,6 +420,22 @@ func (l *Limiter) Delivered(now time.Time, events int) {
 	l.mu.Lock()
 	l.ad.observeDelivered(now, events)
 	l.mu.Unlock()
+}
+
+// SetRequestBurst bounds the events bucket's burst by n events (n ≤ 0
+// removes the bound). The delivery stage sets it to its request size while
+// the sink answers items 429: a sink whose own burst is smaller than ours
+// then gets requests spaced by their size at the rate in effect, rather
+// than two back to back from the tokens saved up. Safe for concurrent use.
+func (l *Limiter) SetRequestBurst(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n = max(n, 0)
+	if n == l.reqBurst {
+		return
+	}
+	l.reqBurst = n
+	l.applyLocked(l.clock.Now())
 }
 
 // Mode returns the current mode.
