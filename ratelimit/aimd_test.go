@@ -288,3 +288,53 @@ func TestAIMDUnlimitedRecoversTowardGoodRate(t *testing.T) {
 		t.Fatalf("two healthy seconds after the storm: cap %v, want 210", a.capRate)
 	}
 }
+
+// An unlimited route's cap comes back quickly to near the rate at which
+// the sink last throttled, then probes past it slowly (2 % of that rate a
+// second) until it is 10 % above it, then quickly again.
+func TestAIMDProbesSlowlyNearLastDrop(t *testing.T) {
+	cfg := Config{Floor: 10}
+	a := aimd{cfg: &cfg}
+	a.observeDelivered(at(0), 5000)
+	a.observeDelivered(at(1000), 0) // measured 5000 events/s
+	a.throttle(at(1000), 0, 0.2)    // 5000 × (1 − 0.1)
+	if a.capRate != 4500 || a.lastDrop != 5000 {
+		t.Fatalf("after the throttle: cap %v, last drop %v; want 4500 and 5000", a.capRate, a.lastDrop)
+	}
+	steps := []struct {
+		ms   int
+		want float64
+	}{
+		{2000, 4950}, // far below 0.95 × 5000: + 10 % of 4500
+		{3000, 5050}, // near: + 2 % of 5000
+		{4000, 5150},
+		{5000, 5250},
+		{6000, 5350},
+		{7000, 5450},
+		{8000, 5550}, // 5450 is still within 1.1 × 5000
+		{9000, 6105}, // past it: + 10 % again
+	}
+	for _, s := range steps {
+		a.success(at(s.ms), 0, 0)
+		if math.Abs(a.capRate-s.want) > 1e-6 {
+			t.Fatalf("at %d ms: cap %v, want %v", s.ms, a.capRate, s.want)
+		}
+	}
+}
+
+// Before its first full window of deliveries, a throttle lowers the rate
+// delivered so far once a quarter second of it is measured; before that
+// it only counts.
+func TestAIMDEstimatesBeforeFirstWindow(t *testing.T) {
+	cfg := Config{Floor: 10}
+	a := aimd{cfg: &cfg}
+	a.observeDelivered(at(0), 1000)
+	a.observeDelivered(at(100), 200)
+	if a.throttle(at(100), 0, 1) || a.capRate != 0 {
+		t.Fatalf("100 ms measured: cap %v, want none yet", a.capRate)
+	}
+	a.observeDelivered(at(300), 300) // 1500 events in 300 ms: 5000/s
+	if !a.throttle(at(300), 0, 1) || math.Abs(a.capRate-2500) > 1e-6 {
+		t.Fatalf("300 ms measured at 5000/s, all throttled: cap %v, want 2500", a.capRate)
+	}
+}

@@ -454,3 +454,26 @@ func TestRaisedLimit(t *testing.T) {
 		}
 	}
 }
+
+// SetRequestBurst bounds the events burst while set: tokens saved up give
+// one request of that size at once, not two.
+func TestSetRequestBurst(t *testing.T) {
+	l, clk := newTest(t, Config{EventsPerSecond: 1000, Burst: 1000, BatchEvents: 1000, BatchBytes: 1 << 20})
+	l.SetRequestBurst(100)
+	if got := l.events.Burst(); got != 100 {
+		t.Fatalf("burst %d with a request size of 100, want 100", got)
+	}
+	clk.Advance(10 * time.Second) // plenty of time to fill any bucket
+	start := clk.Now()
+	if err := l.Wait(context.Background(), 200, 0); err != nil {
+		t.Fatal(err)
+	}
+	// 100 at once, the next 100 a tenth of a second later at 1000/s.
+	if got := clk.Now().Sub(start); got < 90*time.Millisecond {
+		t.Fatalf("200 events after a long idle took %v, want ≥ 100 ms: the burst is not bounded", got)
+	}
+	l.SetRequestBurst(0)
+	if got := l.events.Burst(); got != 1000 {
+		t.Fatalf("burst %d after the bound was removed, want the configured 1000", got)
+	}
+}
