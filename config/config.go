@@ -383,7 +383,7 @@ type SplunkHEC struct {
 	// of them), used round-robin; a URL whose request failed is skipped
 	// for URLCooldown. Each has its own data channel and cookies, and an
 	// acknowledgement is asked of the URL that took the events.
-	URLs []string `yaml:"urls"`
+	URLs []string `yaml:"urls,omitempty"`
 	// URLCooldown is how long a URL is skipped after a request to it
 	// failed (refused, timed out, 5xx, busy) while another URL is usable.
 	// Default 10s.
@@ -413,13 +413,13 @@ type SplunkHEC struct {
 	// sent as a string, an array of them as a multi-value field; a
 	// missing, null or empty value, or an object, leaves the field out.
 	// Endpoint event only. Default none.
-	Fields map[string]string `yaml:"fields"`
+	Fields map[string]string `yaml:"fields,omitempty"`
 	// KafkaFields adds the indexed fields kafka_topic, kafka_partition and
 	// kafka_offset, which make duplicates findable. Default true; endpoint
 	// event only.
-	KafkaFields *bool `yaml:"kafka_fields"`
-	Gzip        bool  `yaml:"gzip"`
-	CAFile    string `yaml:"ca_file"`
+	KafkaFields *bool  `yaml:"kafka_fields"`
+	Gzip        bool   `yaml:"gzip"`
+	CAFile      string `yaml:"ca_file"`
 	// InsecureSkipVerify disables certificate checks; logged loudly.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 	// Ack turns on indexer acknowledgement.
@@ -476,6 +476,10 @@ type Syslog struct {
 	// RELPWindow is the number of RELP commands sent but not yet
 	// acknowledged (network: relp). Default 128, librelp's.
 	RELPWindow int `yaml:"relp_window"`
+	// RELPTLS runs RELP over TLS (network: relp), as rsyslog's imrelp
+	// with tls="on" expects; ca_file, cert_file, key_file and
+	// insecure_skip_verify apply as for network tls. Default false.
+	RELPTLS bool `yaml:"relp_tls"`
 	// Facility (0-23). Default 1 (user).
 	Facility *int `yaml:"facility"`
 	// AppName in the header. Default "siembridge".

@@ -208,6 +208,11 @@ func (c *Config) readSecretFiles() error {
 	if err := readSecretFile("kafka.sasl", "password", &c.Kafka.SASL.Password, c.Kafka.SASL.PasswordFile); err != nil {
 		return err
 	}
+	if o := c.Kafka.SASL.OAuthBearer; o != nil {
+		if err := readSecretFile("kafka.sasl.oauthbearer", "client_secret", &o.ClientSecret, o.ClientSecretFile); err != nil {
+			return err
+		}
+	}
 	for i := range c.Routes {
 		s := &c.Routes[i].Sink
 		path := fmt.Sprintf("routes[%d].sink", i)

@@ -679,10 +679,10 @@ func (s *Syslog) validate(path string) error {
 	if !validAppName(s.AppName) {
 		return fieldErr(path+".app_name", fmt.Sprintf("%q must be 1 to %d printable ASCII characters without spaces (RFC 5424)", s.AppName, maxAppNameBytes))
 	}
-	if s.Network != "tls" {
+	if !s.TLS().Enabled {
 		for _, f := range [][2]string{{"ca_file", s.CAFile}, {"cert_file", s.CertFile}, {"key_file", s.KeyFile}} {
 			if f[1] != "" {
-				return fieldErr(path+"."+f[0], "needs network: tls")
+				return fieldErr(path+"."+f[0], "needs network: tls (or network: relp with relp_tls: true)")
 			}
 		}
 	}

@@ -49,7 +49,7 @@ func TestParseInvalid(t *testing.T) {
 		{"broker port name", "kafka: {brokers: [\"k:kafka\"]}\nroutes: [{name: r, topics: [t], sink: {type: \"null\"}}]\n", "kafka.brokers[0]", ""},
 		{"kafka version", strings.Replace(route(fileSink), "]}", "], version: banana}", 1), "kafka.version", "banana"},
 		{"kafka version too old", strings.Replace(route(fileSink), "]}", "], version: 0.9.0.0}", 1), "kafka.version", "too old"},
-		{"sasl mechanism", strings.Replace(route(fileSink), "]}", "], sasl: {mechanism: GSSAPI}}", 1), "kafka.sasl.mechanism", "GSSAPI"},
+		{"sasl mechanism", strings.Replace(route(fileSink), "]}", "], sasl: {mechanism: KERBEROS}}", 1), "kafka.sasl.mechanism", "KERBEROS"},
 		{"sasl no username", strings.Replace(route(fileSink), "]}", "], sasl: {mechanism: plain, password: x}}", 1), "kafka.sasl.username", ""},
 		{"sasl no password", strings.Replace(route(fileSink), "]}", "], sasl: {mechanism: SCRAM-SHA-256, username: u}}", 1), "kafka.sasl.password", ""},
 		{"sasl user without mechanism", strings.Replace(route(fileSink), "]}", "], sasl: {username: u}}", 1), "kafka.sasl.mechanism", ""},

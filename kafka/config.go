@@ -1,6 +1,8 @@
 // Package kafka turns the kafka section of a configuration into a sarama
-// client configuration: versions, fetch sizes, the dead-letter producer's
-// acknowledgements, TLS, and SASL (PLAIN, SCRAM-SHA-256/512). The bridge,
+// client configuration: versions, fetch sizes, the isolation level, the
+// assignment strategy and static membership, the dead-letter producer's
+// acknowledgements, TLS, and SASL (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER
+// with a client-credentials token, GSSAPI and AWS MSK IAM). The bridge,
 // replay and every command that talks to Kafka (check, rewind, status,
 // generate) build their clients from it.
 package kafka
@@ -59,7 +61,9 @@ func SaramaConfig(k config.Kafka) (*sarama.Config, error) {
 	// back to Fetch.Default. sarama.MaxResponseSize still applies.
 	sc.Consumer.Fetch.Max = 0
 	sc.Consumer.MaxProcessingTime = time.Second
-	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRoundRobin()}
+	if err := applyConsumer(sc, k); err != nil {
+		return nil, err
+	}
 
 	// The dead-letter producer: a write counts only once all in-sync
 	// replicas have it.
@@ -111,6 +115,20 @@ func applySASL(sc *sarama.Config, s config.SASL) error {
 	case "SCRAM-SHA-512":
 		sc.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
 		sc.Net.SASL.SCRAMClientGeneratorFunc = scramClientFunc(sarama.SASLTypeSCRAMSHA512)
+	case "OAUTHBEARER":
+		if s.OAuthBearer == nil {
+			return fmt.Errorf("kafka.sasl.oauthbearer: required with mechanism OAUTHBEARER")
+		}
+		sc.Net.SASL.Mechanism = sarama.SASLTypeOAuth
+		sc.Net.SASL.TokenProvider = newOAuthProvider(s.OAuthBearer, nil)
+	case "AWS_MSK_IAM":
+		if s.AWSMSKIAM == nil {
+			return fmt.Errorf("kafka.sasl.aws_msk_iam: required with mechanism AWS_MSK_IAM")
+		}
+		sc.Net.SASL.Mechanism = sarama.SASLTypeOAuth
+		sc.Net.SASL.TokenProvider = newMSKProvider(s.AWSMSKIAM)
+	case "GSSAPI":
+		return applyKerberos(sc, s)
 	default:
 		return fmt.Errorf("kafka.sasl.mechanism: unknown mechanism %q", s.Mechanism)
 	}
@@ -125,4 +143,69 @@ func WarnInsecure(log *slog.Logger, k config.Kafka) {
 		log.Warn("kafka: TLS certificate verification is DISABLED (kafka.tls.insecure_skip_verify); the connection and the SASL credentials can be intercepted",
 			"field", "kafka.tls.insecure_skip_verify")
 	}
+}
+
+// applyKerberos maps kafka.sasl.kerberos onto sarama's GSSAPI client: the
+// keytab, the credentials cache or kafka.sasl.password, whichever is set.
+func applyKerberos(sc *sarama.Config, s config.SASL) error {
+	kr := s.Kerberos
+	if kr == nil {
+		return fmt.Errorf("kafka.sasl.kerberos: required with mechanism GSSAPI")
+	}
+	sc.Net.SASL.Mechanism = sarama.SASLTypeGSSAPI
+	sc.Net.SASL.User, sc.Net.SASL.Password = "", ""
+	g := &sc.Net.SASL.GSSAPI
+	g.ServiceName = kr.ServiceName
+	g.Realm = kr.Realm
+	g.Username = kr.Username
+	g.KerberosConfigPath = kr.ConfigFile
+	g.DisablePAFXFAST = kr.DisablePAFXFAST
+	switch {
+	case kr.Keytab != "":
+		g.AuthType, g.KeyTabPath = sarama.KRB5_KEYTAB_AUTH, kr.Keytab
+	case kr.CredentialsCache != "":
+		g.AuthType, g.CCachePath = sarama.KRB5_CCACHE_AUTH, kr.CredentialsCache
+	default:
+		g.AuthType, g.Password = sarama.KRB5_USER_AUTH, s.Password.Value()
+	}
+	return nil
+}
+
+// applyConsumer sets the isolation level, the assignment strategy and
+// static membership.
+func applyConsumer(sc *sarama.Config, k config.Kafka) error {
+	switch k.IsolationLevel {
+	case "", "read_committed":
+		// A Config built in code (zero value) gets the default too.
+		sc.Consumer.IsolationLevel = sarama.ReadCommitted
+	case "read_uncommitted":
+		sc.Consumer.IsolationLevel = sarama.ReadUncommitted
+	default:
+		return fmt.Errorf("kafka.isolation_level: unknown level %q", k.IsolationLevel)
+	}
+	s, err := NewBalanceStrategy(k.PartitionAssignmentStrategy)
+	if err != nil {
+		return err
+	}
+	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{s}
+	sc.Consumer.Group.InstanceId = k.GroupInstanceID
+	return nil
+}
+
+// NewBalanceStrategy returns a new strategy for
+// kafka.partition_assignment_strategy ("" is the default, roundrobin).
+// The cooperative-sticky strategy keeps state about its group, so every
+// consumer group needs its own: see ForGroup.
+func NewBalanceStrategy(name string) (sarama.BalanceStrategy, error) {
+	switch name {
+	case "", "roundrobin":
+		return sarama.NewBalanceStrategyRoundRobin(), nil
+	case "range":
+		return sarama.NewBalanceStrategyRange(), nil
+	case "sticky":
+		return sarama.NewBalanceStrategySticky(), nil
+	case "cooperative-sticky":
+		return sarama.NewBalanceStrategyCooperativeSticky(), nil
+	}
+	return nil, fmt.Errorf("kafka.partition_assignment_strategy: unknown strategy %q", name)
 }

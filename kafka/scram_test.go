@@ -2,8 +2,6 @@ package kafka
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"log/slog"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/xdg-go/scram"
 
 	"github.com/siembridge/siembridge/config"
 )
@@ -30,7 +29,7 @@ const (
 
 func rfcClient(t *testing.T) *scramClient {
 	t.Helper()
-	c := newSCRAMClient(sha256.New)
+	c := newSCRAMClient(scram.SHA256)
 	c.nonce = func() (string, error) { return rfcClientNonce, nil }
 	if err := c.Begin(rfcUser, rfcPassword, ""); err != nil {
 		t.Fatal(err)
@@ -79,7 +78,7 @@ func TestSCRAMBeginResets(t *testing.T) {
 }
 
 func TestSCRAMUserEscapingAndAuthzID(t *testing.T) {
-	c := newSCRAMClient(sha512.New)
+	c := newSCRAMClient(scram.SHA512)
 	c.nonce = func() (string, error) { return "abc", nil }
 	if err := c.Begin("a=b,c", "pw", "a=b,c"); err != nil {
 		t.Fatal(err)
@@ -114,11 +113,11 @@ func TestSCRAMServerChecks(t *testing.T) {
 		serverFinal string // used when serverFirst is valid
 		want        string
 	}{
-		{"server signature forged", rfcServerFirst, "v=" + strings.Repeat("A", 43) + "=", "server signature does not match"},
-		{"server signature not base64", rfcServerFirst, "v=???", "not base64"},
+		{"server signature forged", rfcServerFirst, "v=" + strings.Repeat("A", 43) + "=", "did not prove it knows the password"},
+		{"server signature not base64", rfcServerFirst, "v=???", "did not prove"},
 		{"server error in final", rfcServerFirst, "e=invalid-proof", "authentication failed: invalid-proof"},
-		{"no verifier", rfcServerFirst, "x=1", "no verifier"},
-		{"empty final", rfcServerFirst, "", "malformed attribute"},
+		{"no verifier", rfcServerFirst, "x=1", "did not prove"},
+		{"empty final", rfcServerFirst, "", "did not prove"},
 		{"nonce replaced", "r=someoneelse,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", "", "does not extend the client nonce"},
 		{"nonce not extended", "r=" + rfcClientNonce + ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", "", "does not extend the client nonce"},
 		{"nonce control char", "r=" + rfcClientNonce + "\x01x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", "", "non-printable"},
@@ -128,9 +127,11 @@ func TestSCRAMServerChecks(t *testing.T) {
 		{"bad salt", "r=" + rfcClientNonce + "x,s=!!,i=4096", "", "salt"},
 		{"empty salt", "r=" + rfcClientNonce + "x,s=,i=4096", "", "salt"},
 		{"missing salt", "r=" + rfcClientNonce + "x,i=4096", "", "want r=, s= and i="},
-		{"mandatory extension", "m=ext,r=" + rfcClientNonce + "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", "", "mandatory extension"},
+		{"mandatory extension", "m=ext,r=" + rfcClientNonce + "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", "", "want r=, s= and i="},
 		{"server error in first", "e=unknown-user", "", "refused the exchange: unknown-user"},
-		{"garbage", "hello", "", "malformed attribute"},
+		{"garbage", "hello", "", "want r=, s= and i="},
+		{"iterations at the maximum plus one", "r=" + rfcClientNonce + "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=1048577", "", "accepted: 4096 to 1048576"},
+		{"iterations below the minimum", "r=" + rfcClientNonce + "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4095", "", "asks for 4095 iterations"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,7 +157,7 @@ func TestSCRAMServerChecks(t *testing.T) {
 }
 
 func TestSCRAMBeginErrors(t *testing.T) {
-	c := newSCRAMClient(sha256.New)
+	c := newSCRAMClient(scram.SHA256)
 	if _, err := c.Step(""); err == nil {
 		t.Fatal("Step before Begin succeeded")
 	}
@@ -255,7 +256,7 @@ func FuzzSCRAMServer(f *testing.F) {
 	f.Add("r="+rfcClientNonce+"x,s=AAAA,i=4096", "e=other-error")
 	f.Add("r=,,,", "v==")
 	f.Fuzz(func(t *testing.T, first, final string) {
-		c := newSCRAMClient(sha256.New)
+		c := newSCRAMClient(scram.SHA256)
 		c.nonce = func() (string, error) { return rfcClientNonce, nil }
 		if err := c.Begin(rfcUser, rfcPassword, ""); err != nil {
 			t.Fatal(err)
