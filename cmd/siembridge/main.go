@@ -49,6 +49,7 @@ func commands() []command {
 		{"run", "consume Kafka and feed the configured sinks until SIGINT/SIGTERM", cmdRun},
 		{"demo", "run the bridge against an embedded Kafka and a slow in-process SIEM", cmdDemo},
 		{"replay", "deliver again the events of a time window, without touching the live offsets", cmdReplay},
+		{"preview", "run a route's filter, sampling and shaping on a slice of its topics; show what would be sent", cmdPreview},
 		{"export", "write the events of a time window to files with a verifiable manifest (ndjson.gz, parquet)", cmdExport},
 		{"verify", "check an export's files against its manifest and, with --config, against Kafka", cmdVerify},
 		{"rewind", "move a route's consumer-group offsets back to a time (after SIEM data loss)", cmdRewind},
