@@ -25,7 +25,9 @@ targets=(
 	"./internal/fake/bulkrecv FuzzFilterPlan"          # bulkrecv's filter_path plans
 	"./sinks/splunkhec FuzzClassify"                   # HEC answer classification
 	"./sinks/splunkhec FuzzAckAnswer"                  # HEC /ack answer classification
-	"./kafka FuzzSCRAMServer"                          # SCRAM exchange
+	"./kafka FuzzSCRAMServer"                          # SCRAM exchange (our checks around xdg-go/scram)
+	"./event FuzzAppendHeaders"                        # Kafka headers into the event document
+	"./internal/fake/kafkatest FuzzParseOAuthBearer"   # OAUTHBEARER client message in the fake broker
 	"./internal/fake/syslogfake FuzzParseMessage"      # syslog message parser
 	"./internal/fake/syslogfake FuzzReadFrame"         # syslog octet-counted framing
 	"./internal/fake/syslogfake FuzzReadLine"          # syslog newline framing
