@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -357,7 +358,6 @@ func TestClientCertificate(t *testing.T) {
 			cfg := baseConfig(front.URL)
 			cfg.CAFile, cfg.CertFile, cfg.KeyFile = p.caFile, tc.cert, tc.key
 			s := newSink(t, cfg)
-			t.Cleanup(func() { s.transport.(*http.Transport).CloseIdleConnections() })
 			err := s.Send(context.Background(), events(0, 2))
 			if !tc.delivered {
 				if err == nil || sinks.Of(err) == sinks.Delivered || f.Count() != 0 {
@@ -433,7 +433,7 @@ func FuzzDataStreamName(f *testing.F) {
 		if len(parts) != 3 {
 			t.Fatalf("%q has %d parts", name, len(parts))
 		}
-		if !strings.Contains("logs metrics traces synthetics", parts[0]) || parts[0] == "" {
+		if !slices.Contains(dataStreamTypes, parts[0]) {
 			t.Fatalf("%q: type %q", name, parts[0])
 		}
 		for _, p := range parts[1:] {
@@ -714,5 +714,21 @@ func answer(status int, body string) func(http.ResponseWriter, *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
+	}
+}
+
+func TestProductCheckWithoutMonitor(t *testing.T) {
+	// The client's product check reads the first successful answer,
+	// here the authenticate one: a server without X-Elastic-Product is
+	// refused even though the key may not ask GET /.
+	for _, omit := range []bool{false, true} {
+		f := fake(t, esfake.Options{APIKey: "k", Role: leastPrivilege, OmitProductHeader: omit})
+		cfg := baseConfig(f.URL())
+		cfg.APIKey = "k"
+		s := newSink(t, cfg)
+		err := s.Probe(context.Background())
+		if want := map[bool]sinks.Outcome{false: sinks.Delivered, true: sinks.Fatal}[omit]; sinks.Of(err) != want {
+			t.Errorf("product header omitted %v: probe %v, want %v", omit, err, want)
+		}
 	}
 }
