@@ -242,7 +242,7 @@ type Rate struct {
 // Buffer bounds what a route holds in memory; at either bound it pauses its
 // partitions.
 type Buffer struct {
-	// MaxEvents consumed but not yet delivered. Default 20000.
+	// MaxEvents consumed but not yet delivered. Default 100000.
 	MaxEvents int `yaml:"max_events"`
 	// MaxBytes consumed but not yet delivered. Default 64MiB.
 	MaxBytes ByteSize `yaml:"max_bytes"`

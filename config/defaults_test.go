@@ -44,7 +44,7 @@ routes:
 		{"batch.max_events", r[0].Batch.MaxEvents, 1000},
 		{"batch.max_bytes", r[0].Batch.MaxBytes, 5 * MiB},
 		{"batch.max_wait", r[0].Batch.MaxWait, time.Second},
-		{"buffer.max_events", r[0].Buffer.MaxEvents, 20000},
+		{"buffer.max_events", r[0].Buffer.MaxEvents, 100000},
 		{"buffer.max_bytes", r[0].Buffer.MaxBytes, 64 * MiB},
 		{"rate.events_per_second", r[0].Rate.EventsPerSecond, 0.0},
 		{"rate.burst unlimited", r[0].Rate.Burst, 0},
