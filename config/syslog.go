@@ -91,6 +91,9 @@ func (s *Syslog) validateFormat(path string) error {
 	if s.Network == "udp" && s.MaxMessageBytes > MaxSyslogUDPMessageBytes {
 		return fieldErr(path+".max_message_bytes", fmt.Sprintf("%d exceeds %d, the largest UDP datagram", s.MaxMessageBytes, MaxSyslogUDPMessageBytes))
 	}
+	if s.RELPTLS && s.Network != "relp" {
+		return fieldErr(path+".relp_tls", "applies to network relp only (network tls is TLS for tcp)")
+	}
 	if s.RELPWindow < 1 || s.RELPWindow > 100000 {
 		return fieldErr(path+".relp_window", fmt.Sprintf("%d must be between 1 and 100000", s.RELPWindow))
 	}

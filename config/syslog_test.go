@@ -72,3 +72,20 @@ func TestLEEFDelimiter(t *testing.T) {
 		}
 	}
 }
+
+func TestRELPTLS(t *testing.T) {
+	t.Parallel()
+	if _, err := Parse([]byte(sink("type: syslog\naddress: q:514\nrelp_tls: true\n"))); err == nil || !strings.Contains(err.Error(), "routes[0].sink.relp_tls: applies to network relp only") {
+		t.Errorf("relp_tls with tcp: %v", err)
+	}
+	if _, err := Parse([]byte(sink("type: syslog\naddress: q:514\nnetwork: relp\nca_file: testdata/tls/ca.pem\n"))); err == nil || !strings.Contains(err.Error(), "routes[0].sink.ca_file: needs network: tls") {
+		t.Errorf("ca_file with relp without relp_tls: %v", err)
+	}
+	c, err := Parse([]byte(sink("type: syslog\naddress: q:514\nnetwork: relp\nrelp_tls: true\nca_file: testdata/tls/ca.pem\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl := c.Routes[0].Sink.Syslog.TLS(); !tl.Enabled || tl.ServerName != "q" {
+		t.Errorf("TLS() = %+v", tl)
+	}
+}

@@ -72,7 +72,7 @@ func (w Webhook) TLS() TLS {
 }
 
 // TLS is the sink's TLS settings as a TLS block, for ClientConfig: Enabled
-// with network tls, and ServerName the host of Address, which is what a
+// with network tls or relp with relp_tls, and ServerName the host of Address, which is what a
 // TLS dialer would check.
 func (s Syslog) TLS() TLS {
 	host, _, err := net.SplitHostPort(s.Address)
@@ -80,7 +80,7 @@ func (s Syslog) TLS() TLS {
 		host = ""
 	}
 	return TLS{
-		Enabled: s.Network == "tls", CAFile: s.CAFile, CertFile: s.CertFile, KeyFile: s.KeyFile,
+		Enabled: s.Network == "tls" || (s.Network == "relp" && s.RELPTLS), CAFile: s.CAFile, CertFile: s.CertFile, KeyFile: s.KeyFile,
 		ServerName: host, InsecureSkipVerify: s.InsecureSkipVerify,
 	}
 }

@@ -3,6 +3,7 @@ package syslog
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -57,6 +58,11 @@ func (s *Sink) dialRELP(ctx context.Context) (*relpConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.tlsConf != nil {
+		if nc, err = s.handshake(ctx, nc); err != nil {
+			return nil, err
+		}
+	}
 	rc := &relpConn{
 		Conn: nc, bw: bufio.NewWriterSize(nc, 64<<10),
 		window: make(chan struct{}, s.relpWindow), next: 1,
@@ -70,6 +76,23 @@ func (s *Sink) dialRELP(ctx context.Context) (*relpConn, error) {
 	s.wg.Add(1)
 	go s.readRELP(rc, br)
 	return rc, nil
+}
+
+// handshake runs TLS over nc (relp_tls) within the configured timeout. A
+// certificate that does not verify is Fatal, as for network tls.
+func (s *Sink) handshake(ctx context.Context, nc net.Conn) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	tc := tls.Client(nc, s.tlsConf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = nc.Close()
+		re := &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("syslog: relp tls with %s: %w", s.addr, err)}
+		if sinks.IsCertError(err) {
+			re.Outcome = sinks.Fatal
+		}
+		return nil, re
+	}
+	return tc, nil
 }
 
 // open runs the session handshake before the reader starts.

@@ -360,3 +360,50 @@ func leadingZeros(b []byte) bool {
 	}
 	return false
 }
+
+// TestRELPOverTLS: relp_tls runs the session over TLS with mutual
+// authentication; a server certificate from another CA is Fatal.
+func TestRELPOverTLS(t *testing.T) {
+	ca, err := syslogfake.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverTLS, err := ca.ServerTLS(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile, certFile, keyFile, err := ca.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := startFake(t, syslogfake.Options{Network: "relp", TLS: serverTLS})
+	cfg := testConfig(f.Addr())
+	cfg.Network, cfg.RELPTLS, cfg.RELPWindow = "relp", true, 16
+	cfg.CAFile, cfg.CertFile, cfg.KeyFile = caFile, certFile, keyFile
+	s := newSink(t, cfg)
+	if err := s.Probe(context.Background()); err != nil {
+		t.Fatalf("Probe: %v", err)
+	}
+	if err := s.Send(context.Background(), batchOf(0, 50)); err != nil {
+		t.Fatal(err)
+	}
+	if f.Count() != 50 {
+		t.Fatalf("%d stored, want 50", f.Count())
+	}
+
+	other, err := syslogfake.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCA, _, _, err := other.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.CAFile = otherCA
+	bad := newSink(t, cfg)
+	err = bad.Send(context.Background(), batchOf(0, 1))
+	var re *sinks.RequestError
+	if !errors.As(err, &re) || re.Outcome != sinks.Fatal {
+		t.Fatalf("untrusted server certificate: want Fatal, got %v", err)
+	}
+}

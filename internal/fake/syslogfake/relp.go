@@ -175,9 +175,14 @@ func (s *Server) serveRELP(sc *serverConn) {
 		if unpause != nil {
 			<-unpause
 		}
+		// The connection ending between frames (a close, a reset, a TLS
+		// handshake the client gave up) is no protocol error.
+		if _, err := br.Peek(1); err != nil {
+			return
+		}
 		f, err := ReadRELPFrame(br, relpMaxData)
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !sc.isDropping() && !errors.Is(err, net.ErrClosed) {
+			if !sc.isDropping() && !errors.Is(err, net.ErrClosed) {
 				s.fail(fmt.Errorf("relp connection %d: %w", sc.id, err))
 			}
 			return
