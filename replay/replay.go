@@ -142,8 +142,11 @@ type Progress struct {
 	Skipped      int64 `json:"skipped"`
 	// Filtered counts the events of the window that Options.Filter did
 	// not select, in this run.
-	Filtered int64         `json:"filtered"`
-	Elapsed  time.Duration `json:"elapsed"`
+	Filtered int64 `json:"filtered"`
+	// SampledOut counts the events the route's sampling (routes[].sample)
+	// left out, in this run.
+	SampledOut int64         `json:"sampled_out"`
+	Elapsed    time.Duration `json:"elapsed"`
 }
 
 // Result is what Replay did.
@@ -1056,6 +1059,7 @@ func (j *replayJob) progress() Progress {
 	pr.Delivered = c.Delivered.Load()
 	pr.DeadLettered = c.DeadLettered.Load()
 	pr.Filtered = c.Filtered.Load()
+	pr.SampledOut = c.SampledOut.Load()
 	pr.Elapsed = time.Since(j.start)
 	return pr
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/siembridge/siembridge/preview"
+	"github.com/siembridge/siembridge/replay"
 )
 
 // previewYAML is the README's "Cutting SIEM volume" route, on the topic
@@ -89,4 +91,15 @@ func TestPreviewCommand(t *testing.T) {
 		t.Errorf("--limit 0: exit %d, %s", code, errOut)
 	}
 	t.Logf("preview output:\n%s", out)
+}
+
+// TestReplaySampledSummary: a replay of a sampling route counts the events
+// its sampling left out in the summary.
+func TestReplaySampledSummary(t *testing.T) {
+	r := &replayRun{route: "dns"}
+	var out bytes.Buffer
+	r.printComplete(&out, replay.Result{Progress: replay.Progress{Delivered: 100, Filtered: 300, SampledOut: 600}, Complete: true})
+	if want := "complete: 1000 events read, 100 matched, 300 filtered out, 600 sampled out; 100 events delivered"; !strings.Contains(out.String(), want) {
+		t.Errorf("summary %q does not contain %q", out.String(), want)
+	}
 }

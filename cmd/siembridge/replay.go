@@ -337,11 +337,18 @@ func effectiveLateness(d time.Duration) time.Duration {
 // left events out, the events of the window read, those matched
 // (delivered or dead-lettered) and those filtered out: "1000 events read,
 // 40 matched, 960 filtered out; ". Otherwise it is empty.
+//
+// With the route's sampling (routes[].sample) leaving events out, they are
+// counted too: "1000 events read, 40 matched, 900 filtered out, 60
+// sampled out; ".
 func filterNote(pr replay.Progress, on bool) string {
-	if !on && pr.Filtered == 0 {
+	if !on && pr.Filtered == 0 && pr.SampledOut == 0 {
 		return ""
 	}
 	matched := pr.Delivered + pr.DeadLettered
+	if pr.SampledOut > 0 {
+		return fmt.Sprintf("%d events read, %d matched, %d filtered out, %d sampled out; ", matched+pr.Filtered+pr.SampledOut, matched, pr.Filtered, pr.SampledOut)
+	}
 	return fmt.Sprintf("%d events read, %d matched, %d filtered out; ", matched+pr.Filtered, matched, pr.Filtered)
 }
 
