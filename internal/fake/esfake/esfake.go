@@ -388,6 +388,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		filter = f
 	}
 
+	s.dispatch(w, r, isBulk, filter)
+}
+
+// dispatch serves an authenticated request by its path and method.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, isBulk bool, filter *filterpath.Filter) {
 	switch {
 	case r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		if !s.allowCluster(monitorMain) {

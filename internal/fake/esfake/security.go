@@ -155,8 +155,11 @@ func (s *Server) checkCompatibility(r *http.Request) (int, string) {
 	a, c := compatibleWith(accept), compatibleWith(ctype)
 	hasBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
 	if want := s.opts.RequireCompatibleWith; want != 0 && (a != want || (hasBody && c != want)) {
-		return 0, "esfake: this server requires compatible-with=" + strconv.Itoa(want) +
-			" on Accept" + map[bool]string{true: " and Content-Type", false: ""}[hasBody] +
+		on := "Accept"
+		if hasBody {
+			on = "Accept and Content-Type"
+		}
+		return 0, "esfake: this server requires compatible-with=" + strconv.Itoa(want) + " on " + on +
 			"; got Accept=" + accept + ", Content-Type=" + ctype
 	}
 	major := s.major()
