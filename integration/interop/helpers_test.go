@@ -1,5 +1,6 @@
 // Package interop runs the real siembridge binary against third-party
-// receivers — rsyslog, syslog-ng, VictoriaLogs — and checks that every
+// receivers — rsyslog, syslog-ng, VictoriaLogs (as an Elasticsearch _bulk
+// and as a Splunk HEC receiver) — and checks that every
 // event arrived with the fields the sink promises. The tests run only with
 // SIEMBRIDGE_INTEROP=1, and each skips, naming the reason, when its
 // receiver is not installed: integration/interop/setup.sh installs them

@@ -15,11 +15,12 @@
 # siembridge's go.mod: VictoriaLogs is installed by module@version, outside
 # any module.
 #
-# No HEC receiver: the OpenTelemetry Collector's splunkhec receiver cannot be
-# built from the Go module proxy this project uses — it serves the receiver,
-# but refuses the contrib modules it imports (internal/splunk,
-# pkg/translator/splunk, extension/ackextension: "not available") at every
-# release tried (v0.141.0 to v0.165.1).
+# VictoriaLogs is also the HEC receiver (its /services/collector/event): the
+# OpenTelemetry Collector's splunkhec receiver cannot be built from the Go
+# module proxy this project uses — it serves the receiver, but refuses the
+# contrib modules it imports (internal/splunk, pkg/translator/splunk,
+# extension/ackextension: "not available") at every release tried (v0.141.0
+# to v0.165.1).
 set -euo pipefail
 
 DIR="${SIEMBRIDGE_INTEROP_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/siembridge-interop}"

@@ -18,12 +18,7 @@ import (
 // of the document is stored with its value.
 func TestVictoriaLogs(t *testing.T) {
 	enabled(t)
-	bin := tool(t, "bin/victoria-logs", "victorialogs")
-	addr := "127.0.0.1:" + itoa(freePort(t))
-	vl := start(t, nil, bin, "-storageDataPath="+t.TempDir(), "-httpListenAddr="+addr,
-		"-retentionPeriod=5y", "-inmemoryDataFlushInterval=1s", "-loggerLevel=WARN")
-	waitPort(t, addr, vl)
-
+	addr := startVictoriaLogs(t)
 	k := startKafka(t, 3000, escapingEvents...)
 	siembridgeBinary(t)
 	started := time.Now()
@@ -44,6 +39,19 @@ func TestVictoriaLogs(t *testing.T) {
 	stopSiembridge(t, sb)
 	checkStored(t, k, docs)
 	t.Logf("%d events stored in VictoriaLogs and checked field by field in %s", len(docs), time.Since(started).Round(time.Millisecond))
+}
+
+// startVictoriaLogs starts VictoriaLogs on a free loopback port and
+// returns its address. Entries are searchable a second after ingestion;
+// the retention takes the escaping events' fixed 2026 dates.
+func startVictoriaLogs(t *testing.T) string {
+	t.Helper()
+	bin := tool(t, "bin/victoria-logs", "victorialogs")
+	addr := "127.0.0.1:" + itoa(freePort(t))
+	vl := start(t, nil, bin, "-storageDataPath="+t.TempDir(), "-httpListenAddr="+addr,
+		"-retentionPeriod=5y", "-inmemoryDataFlushInterval=1s", "-loggerLevel=WARN")
+	waitPort(t, addr, vl)
+	return addr
 }
 
 // queryVictoriaLogs returns every stored log entry, its fields by name.
@@ -160,4 +168,67 @@ func scalarFields(t *testing.T, doc []byte) map[string]string {
 	}
 	walk("", v)
 	return out
+}
+
+// TestVictoriaLogsHEC: the Splunk HEC sink into VictoriaLogs' HEC endpoint
+// (/services/collector/event), a real HEC receiver: every event stored
+// once, with the envelope the sink promises — time = @timestamp, host from
+// host_field, index, sourcetype _json, the indexed fields kafka_topic,
+// kafka_partition and kafka_offset naming the event — and the document
+// under event.
+func TestVictoriaLogsHEC(t *testing.T) {
+	enabled(t)
+	addr := startVictoriaLogs(t)
+	k := startKafka(t, 3000, escapingEvents...)
+	siembridgeBinary(t)
+	started := time.Now()
+	sb := runSiembridge(t, routeYAML(k, `      type: splunk_hec
+      url: "http://`+addr+`"
+      token: interop-token
+      index: security
+      host_field: host.name
+      timeout: 5s
+`))
+	var stored []map[string]string
+	waitFor(t, 60*time.Second, "every event searchable in VictoriaLogs", func() bool {
+		if sb.exited() {
+			t.Fatalf("siembridge exited: %s", sb.out)
+		}
+		stored = queryVictoriaLogs(t, addr)
+		return len(stored) >= len(k.docs)
+	})
+	stopSiembridge(t, sb)
+	seen := make([]int, len(k.docs))
+	for i, got := range stored {
+		p, err1 := strconv.ParseInt(got["fields.kafka_partition"], 10, 32)
+		o, err2 := strconv.ParseInt(got["fields.kafka_offset"], 10, 64)
+		seq := locate(int32(p), o)
+		if err1 != nil || err2 != nil || got["fields.kafka_topic"] != topic || seq < 0 || seq >= len(k.docs) {
+			t.Fatalf("stored entry %d: indexed fields name no produced event: %v", i, got)
+		}
+		want := scalarFields(t, k.docs[seq])
+		ts, err := time.Parse(time.RFC3339Nano, got["_time"])
+		if err != nil || !ts.Equal(mustTime(t, want["@timestamp"])) {
+			t.Fatalf("event %d: time %q, want @timestamp %q", seq, got["_time"], want["@timestamp"])
+		}
+		if got["host"] != want["host.name"] || got["index"] != "security" || got["sourcetype"] != "_json" {
+			t.Fatalf("event %d: host %q index %q sourcetype %q, want %q security _json", seq, got["host"], got["index"], got["sourcetype"], want["host.name"])
+		}
+		for name, v := range want {
+			stored, ok := got["event."+name]
+			if name == "message" { // VictoriaLogs keeps event.message as the entry's _msg
+				stored, ok = got["_msg"]
+			}
+			if !ok || stored != v {
+				t.Fatalf("event %d: field %s stored as %q, want %q\nstored: %v", seq, name, stored, v, got)
+			}
+		}
+		seen[seq]++
+	}
+	for seq, n := range seen {
+		if n != 1 {
+			t.Fatalf("event %d stored %d times, want once: %s", seq, n, k.docs[seq])
+		}
+	}
+	t.Logf("%d events stored through HEC and checked field by field in %s", len(stored), time.Since(started).Round(time.Millisecond))
 }
