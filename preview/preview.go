@@ -154,13 +154,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (Report, error) 
 	defer consumer.Close()
 
 	rep.Partitions = len(plan.Partitions)
-	share := int64(opts.Limit)
-	if n := int64(len(plan.Partitions)); n > 0 {
-		share = (share + n - 1) / n
-	}
 	rep.Complete = true
-	for _, pp := range plan.Partitions {
+	for i, pp := range plan.Partitions {
 		if pp.To <= pp.From {
+			continue
+		}
+		// The limit in equal shares, the first partitions one more.
+		share := int64(opts.Limit / len(plan.Partitions))
+		if i < opts.Limit%len(plan.Partitions) {
+			share++
+		}
+		if share == 0 {
+			rep.Complete = false
 			continue
 		}
 		complete, err := readPartition(ctx, consumer, pp, share, opts, rt, &rep)
