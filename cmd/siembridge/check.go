@@ -109,6 +109,12 @@ func checkKafka(ctx context.Context, cfg *config.Config, timeout time.Duration, 
 	sc.Metadata.Retry.Max = 1
 	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
 	sc.Metadata.AllowAutoTopicCreation = false
+	if !checkToken(cfg.Kafka, sc, r) {
+		for i := range cfg.Routes {
+			r.warn(fmt.Sprintf("routes[%d].topics", i), "not checked: no token to authenticate with")
+		}
+		return
+	}
 
 	client, err := connectKafka(ctx, cfg.Kafka.Brokers, sc, timeout)
 	if err != nil {
@@ -130,16 +136,169 @@ func checkKafka(ctx context.Context, cfg *config.Config, timeout time.Duration, 
 	for i, rt := range cfg.Routes {
 		fmt.Fprintf(r.out, "route %s (routes[%d]) group %s:\n", rt.Name, i, rt.GroupID())
 		for j, topic := range rt.Topics {
-			field := fmt.Sprintf("routes[%d].topics[%d]", i, j)
-			n, err := partitionCount(client, topic)
-			if err != nil {
-				r.fail(field, "topic %q: %v", topic, err)
-				continue
-			}
-			r.ok("topic %s: %s", topic, checkPlural(n, "partition"))
+			checkTopic(client, sc, fmt.Sprintf("routes[%d].topics[%d]", i, j), topic, r)
 		}
+		checkTopicsRegex(client, sc, i, rt, r)
+		checkGroup(client, i, rt, r)
 		checkDeadLetter(client, sc, autoCreate, timeout, i, rt, r)
 	}
+}
+
+// checkToken fetches the OAUTHBEARER or AWS MSK IAM token before anything
+// connects, so that a token endpoint or credential problem is reported at
+// its own field rather than as a broker that closed the connection. It
+// returns false when there is a token provider and it failed.
+func checkToken(k config.Kafka, sc *sarama.Config, r *checkReport) bool {
+	p := sc.Net.SASL.TokenProvider
+	if !sc.Net.SASL.Enable || sc.Net.SASL.Mechanism != sarama.SASLTypeOAuth || p == nil {
+		return true
+	}
+	field, from := "kafka.sasl.oauthbearer", ""
+	if o := k.SASL.OAuthBearer; o != nil {
+		from = " from " + o.TokenEndpointURL
+	}
+	if m := k.SASL.AWSMSKIAM; m != nil {
+		field, from = "kafka.sasl.aws_msk_iam", " signed for "+m.Region
+		if m.RoleARN != "" {
+			from += " as " + m.RoleARN
+		}
+	}
+	if _, err := p.Token(); err != nil {
+		r.fail(field, "no token: %v", err)
+		return false
+	}
+	r.ok("%s token%s: OK", k.SASL.Mechanism, from)
+	return true
+}
+
+// checkTopic checks that topic exists and that these credentials may read
+// it.
+func checkTopic(client sarama.Client, sc *sarama.Config, field, topic string, r *checkReport) {
+	n, err := partitionCount(client, topic)
+	if err != nil {
+		r.fail(field, "topic %q: %v", topic, err)
+		return
+	}
+	if err := probeRead(client, sc, topic); err != nil {
+		r.fail(field, "topic %q: not readable with these credentials: %v", topic, err)
+		return
+	}
+	r.ok("topic %s: %s, readable", topic, checkPlural(n, "partition"))
+}
+
+// checkTopicsRegex lists the topics a route's topics_regex matches now and
+// checks each like a listed topic; none is a warning (the route waits for
+// one to appear).
+func checkTopicsRegex(client sarama.Client, sc *sarama.Config, i int, rt config.Route, r *checkReport) {
+	if rt.TopicsRegex == "" {
+		return
+	}
+	field := fmt.Sprintf("routes[%d].topics_regex", i)
+	re, err := config.CompileTopicsRegex(rt.TopicsRegex)
+	if err != nil {
+		r.fail(field, "%v", err)
+		return
+	}
+	res := kafka.TopicResolver{Regex: re, Exclude: []string{rt.DeadLetterTopic()}, List: client.Topics}
+	matched, err := res.Resolve()
+	if err != nil {
+		r.fail(field, "%v", err)
+		return
+	}
+	if len(matched) == 0 {
+		r.warn(field, "%q matches no topic yet; the route waits until one appears", rt.TopicsRegex)
+		return
+	}
+	r.ok("topics_regex %s: matches %s", rt.TopicsRegex, strings.Join(matched, ", "))
+	for _, topic := range matched {
+		checkTopic(client, sc, field, topic, r)
+	}
+}
+
+// checkGroup reads the route's committed offsets, which the group's
+// coordinator allows only to members with access to the group.
+func checkGroup(client sarama.Client, i int, rt config.Route, r *checkReport) {
+	field := fmt.Sprintf("routes[%d].group", i)
+	admin, err := sarama.NewClusterAdminFromClient(client)
+	if err != nil {
+		r.fail(field, "%v", err)
+		return
+	}
+	// Not admin.Close: it would close the shared client.
+	resp, err := admin.ListConsumerGroupOffsets(rt.GroupID(), nil)
+	if err == nil && resp.Err != sarama.ErrNoError {
+		err = resp.Err
+	}
+	if errors.Is(err, sarama.ErrGroupIDNotFound) {
+		// Some brokers say so for a group that never committed; access
+		// was checked before.
+		r.ok("group %s: no committed offsets yet", rt.GroupID())
+		return
+	}
+	if err != nil {
+		r.fail(field, "group %q: cannot read its committed offsets: %v", rt.GroupID(), err)
+		return
+	}
+	r.ok("group %s: committed offsets readable", rt.GroupID())
+}
+
+// probeRead fetches at most one byte from partition 0 of topic at its
+// oldest offset: a broker refuses it (TOPIC_AUTHORIZATION_FAILED) to
+// credentials without READ on the topic. Nothing is consumed or committed.
+func probeRead(client sarama.Client, sc *sarama.Config, topic string) error {
+	if !sc.Version.IsAtLeast(sarama.V0_11_0_0) {
+		return nil // the fetch below needs 0.11; the bridge's own fetch will tell
+	}
+	leader, err := client.Leader(topic, 0)
+	if err != nil {
+		return err
+	}
+	oldest, err := client.GetOffset(topic, 0, sarama.OffsetOldest)
+	if err != nil {
+		return err
+	}
+	req := &sarama.FetchRequest{Version: 4, MaxWaitTime: 0, MinBytes: 0, MaxBytes: 1, Isolation: sc.Consumer.IsolationLevel}
+	req.AddBlock(topic, 0, oldest, 1, -1)
+	resp, err := leader.Fetch(req)
+	if err != nil {
+		return err
+	}
+	if b := resp.GetBlock(topic, 0); b == nil {
+		return errors.New("no answer for partition 0")
+	} else if b.Err != sarama.ErrNoError && b.Err != sarama.ErrOffsetOutOfRange {
+		return b.Err
+	}
+	return nil
+}
+
+// probeWrite asks the leader of partition 0 of topic to append an empty
+// record batch. Brokers check the WRITE permission first and refuse a
+// writer without it (TOPIC_AUTHORIZATION_FAILED); a permitted writer's
+// empty batch is then refused as invalid, or appends nothing. Either way
+// no record is written.
+func probeWrite(client sarama.Client, sc *sarama.Config, topic string, timeout time.Duration) error {
+	if !sc.Version.IsAtLeast(sarama.V0_11_0_0) {
+		return errors.New("not asked: kafka.version is before 0.11")
+	}
+	leader, err := client.Leader(topic, 0)
+	if err != nil {
+		return err
+	}
+	req := &sarama.ProduceRequest{Version: 3, RequiredAcks: sarama.WaitForAll, Timeout: int32(timeout.Milliseconds())}
+	req.AddBatch(topic, 0, &sarama.RecordBatch{Version: 2})
+	resp, err := leader.Produce(req)
+	if err != nil {
+		return err
+	}
+	b := resp.GetBlock(topic, 0)
+	if b == nil {
+		return errors.New("no answer for partition 0")
+	}
+	switch b.Err {
+	case sarama.ErrTopicAuthorizationFailed, sarama.ErrClusterAuthorizationFailed:
+		return b.Err
+	}
+	return nil // authorized: the batch itself was refused (or was empty)
 }
 
 // checkDeadLetter checks that the route's dead-letter topic exists, or
@@ -160,7 +319,14 @@ func checkDeadLetter(client sarama.Client, sc *sarama.Config, autoCreate string,
 	field := fmt.Sprintf("routes[%d].dead_letter.topic", i)
 	n, err := partitionCount(client, topic)
 	if err == nil {
-		r.ok("dead-letter topic %s: %s", topic, checkPlural(n, "partition"))
+		if werr := probeWrite(client, sc, topic, timeout); errors.Is(werr, sarama.ErrTopicAuthorizationFailed) || errors.Is(werr, sarama.ErrClusterAuthorizationFailed) {
+			r.fail(field, "topic %q: not writable with these credentials (%v): the first rejected event would stall its partition", topic, werr)
+			return
+		} else if werr != nil {
+			r.warn(field, "topic %q: whether it is writable is unknown: %v", topic, werr)
+			return
+		}
+		r.ok("dead-letter topic %s: %s, writable", topic, checkPlural(n, "partition"))
 		return
 	}
 	if !errors.Is(err, errNoTopic) {
@@ -266,6 +432,14 @@ func kafkaErrorField(k config.Kafka, err error) string {
 		alert      tls.AlertError
 		netOpError *net.OpError
 	)
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "kafka.sasl.oauthbearer"):
+		return "kafka.sasl.oauthbearer"
+	case strings.Contains(msg, "kafka.sasl.aws_msk_iam"):
+		return "kafka.sasl.aws_msk_iam"
+	case k.SASL.Mechanism == "GSSAPI" && (strings.Contains(msg, "KRB") || strings.Contains(msg, "kerberos") || strings.Contains(msg, "keytab")):
+		return "kafka.sasl.kerberos"
+	}
 	switch {
 	case errors.Is(err, sarama.ErrSASLAuthenticationFailed), errors.Is(err, sarama.ErrIllegalSASLState),
 		errors.Is(err, sarama.ErrUnsupportedSASLMechanism), strings.Contains(err.Error(), "SASL"),

@@ -2,18 +2,25 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/internal/fake/esfake"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
+	"github.com/siembridge/siembridge/kafka"
 )
 
 // noAutoCreateCluster starts a broker that says auto.create.topics.enable=false (kfake
@@ -336,6 +343,201 @@ func TestJudgeMissingDeadLetter(t *testing.T) {
 		fail, msg := judgeMissingDeadLetter("dlq", tt.auto, tt.createErr)
 		if fail != tt.fail || !strings.Contains(msg, tt.want) || !strings.Contains(msg, `"dlq"`) {
 			t.Errorf("auto %q, create %v: fail %v %q; want fail %v and %q", tt.auto, tt.createErr, fail, msg, tt.fail, tt.want)
+		}
+	}
+}
+
+// fileRouteConfig is one route into a file, reading topics (and
+// topicsRegex when set), with dlq as its dead-letter topic; kafkaExtra is
+// indented YAML under kafka.
+func fileRouteConfig(t *testing.T, brokers []string, kafkaExtra string, topics []string, topicsRegex, dlq string) string {
+	t.Helper()
+	quoted := make([]string, len(topics))
+	for i, tp := range topics {
+		quoted[i] = fmt.Sprintf("%q", tp)
+	}
+	regex := ""
+	if topicsRegex != "" {
+		regex = fmt.Sprintf("    topics_regex: %q\n", topicsRegex)
+	}
+	return testWriteFile(t, "siembridge.yaml", fmt.Sprintf(`
+kafka:
+  brokers: [%q]
+  version: "3.6.0"
+%s
+routes:
+  - name: r
+    topics: [%s]
+%s    sink: {type: file, path: %q}
+    dead_letter: {topic: %q}
+`, brokers[0], kafkaExtra, strings.Join(quoted, ", "), regex, filepath.Join(t.TempDir(), "out.ndjson"), dlq))
+}
+
+// TestCheckOAuthBearer: check fetches the token first; a token endpoint
+// that refuses the client is reported at kafka.sasl.oauthbearer, without
+// the secret, and Kafka is not asked.
+func TestCheckOAuthBearer(t *testing.T) {
+	const secret = "check-oauth-S3CRET"
+	var issued atomic.Int64
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, pw, _ := r.BasicAuth()
+		if id != "bridge" || pw != secret {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"invalid_client"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"check-tok-%d","token_type":"Bearer","expires_in":3600}`, issued.Add(1))
+	}))
+	defer idp.Close()
+	k := testKafkaCluster(t, 1, []string{"events", "dlq"})
+	k.OAuthBearer(func(tok string, _ map[string]string) bool { return strings.HasPrefix(tok, "check-tok-") })
+
+	for _, tc := range []struct {
+		secret string
+		code   int
+		want   string
+	}{
+		{secret, exitOK, "OAUTHBEARER token from " + idp.URL + ": OK"},
+		{"not-" + secret, exitFailure, "FAIL kafka.sasl.oauthbearer: no token: kafka.sasl.oauthbearer: token request"},
+	} {
+		extra := fmt.Sprintf("  sasl:\n    mechanism: OAUTHBEARER\n    oauthbearer: {token_endpoint_url: %q, client_id: bridge, client_secret: %q}", idp.URL, tc.secret)
+		cfg := fileRouteConfig(t, k.Brokers(), extra, []string{"events"}, "", "dlq")
+		code, out, errOut := testRunMain("check", "--config", cfg, "--timeout", "3s")
+		if code != tc.code || !strings.Contains(out, tc.want) {
+			t.Fatalf("exit %d (want %d), stdout lacks %q:\n%s%s", code, tc.code, tc.want, out, errOut)
+		}
+		if strings.Contains(out+errOut, secret) {
+			t.Fatalf("output shows the client secret:\n%s%s", out, errOut)
+		}
+		if tc.code == exitOK && !strings.Contains(out, "topic events: 1 partition, readable") {
+			t.Fatalf("not connected with the token:\n%s", out)
+		}
+	}
+}
+
+// TestCheckAWSMSKIAM signs a token with credentials from the environment
+// (offline) and connects with it to a broker that accepts MSK IAM tokens
+// for the configured region.
+func TestCheckAWSMSKIAM(t *testing.T) {
+	dir := t.TempDir()
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "AKIACHECKEXAMPLE0001", "AWS_SECRET_ACCESS_KEY": "check-msk-secret",
+		"AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_CONFIG_FILE": dir + "/c", "AWS_SHARED_CREDENTIALS_FILE": dir + "/s", "AWS_EC2_METADATA_DISABLED": "true"} {
+		t.Setenv(k, v)
+	}
+	k := testKafkaCluster(t, 1, []string{"events", "dlq"})
+	k.OAuthBearer(func(tok string, _ map[string]string) bool {
+		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(tok, "="))
+		return err == nil && strings.HasPrefix(string(raw), "https://kafka.eu-central-1.amazonaws.com/?Action=kafka-cluster%3AConnect")
+	})
+	for _, tc := range []struct {
+		region string
+		code   int
+		want   string
+	}{
+		{"eu-central-1", exitOK, "AWS_MSK_IAM token signed for eu-central-1: OK"},
+		{"us-east-2", exitFailure, "FAIL kafka.sasl: cannot connect"},
+	} {
+		extra := fmt.Sprintf("  sasl: {mechanism: AWS_MSK_IAM, aws_msk_iam: {region: %s}}", tc.region)
+		cfg := fileRouteConfig(t, k.Brokers(), extra, []string{"events"}, "", "dlq")
+		code, out, errOut := testRunMain("check", "--config", cfg, "--timeout", "3s")
+		if code != tc.code || !strings.Contains(out, tc.want) {
+			t.Fatalf("%s: exit %d (want %d), stdout lacks %q:\n%s%s", tc.region, code, tc.code, tc.want, out, errOut)
+		}
+	}
+}
+
+// TestCheckPermissions: with ACLs on, a topic the credentials may not
+// read, a group they may not use and a dead-letter topic they may not
+// write each fail at their field; granting the permissions passes.
+func TestCheckPermissions(t *testing.T) {
+	const mech, adminPW, bridgePW = "SCRAM-SHA-256", "acl-admin-pw", "acl-bridge-pw"
+	k := testKafkaCluster(t, 1, []string{"events", "secret", "dlq"}, kfake.EnableSASL(), kfake.EnableACLs(),
+		kfake.Superuser(mech, "admin", adminPW), kfake.User(mech, "bridge", bridgePW))
+	grant := func(typ sarama.AclResourceType, name string, ops ...sarama.AclOperation) {
+		t.Helper()
+		sc, err := kafka.SaramaConfig(config.Kafka{Brokers: k.Brokers(), Version: "3.6.0", SASL: config.SASL{Mechanism: mech, Username: "admin", Password: adminPW}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin, err := sarama.NewClusterAdmin(k.Brokers(), sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close()
+		var acls []*sarama.Acl
+		for _, op := range ops {
+			acls = append(acls, &sarama.Acl{Principal: "User:bridge", Host: "*", Operation: op, PermissionType: sarama.AclPermissionAllow})
+		}
+		res := sarama.Resource{ResourceType: typ, ResourceName: name, ResourcePatternType: sarama.AclPatternLiteral}
+		if err := admin.CreateACLs([]*sarama.ResourceAcls{{Resource: res, Acls: acls}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grant(sarama.AclResourceTopic, "events", sarama.AclOperationDescribe, sarama.AclOperationRead)
+	grant(sarama.AclResourceTopic, "secret", sarama.AclOperationDescribe)
+	grant(sarama.AclResourceTopic, "dlq", sarama.AclOperationDescribe)
+
+	extra := fmt.Sprintf("  sasl: {mechanism: %s, username: bridge, password: %q}", mech, bridgePW)
+	cfg := fileRouteConfig(t, k.Brokers(), extra, []string{"events", "secret"}, "", "dlq")
+	code, out, errOut := testRunMain("check", "--config", cfg, "--timeout", "3s")
+	for _, want := range []string{
+		"topic events: 1 partition, readable",
+		`FAIL routes[0].topics[1]: topic "secret": not readable with these credentials`,
+		`FAIL routes[0].group: group "siembridge-r": cannot read its committed offsets`,
+		`FAIL routes[0].dead_letter.topic: topic "dlq": not writable with these credentials`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
+	if code != exitFailure || t.Failed() {
+		t.Fatalf("exit %d, want %d:\n%s%s", code, exitFailure, out, errOut)
+	}
+
+	grant(sarama.AclResourceTopic, "secret", sarama.AclOperationRead)
+	grant(sarama.AclResourceGroup, "siembridge-r", sarama.AclOperationRead, sarama.AclOperationDescribe)
+	grant(sarama.AclResourceTopic, "dlq", sarama.AclOperationWrite)
+	code, out, errOut = testRunMain("check", "--config", cfg, "--timeout", "3s")
+	if code != exitOK || !strings.Contains(out, "dead-letter topic dlq: 1 partition, writable") || !strings.Contains(out, "topic secret: 1 partition, readable") {
+		t.Fatalf("with every permission: exit %d\n%s%s", code, out, errOut)
+	}
+	// The write probe wrote nothing.
+	if ends, err := kafkatest.EndOffsets(k.Brokers(), "dlq"); err == nil && ends[0] != 0 {
+		t.Fatalf("the write probe appended to the dead-letter topic: %v", ends)
+	}
+}
+
+// TestCheckTopicsRegex lists what a route's topics_regex matches now, and
+// warns when nothing does.
+func TestCheckTopicsRegex(t *testing.T) {
+	k := testKafkaCluster(t, 2, []string{"logs.fw", "logs.edr", "metrics", "dlq"})
+	cfg := fileRouteConfig(t, k.Brokers(), "", nil, `logs\..*`, "dlq")
+	code, out, errOut := testRunMain("check", "--config", cfg, "--timeout", "3s")
+	if code != exitOK || !strings.Contains(out, `topics_regex logs\..*: matches logs.edr, logs.fw`) || !strings.Contains(out, "topic logs.edr: 2 partitions, readable") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	cfg = fileRouteConfig(t, k.Brokers(), "", []string{"metrics"}, `audit\..*`, "dlq")
+	code, out, errOut = testRunMain("check", "--config", cfg, "--timeout", "3s")
+	if code != exitOK || !strings.Contains(out, `WARN routes[0].topics_regex: "audit\\..*" matches no topic yet`) {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestKafkaErrorFieldAuth(t *testing.T) {
+	for _, tc := range []struct {
+		mech string
+		err  error
+		want string
+	}{
+		{"OAUTHBEARER", errors.New("kafka.sasl.oauthbearer: token request: oauth2: invalid_client"), "kafka.sasl.oauthbearer"},
+		{"AWS_MSK_IAM", errors.New("kafka.sasl.aws_msk_iam: signing the token: no credentials"), "kafka.sasl.aws_msk_iam"},
+		{"GSSAPI", errors.New("[Root cause: KRBError] KDC_ERR_PREAUTH_FAILED"), "kafka.sasl.kerberos"},
+		{"GSSAPI", errors.New("dial tcp: connection refused"), "kafka.brokers"},
+	} {
+		if got := kafkaErrorField(config.Kafka{SASL: config.SASL{Mechanism: tc.mech}}, tc.err); got != tc.want {
+			t.Errorf("%s %v: %s, want %s", tc.mech, tc.err, got, tc.want)
 		}
 	}
 }
