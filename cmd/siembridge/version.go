@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime"
 	"runtime/debug"
+
+	"github.com/siembridge/siembridge/metrics"
 )
 
 // cmdVersion prints the version line; "siembridge --version" runs it too.
@@ -25,35 +26,12 @@ func cmdVersion(_ context.Context, args []string, stdout, _ io.Writer) error {
 }
 
 // versionLine is "siembridge <version> (<go version>[, <revision>[+dirty]])"
-// from the build information bi, which may be nil. A build from a work tree
-// has no module version ("devel"); one with -buildvcs=false has no
-// revision.
+// from the build information bi, which may be nil: the same BuildInfo that
+// labels siembridge_build_info.
 func versionLine(bi *debug.BuildInfo) string {
-	version, goVersion, revision, dirty := "devel", runtime.Version(), "", false
-	if bi != nil {
-		if v := bi.Main.Version; v != "" && v != "(devel)" {
-			version = v
-		}
-		if bi.GoVersion != "" {
-			goVersion = bi.GoVersion
-		}
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				revision = s.Value
-			case "vcs.modified":
-				dirty = s.Value == "true"
-			}
-		}
+	b := metrics.BuildInfoOf(bi)
+	if b.Revision == "" {
+		return fmt.Sprintf("siembridge %s (%s)", b.Version, b.GoVersion)
 	}
-	if revision == "" {
-		return fmt.Sprintf("siembridge %s (%s)", version, goVersion)
-	}
-	if len(revision) > 12 {
-		revision = revision[:12]
-	}
-	if dirty {
-		revision += "+dirty"
-	}
-	return fmt.Sprintf("siembridge %s (%s, %s)", version, goVersion, revision)
+	return fmt.Sprintf("siembridge %s (%s, %s)", b.Version, b.GoVersion, b.Revision)
 }
