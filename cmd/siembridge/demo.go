@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 
+	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/internal/demo"
 )
 
@@ -22,9 +24,17 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Float64Var(&o.Catchup, "catchup", 4000, "the route's catch-up rate, events per second")
 	fs.DurationVar(&o.Outage, "outage", 0, "SIEM outage in the middle of the run (default duration/6; negative: none)")
 	fs.StringVar(&o.Listen, "listen", "", "serve the status page and /metrics at this host:port during the demo, e.g. 127.0.0.1:9108 (default off)")
+	budget := fs.String("budget", "", "give the route a daily budget of this many bytes (e.g. 20MiB; failed logons have priority); the demo's budget day ends at 55% of the run, so the surplus waits in Kafka, then drains (default none)")
 	verbose := fs.Bool("v", false, "print the bridge's log to stderr")
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	if *budget != "" {
+		b, err := config.ParseByteSize(*budget)
+		if err != nil || b <= 0 {
+			return usageError{err: fmt.Errorf("--budget: %q is not a size > 0 (e.g. 20MiB)", *budget), help: true}
+		}
+		o.Budget = b
 	}
 	if *verbose {
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))

@@ -62,6 +62,8 @@ func TestCommandFlagErrors(t *testing.T) {
 		tc{[]string{"generate"}, "--topic: required"},
 		tc{[]string{"generate", "--topic", "t", "--sasl-mechanism", "PLAIN"}, "--sasl-username: required with --sasl-mechanism"},
 		tc{[]string{"rewind"}, "--to: required"},
+		tc{[]string{"demo", "--budget", "lots"}, `--budget: "lots" is not a size > 0 (e.g. 20MiB)`},
+		tc{[]string{"demo", "--budget", "0"}, `--budget: "0" is not a size > 0 (e.g. 20MiB)`},
 	)
 	for _, tt := range tests {
 		code, stdout, stderr := testRunMain(tt.args...)

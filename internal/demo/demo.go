@@ -50,6 +50,10 @@ type Options struct {
 	// Listen, when set, serves the status page, /api/status and /metrics
 	// on this host:port during the run (no host: 127.0.0.1) [off].
 	Listen string
+	// Budget, when set, is the route's bytes_per_day (routes[].budget),
+	// on a budget clock whose day ends at 55 % of the run (budget.go)
+	// [off].
+	Budget config.ByteSize
 }
 
 func (o *Options) defaults() {
@@ -96,8 +100,11 @@ type Summary struct {
 	// their deterministic ID (409 on create).
 	Duplicates int64
 	Absorbed   int64
-	MaxLag     int64
-	Elapsed    time.Duration
+	// Waiting counts events a budget deferred that were not sent by the
+	// end of the run: still in Kafka, at or after the committed offset.
+	Waiting int64
+	MaxLag  int64
+	Elapsed time.Duration
 }
 
 const (
@@ -126,6 +133,9 @@ func Run(ctx context.Context, opts Options, out io.Writer) (Summary, error) {
 	if opts.Outage > 0 {
 		defer d.scheduleOutage()()
 	}
+	if opts.Budget > 0 {
+		defer d.scheduleBudgetDay(d.budgetDay)()
+	}
 
 	fmt.Fprintf(d.out, "siembridge demo: %d events/s into %q (%d partitions) → SIEM with capacity %.0f events/s; route limit %.0f/s, catch-up %.0f/s\n",
 		opts.Rate, topic, opts.Partitions, opts.Capacity, opts.Limit, opts.Catchup)
@@ -151,6 +161,8 @@ type demo struct {
 	bridge   *bridge.Bridge
 	status   *metrics.Server // nil without Options.Listen
 	produced atomic.Int64
+	// budgetDay is when the first budget day ends (Options.Budget).
+	budgetDay time.Time
 }
 
 // newDemo starts the embedded broker and the SIEM and builds the bridge
@@ -199,11 +211,16 @@ func newSIEM(opts Options) *esfake.Server {
 func (d *demo) buildBridge() error {
 	cfg, err := config.Parse([]byte(fmt.Sprintf(configTemplate,
 		quote(d.cluster.Brokers()[0]), topic, quote(d.siem.URL()), dlqTopic,
-		d.opts.Limit, d.opts.Catchup)))
+		d.opts.Limit, d.opts.Catchup, budgetBlock(d.opts.Budget))))
 	if err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
 	bopts := []bridge.Option{bridge.WithLogger(d.opts.Log), bridge.WithSinkFactory(registry.New)}
+	if d.opts.Budget > 0 {
+		var clk offsetClock
+		clk, d.budgetDay = budgetClock(d.start, d.opts.Duration)
+		bopts = append(bopts, bridge.WithBudgetClock(clk))
+	}
 	reg := metrics.NewRegistry()
 	if d.opts.Listen != "" {
 		hooks, err := metrics.New(reg)
@@ -322,9 +339,14 @@ func (d *demo) watch(runCtx context.Context, prodErr <-chan error) error {
 // stats) and prints it. It blocks while it reads the dead-letter topic (at
 // most 30 s) and returns an error if an event was lost or duplicated.
 func (d *demo) finish(ctx context.Context, st bridge.Stats) (Summary, error) {
-	sum, err := verify(ctx, d.cluster.Brokers(), d.siem, d.produced.Load())
+	sum, unseen, err := verify(ctx, d.cluster.Brokers(), d.siem, d.produced.Load())
 	if err != nil {
 		return sum, err
+	}
+	if d.opts.Budget > 0 && len(unseen) > 0 {
+		if sum.Waiting, sum.Lost, err = countWaiting(ctx, d.cluster.Brokers(), d.bridgeGroup(), unseen); err != nil {
+			return sum, err
+		}
 	}
 	if len(st.Routes) > 0 {
 		sum.MaxLag = st.Routes[0].MaxLag
@@ -332,6 +354,9 @@ func (d *demo) finish(ctx context.Context, st bridge.Stats) (Summary, error) {
 	sum.Elapsed = time.Since(d.start)
 	fmt.Fprintf(d.out, "\nsummary: produced %d, delivered %d, dead-lettered %d (rejected by the SIEM's mapping), lost %d, duplicates %d (%d re-sends absorbed by deterministic IDs), max lag %d, %s\n",
 		sum.Produced, sum.Delivered, sum.DeadLettered, sum.Lost, sum.Duplicates, sum.Absorbed, sum.MaxLag, sum.Elapsed.Round(time.Second))
+	if d.opts.Budget > 0 {
+		fmt.Fprintln(d.out, budgetSummary(st, sum.Waiting))
+	}
 	if sum.Lost > 0 || sum.Duplicates > 0 {
 		return sum, fmt.Errorf("%d events lost, %d duplicated", sum.Lost, sum.Duplicates)
 	}
@@ -359,7 +384,7 @@ routes:
     buffer: {max_events: 5000, max_bytes: 8MiB}
     retry: {initial_interval: 100ms, max_interval: 2s}
     breaker: {failures: 3, max_probe_interval: 2s}
-shutdown_timeout: 10s
+%sshutdown_timeout: 10s
 `
 
 func quote(s string) string { return strconv.Quote(s) }
@@ -376,8 +401,8 @@ func liveLine(elapsed time.Duration, produced int64, rs bridge.RouteStats, rate 
 	if rs.Adaptive {
 		limit += " adaptive"
 	}
-	return fmt.Sprintf("[%3ds] produced %7d | delivered %7d (%5d/s) | lag %6d | sink %-24s | mode %-8s | limit %s",
-		int(elapsed.Seconds()), produced, rs.Delivered+rs.DeadLettered, rate, rs.Lag, state, rs.Mode, limit)
+	return fmt.Sprintf("[%3ds] produced %7d | delivered %7d (%5d/s) | lag %6d | sink %-24s | mode %-8s | limit %s%s",
+		int(elapsed.Seconds()), produced, rs.Delivered+rs.DeadLettered, rate, rs.Lag, state, rs.Mode, limit, budgetText(rs.Budget))
 }
 
 // produce writes the event stream at opts.Rate for d, in 100 ms slices.
@@ -443,8 +468,8 @@ func seqOf(b []byte) (int64, bool) {
 }
 
 // verify counts, by sequence number, what reached the SIEM and the
-// dead-letter topic.
-func verify(ctx context.Context, brokers []string, siem *esfake.Server, produced int64) (Summary, error) {
+// dead-letter topic; it returns the sequence numbers of neither.
+func verify(ctx context.Context, brokers []string, siem *esfake.Server, produced int64) (Summary, map[int64]bool, error) {
 	sum := Summary{Produced: produced, Absorbed: siem.Duplicates()}
 	seen := make(map[int64]int, produced)
 	for _, doc := range siem.All() {
@@ -462,7 +487,7 @@ func verify(ctx context.Context, brokers []string, siem *esfake.Server, produced
 	defer cancel()
 	dlq, err := kafkatest.ReadAll(rctx, brokers, dlqTopic)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return sum, fmt.Errorf("reading the dead-letter topic: %w", err)
+		return sum, nil, fmt.Errorf("reading the dead-letter topic: %w", err)
 	}
 	for _, m := range dlq {
 		if s, ok := seqOf(m.Value); ok && seen[s] == 0 {
@@ -470,12 +495,14 @@ func verify(ctx context.Context, brokers []string, siem *esfake.Server, produced
 			sum.DeadLettered++
 		}
 	}
+	unseen := map[int64]bool{}
 	for s := int64(1); s <= produced; s++ {
 		if seen[s] == 0 {
 			sum.Lost++
+			unseen[s] = true
 		}
 	}
-	return sum, nil
+	return sum, unseen, nil
 }
 
 // syncWriter serialises writes to w.
