@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/internal/cputime"
 	"github.com/siembridge/siembridge/event"
 )
 
@@ -38,7 +39,7 @@ func TestShare(t *testing.T) {
 		{"numbers as keys", &config.Sample{Rate: 0.5, Key: "n"}, func(i int) string { return fmt.Sprintf(`{"n":%d}`, i) }, 0.48, 0.52},
 		{"tiny rate", &config.Sample{Rate: 0.001}, func(int) string { return `{}` }, 0.0003, 0.002},
 	}
-	const n = 20000
+	const n = 10000
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := mustNew(t, c.cfg)
@@ -144,6 +145,7 @@ func BenchmarkKeep(b *testing.B) {
 			s := mustNew(b, &c.cfg)
 			e := ev(1, doc)
 			b.ReportAllocs()
+			defer cputime.Start(b)()
 			for b.Loop() {
 				s.Keep(e)
 			}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/internal/cputime"
 	"github.com/siembridge/siembridge/internal/gen"
 )
 
@@ -40,6 +41,7 @@ func BenchmarkShape(b *testing.B) {
 			b.SetBytes(total / int64(len(docs)))
 			b.ReportAllocs()
 			i := 0
+			defer cputime.Start(b)()
 			for b.Loop() {
 				if _, res := s.Shape(docs[i&1023]); res.NotObject {
 					b.Fatal("not an object")

@@ -243,21 +243,23 @@ func quoteKey(key string) []byte {
 	return q[1 : len(q)-1]
 }
 
-// has reports whether path reaches a member of the object b (a value of
-// null counts), reading b in place without allocating. A key with an
-// escape, or anything it cannot read, counts as a match: has answers
-// "maybe", and the caller then parses.
-func has(b []byte, path string) bool {
+// hasAny reports whether one of paths reaches a member of the object b
+// (a value of null counts), in one pass over b and without allocating. A
+// key with an escape, or anything it cannot read, counts as a match: it
+// answers "maybe", and the caller then parses.
+func hasAny(b []byte, paths []string) bool {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return true
 	}
-	return hasIn(b, i, path)
+	return hasIn(b, i, paths)
 }
 
-// hasIn is has for the object starting at b[i]. Each level of recursion
-// consumes a step of path, so its depth is bounded by the path.
-func hasIn(b []byte, i int, path string) bool {
+// hasIn is hasAny for the object starting at b[i]. Each level of
+// recursion consumes a step of a path, so its depth is bounded by the
+// paths, not by b.
+func hasIn(b []byte, i int, paths []string) bool {
+	var restsBuf [8]string
 	i++
 	for {
 		i = skipSpace(b, i)
@@ -289,11 +291,17 @@ func hasIn(b []byte, i int, path string) bool {
 			return true
 		}
 		vStart := skipSpace(b, i+1)
-		rest, full, prefix := matchStep(key, path)
-		if full {
-			return true
+		rests := restsBuf[:0]
+		for _, p := range paths {
+			rest, full, prefix := matchStep(key, p)
+			if full {
+				return true
+			}
+			if prefix {
+				rests = append(rests, rest)
+			}
 		}
-		if prefix && vStart < len(b) && b[vStart] == '{' && hasIn(b, vStart, rest) {
+		if len(rests) > 0 && vStart < len(b) && b[vStart] == '{' && hasIn(b, vStart, rests) {
 			return true
 		}
 		vEnd, ok := skipValue(b, vStart)

@@ -96,6 +96,7 @@ type Shaper struct {
 	// and no rename source is left as it is, which has can tell without
 	// parsing.
 	onlyRemoves bool
+	removes     []string // the drop paths and rename sources
 }
 
 // New compiles c.
@@ -124,6 +125,10 @@ func New(c Config) (*Shaper, error) {
 		s.add = add
 	}
 	s.onlyRemoves = len(s.keep) == 0 && s.add == nil
+	s.removes = slices.Clone(s.drop)
+	for _, r := range s.rename {
+		s.removes = append(s.removes, r.From)
+	}
 	return s, nil
 }
 
@@ -153,17 +158,7 @@ func objectOf(m map[string]any) (*object, error) {
 
 // reaches reports whether a drop path or a rename source may be in doc.
 func (s *Shaper) reaches(doc []byte) bool {
-	for _, p := range s.drop {
-		if has(doc, p) {
-			return true
-		}
-	}
-	for _, r := range s.rename {
-		if has(doc, r.From) {
-			return true
-		}
-	}
-	return false
+	return hasAny(doc, s.removes)
 }
 
 // Result says what Shape did to one document.
