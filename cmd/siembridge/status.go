@@ -89,6 +89,9 @@ type routeStatus struct {
 	// running daemon counts them (from its /api/status at metrics.listen);
 	// nil when it cannot be asked.
 	Volume *bridge.VolumeStats `json:"volume,omitempty"`
+	// Budget is the route's daily budget as the running daemon keeps it;
+	// nil without one or when the daemon cannot be asked.
+	Budget *bridge.BudgetStats `json:"budget,omitempty"`
 }
 
 type partitionStatus struct {
@@ -242,6 +245,9 @@ func writeStatusTable(w io.Writer, routes []routeStatus) {
 		}
 		fmt.Fprintf(w, "route %s  group %s (%s, %d member%s)\n", rs.Route, rs.Group, rs.State, rs.Members, pluralS(rs.Members))
 		if line := volumeLine(rs.Volume); line != "" {
+			fmt.Fprintln(w, line)
+		}
+		for _, line := range budgetLines(rs.Budget, time.Now()) {
 			fmt.Fprintln(w, line)
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

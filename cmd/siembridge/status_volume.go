@@ -67,6 +67,7 @@ func addDaemonCounters(ctx context.Context, listen string, routes []routeStatus,
 		if r, ok := byName[routes[i].Route]; ok {
 			v := r.Volume
 			routes[i].Volume = &v
+			routes[i].Budget = r.Budget
 		}
 	}
 }
