@@ -49,8 +49,9 @@ type (
 		Selector struct {
 			MatchLabels map[string]string `yaml:"matchLabels"`
 		} `yaml:"selector"`
-		MaxUnavailable *int `yaml:"maxUnavailable"` // PodDisruptionBudget
-		MinAvailable   *int `yaml:"minAvailable"`
+		MaxUnavailable             *int   `yaml:"maxUnavailable"` // PodDisruptionBudget
+		MinAvailable               *int   `yaml:"minAvailable"`
+		UnhealthyPodEvictionPolicy string `yaml:"unhealthyPodEvictionPolicy"`
 		Template       struct {
 			Metadata struct {
 				Labels map[string]string `yaml:"labels"`
@@ -178,6 +179,11 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	if (pdb.Spec.MaxUnavailable == nil) == (pdb.Spec.MinAvailable == nil) {
 		t.Errorf("PodDisruptionBudget: set exactly one of maxUnavailable and minAvailable")
+	}
+	// Every replica is unready while a sink is down: the budget must not
+	// hold a node drain until the SIEM is back.
+	if pdb.Spec.UnhealthyPodEvictionPolicy != "AlwaysAllow" {
+		t.Errorf("PodDisruptionBudget unhealthyPodEvictionPolicy %q, want AlwaysAllow", pdb.Spec.UnhealthyPodEvictionPolicy)
 	}
 
 	// The configuration: mounted where --config points, loadable with the
