@@ -52,7 +52,7 @@ type (
 		MaxUnavailable             *int   `yaml:"maxUnavailable"` // PodDisruptionBudget
 		MinAvailable               *int   `yaml:"minAvailable"`
 		UnhealthyPodEvictionPolicy string `yaml:"unhealthyPodEvictionPolicy"`
-		Template       struct {
+		Template                   struct {
 			Metadata struct {
 				Labels map[string]string `yaml:"labels"`
 			} `yaml:"metadata"`
