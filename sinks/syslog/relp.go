@@ -203,6 +203,11 @@ func (s *Sink) relpConnection(ctx context.Context) (*relpConn, error) {
 	}
 	if rc != nil {
 		s.log.Info("syslog: relp session ended; reconnecting", "address", s.addr, "reason", rc.failed())
+		s.mu.Lock()
+		if s.relp == rc {
+			s.relp = nil // logged once
+		}
+		s.mu.Unlock()
 	}
 	rc, err := s.dialRELP(ctx)
 	if err != nil {
