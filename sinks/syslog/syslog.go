@@ -289,7 +289,7 @@ func (s *Sink) Send(ctx context.Context, batch []*event.Event) error {
 // events whose message exceeds max_message_bytes, as rejects.
 func (s *Sink) encode(b *sendBuf, batch []*event.Event) (rejects []sinks.ItemError) {
 	b.out, b.spans = b.out[:0], b.spans[:0]
-	stream := s.network == "tcp" || s.network == "tls"
+	stream := s.network != "udp" && s.network != "relp" // tcp, tls
 	for i, e := range batch {
 		b.msg = s.appendMessage(b.msg[:0], e)
 		if len(b.msg) > s.maxMsg {
