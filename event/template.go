@@ -108,39 +108,29 @@ func ParseIndexTemplate(s string) (*IndexTemplate, error) {
 		return nil, errEmptyTemplate
 	}
 	t := &IndexTemplate{raw: s, unit: 86400}
-	rest := s
-	for rest != "" {
-		i := strings.Index(rest, "%{")
-		if i < 0 {
-			t.parts = append(t.parts, tmplPart{kind: partText, text: rest})
-			break
-		}
-		if i > 0 {
-			t.parts = append(t.parts, tmplPart{kind: partText, text: rest[:i]})
-		}
-		rest = rest[i+2:]
-		end := strings.IndexByte(rest, '}')
-		if end < 0 {
-			return nil, errors.New(`unclosed "%{"`)
-		}
-		ref := rest[:end]
-		rest = rest[end+1:]
+	err := scanRefs(s, func(text string) {
+		t.parts = append(t.parts, tmplPart{kind: partText, text: text})
+	}, func(ref string) error {
 		if strings.HasPrefix(ref, "+") {
 			items, unit, err := parseDatePattern(ref[1:])
 			if err != nil {
-				return nil, err
+				return err
 			}
 			t.parts = append(t.parts, tmplPart{kind: partDate, date: items})
 			t.hasDate = true
 			t.unit = min(t.unit, unit)
-			continue
+			return nil
 		}
 		path, err := parseFieldRef(ref)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		t.parts = append(t.parts, tmplPart{kind: partField, field: path})
 		t.hasField = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	// Render with the widest dates and a one-letter field value: any
 	// problem left then comes from the literal text.

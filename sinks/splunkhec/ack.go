@@ -13,19 +13,31 @@ import (
 	"github.com/siembridge/siembridge/sinks"
 )
 
-// ackPoller polls /services/collector/ack for every Send of a sink that
-// waits for an acknowledgement, in one request per interval: HEC answers a
-// list of ack IDs at once, and a route has several batches in flight. It is
-// owned by the Sink: one goroutine, started by New and ended by stop.
+// ackPoller polls /services/collector/ack of one target (one HEC URL, one
+// data channel) for every batch that target took and that waits for an
+// acknowledgement, in one request per interval: HEC answers a list of ack
+// IDs at once, and a route has several batches in flight. An ack ID belongs
+// to the channel on the indexer that issued it, so it is only ever asked of
+// that target, with its cookies. The poller is owned by the Sink: one
+// goroutine per target, started by New and ended by stop.
+//
+// A waiter is registered when HEC answers an ackId (SendPending) and
+// settled when HEC reports the ID indexed, when ack_timeout passed since
+// (whether or not anyone waits: a waiter nobody collects does not stay), or
+// when the sink closes.
 //
 // It also remembers whether HEC refuses acknowledgement (ackAnswer). While
-// it does, Send posts nothing and fails as fatal, and Probe fails until the
-// ack endpoint answers again: without that, Probe (which checks the event
+// it does, Send posts nothing to the target (nothing at all when every
+// target refuses: a fatal error), and Probe fails for it until the ack
+// endpoint answers again: without that, Probe (which checks the event
 // endpoint) would pass, the bridge would send the same batch again, its ack
 // would be refused again, and HEC would index one more copy of it on every
-// probe cycle.
+// probe cycle. While refused, the poller itself asks again every
+// url_cooldown, so that a target refused among several that work comes
+// back without the sink ever being probed.
 type ackPoller struct {
 	s        *Sink
+	t        *target
 	interval time.Duration
 
 	// inUse: the last answer to an event request carried an ackId, so the
@@ -47,17 +59,19 @@ type ackPoller struct {
 	done   chan struct{} // closed when the goroutine has returned
 }
 
-// ackWaiter is one Send waiting for its ack ID. ch is closed when the
+// ackWaiter is one batch waiting for its ack ID. ch is closed when the
 // outcome is known; err is set before, nil meaning acknowledged.
 type ackWaiter struct {
-	ch  chan struct{}
-	err error
+	id       int64
+	deadline time.Time // ack_timeout after HEC took the batch
+	ch       chan struct{}
+	err      error
 }
 
-func newAckPoller(s *Sink, interval time.Duration) *ackPoller {
+func newAckPoller(s *Sink, t *target, interval time.Duration) *ackPoller {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &ackPoller{
-		s: s, interval: interval,
+		s: s, t: t, interval: interval,
 		waiters: make(map[int64]*ackWaiter),
 		ctx:     ctx, cancel: cancel,
 		done: make(chan struct{}),
@@ -66,48 +80,63 @@ func newAckPoller(s *Sink, interval time.Duration) *ackPoller {
 	return p
 }
 
-// wait blocks until HEC acknowledged id, timeout passed or ctx ended. A
-// timeout is a retryable *sinks.RequestError: the batch is sent again,
-// which may index it twice (findable by the kafka_* indexed fields) but
-// never loses it.
-func (p *ackPoller) wait(ctx context.Context, id int64, timeout time.Duration) error {
-	w := &ackWaiter{ch: make(chan struct{})}
+// register starts waiting for id, which HEC answered for a batch; the
+// waiter times out at deadline. It fails with sinks.ErrClosed after stop.
+func (p *ackPoller) register(id int64, deadline time.Time) (*ackWaiter, error) {
+	w := &ackWaiter{id: id, deadline: deadline, ch: make(chan struct{})}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.stopped {
-		p.mu.Unlock()
-		return sinks.ErrClosed
+		return nil, sinks.ErrClosed
 	}
 	if old := p.waiters[id]; old != nil {
 		// HEC numbers acks per channel from 0 and forgets them when it
 		// restarts: a reused ID means the old one's ack is lost.
-		old.err = &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("splunk hec: ack id %d was issued again (HEC restarted?); its acknowledgement is lost", id)}
+		old.err = &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("%s: ack id %d was issued again (HEC restarted?); its acknowledgement is lost", p.t.errPrefix(), id)}
 		close(old.ch)
 	}
 	p.waiters[id] = w
-	p.mu.Unlock()
+	return w, nil
+}
 
-	t := time.NewTimer(timeout)
+// await blocks until w is settled (acknowledged, failed, timed out) or
+// ctx ends. A timeout is a retryable *sinks.RequestError (unavailable): the
+// batch is sent again, which may index it twice (findable by the kafka_*
+// indexed fields) but never loses it. When ctx ends first, w is dropped
+// and the context's error returned: nobody will collect it. Safe to call
+// when w was settled long before.
+func (p *ackPoller) await(ctx context.Context, w *ackWaiter) error {
+	select {
+	case <-w.ch:
+		return w.err
+	default:
+	}
+	t := time.NewTimer(time.Until(w.deadline))
 	defer t.Stop()
 	select {
 	case <-w.ch:
 		return w.err
 	case <-t.C:
-		if p.forget(id, w) {
-			return &sinks.RequestError{Outcome: sinks.Unavailable,
-				Err: fmt.Errorf("splunk hec: ack id %d not acknowledged within ack_timeout %s; the batch is sent again", id, timeout)}
+		if p.forget(w, p.timeoutError(w)) {
+			return w.err
 		}
 	case <-ctx.Done():
-		if p.forget(id, w) {
-			return fmt.Errorf("splunk hec: waiting for ack id %d: %w", id, ctx.Err())
+		if p.forget(w, fmt.Errorf("%s: waiting for ack id %d: %w", p.t.errPrefix(), w.id, ctx.Err())) {
+			return w.err
 		}
 	}
 	<-w.ch // decided meanwhile
 	return w.err
 }
 
-// forget removes w unless its outcome was decided; it reports whether it
-// removed it.
-func (p *ackPoller) forget(id int64, w *ackWaiter) bool {
+func (p *ackPoller) timeoutError(w *ackWaiter) error {
+	return &sinks.RequestError{Outcome: sinks.Unavailable,
+		Err: fmt.Errorf("%s: ack id %d not acknowledged within ack_timeout %s; the batch is sent again", p.t.errPrefix(), w.id, p.s.ackTimeout)}
+}
+
+// forget settles w with err and removes it, unless its outcome was already
+// decided; it reports whether it did.
+func (p *ackPoller) forget(w *ackWaiter, err error) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	select {
@@ -115,9 +144,11 @@ func (p *ackPoller) forget(id int64, w *ackWaiter) bool {
 		return false
 	default:
 	}
-	if p.waiters[id] == w {
-		delete(p.waiters, id)
+	if p.waiters[w.id] == w {
+		delete(p.waiters, w.id)
 	}
+	w.err = err
+	close(w.ch)
 	return true
 }
 
@@ -126,22 +157,42 @@ func (p *ackPoller) run() {
 	t := time.NewTicker(p.interval)
 	defer t.Stop()
 	var ids []int64
+	var lastCheck time.Time
 	for {
 		select {
 		case <-p.ctx.Done():
 			return
 		case <-t.C:
 		}
-		ids = ids[:0]
-		p.mu.Lock()
-		for id := range p.waiters {
-			ids = append(ids, id)
-		}
-		p.mu.Unlock()
-		if len(ids) > 0 {
+		now := time.Now()
+		ids = p.pending(ids[:0], now)
+		switch {
+		case len(ids) > 0:
 			p.poll(ids)
+		case p.refusal.Load() != nil && now.Sub(lastCheck) >= p.s.cooldown:
+			lastCheck = now
+			if err := p.check(p.ctx); err == nil {
+				p.t.markUp(p.s)
+			}
 		}
 	}
+}
+
+// pending appends the IDs still waiting to ids, after settling those whose
+// deadline passed as timed out.
+func (p *ackPoller) pending(ids []int64, now time.Time) []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, w := range p.waiters {
+		if now.Before(w.deadline) {
+			ids = append(ids, id)
+			continue
+		}
+		w.err = p.timeoutError(w)
+		close(w.ch)
+		delete(p.waiters, id)
+	}
+	return ids
 }
 
 // poll asks HEC about ids once and settles the waiters it can.
@@ -153,11 +204,11 @@ func (p *ackPoller) poll(ids []int64) {
 		p.s.log.Error("splunk hec: encoding ack request", "err", err)
 		return
 	}
-	status, header, resp, err := p.s.do(p.ctx, ackPath, body, false)
+	status, header, resp, err := p.s.do(p.ctx, p.t, ackPath, body, false)
 	if err != nil {
 		if p.ctx.Err() == nil {
 			// Transient: the waiters keep waiting until ack_timeout.
-			p.s.log.Debug("splunk hec: ack poll failed", "err", err)
+			p.s.log.Debug("splunk hec: ack poll failed", "url", p.t.base, "err", err)
 		}
 		return
 	}
@@ -170,12 +221,18 @@ func (p *ackPoller) poll(ids []int64) {
 	var re *sinks.RequestError
 	if errors.As(err, &re) && re.Outcome == sinks.Fatal {
 		// No ack will come: fail the waiters now instead of at
-		// ack_timeout, and keep the sink down until /ack answers.
+		// ack_timeout, and keep the target out of use (the sink down
+		// when it is the only one) until /ack answers.
 		p.refuse(re)
-		p.failAll(re)
+		var werr error = re
+		if p.s.usableBesides(p.t) {
+			werr = &sinks.RequestError{Outcome: sinks.Retry,
+				Err: fmt.Errorf("[%s] %w; the batch is sent again to another URL", p.t.base, re)}
+		}
+		p.failAll(werr)
 		return
 	}
-	p.s.log.Debug("splunk hec: ack poll failed", "err", err)
+	p.s.log.Debug("splunk hec: ack poll failed", "url", p.t.base, "err", err)
 }
 
 // check asks HEC about an ack ID it never issued (probeAckID), for Probe:
@@ -183,9 +240,9 @@ func (p *ackPoller) poll(ids []int64) {
 // error otherwise.
 func (p *ackPoller) check(ctx context.Context) error {
 	body := []byte(`{"acks":[` + strconv.FormatInt(probeAckID, 10) + `]}`)
-	status, header, resp, err := p.s.do(ctx, ackPath, body, false)
+	status, header, resp, err := p.s.do(ctx, p.t, ackPath, body, false)
 	if err != nil {
-		return transportError(ctx, "ack check", err)
+		return transportError(ctx, p.t.label, "ack check", err)
 	}
 	if _, err := ackAnswer(status, header, resp, time.Now()); err != nil {
 		var re *sinks.RequestError
@@ -212,8 +269,12 @@ func (p *ackPoller) refused() error {
 // starts.
 func (p *ackPoller) refuse(re *sinks.RequestError) {
 	if p.refusal.Swap(re) == nil {
-		p.s.log.Error("splunk hec: the sink is down until HEC answers on "+ackPath+"; the events of batches waiting for an acknowledgement are sent again then",
-			"url", p.s.base, "err", re)
+		what := "the sink is down"
+		if len(p.s.targets) > 1 {
+			what = "this URL is not used (the sink is down when no URL is left)"
+		}
+		p.s.log.Error("splunk hec: "+what+" until HEC answers on "+ackPath+"; the events of batches waiting for an acknowledgement are sent again",
+			"url", p.t.base, "err", re)
 	}
 }
 
@@ -221,7 +282,7 @@ func (p *ackPoller) refuse(re *sinks.RequestError) {
 // ends a refusal.
 func (p *ackPoller) answered() {
 	if p.refusal.Swap(nil) != nil {
-		p.s.log.Info("splunk hec: indexer acknowledgement answered again", "url", p.s.base)
+		p.s.log.Info("splunk hec: indexer acknowledgement answered again", "url", p.t.base)
 	}
 }
 

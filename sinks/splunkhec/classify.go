@@ -39,6 +39,7 @@ const (
 	maxReasonBytes       = 512
 	healthPath           = "/services/collector/health"
 	eventPath            = "/services/collector/event"
+	rawPath              = "/services/collector/raw"
 	ackPath              = "/services/collector/ack"
 	channelHeader        = "X-Splunk-Request-Channel"
 	invalidEventNumberKV = "invalid-event-number"
@@ -76,6 +77,13 @@ func parseResponse(body []byte) (r response, ok bool) {
 //	code 7 incorrect index          fatal: the configured index is not in the
 //	                                token's allowed list. It is our
 //	                                configuration, not the events' fault.
+//	                                With an index rendered per event
+//	                                (perEventIndex) and a usable
+//	                                invalid-event-number N: event N is
+//	                                blocked (held and retried, never
+//	                                dead-lettered, the sink degraded until
+//	                                an operator allows the index), every
+//	                                other event retried, as for code 6.
 //	codes 10, 11, 14, 16            fatal: the token's acknowledgement setting
 //	                                and ours disagree, or an unusable channel
 //	                                or authorization form; configuration.
@@ -113,7 +121,7 @@ func parseResponse(body []byte) (r response, ok bool) {
 // delivery allows, and each copy carries the same kafka_topic,
 // kafka_partition and kafka_offset indexed fields, so duplicates can be
 // found.
-func classify(status int, header http.Header, body []byte, n int, now time.Time) (response, error) {
+func classify(status int, header http.Header, body []byte, n int, now time.Time, perEventIndex bool) (response, error) {
 	r, isHEC := parseResponse(body)
 	code := -1
 	if isHEC && r.Code != nil {
@@ -136,6 +144,11 @@ func classify(status int, header http.Header, body []byte, n int, now time.Time)
 		re.Err = fmt.Errorf("splunk hec: %s: check the token", msg)
 		return r, re
 	case codeIncorrectIndex:
+		if perEventIndex {
+			if be := blockedEvent(status, r, n, msg); be != nil {
+				return r, be
+			}
+		}
 		re.Outcome = sinks.Fatal
 		re.Err = fmt.Errorf("splunk hec: %s: the configured index is not allowed for this token", msg)
 		return r, re
@@ -263,6 +276,24 @@ func invalidEvent(status int, r response, n int, msg string) error {
 	return be
 }
 
+// blockedEvent is the outcome of a 400 code 7 naming event N of a request
+// whose index is rendered per event: N blocked, the others retried (see
+// classify); nil without a usable N.
+func blockedEvent(status int, r response, n int, msg string) *sinks.BatchError {
+	if r.InvalidEvent == nil || *r.InvalidEvent < 0 || *r.InvalidEvent >= n {
+		return nil
+	}
+	bad := *r.InvalidEvent
+	be := &sinks.BatchError{Items: make([]sinks.ItemError, n)}
+	for i := range n {
+		be.Items[i] = sinks.ItemError{Index: i, Outcome: sinks.Retry, Status: status,
+			Reason: "not indexed: HEC refused the index of event " + strconv.Itoa(bad)}
+	}
+	be.Items[bad] = sinks.ItemError{Index: bad, Outcome: sinks.Blocked, Status: status,
+		Reason: msg + ": the token does not allow this event's index"}
+	return be
+}
+
 func optInt(p *int) string {
 	if p == nil {
 		return "missing"
@@ -307,12 +338,16 @@ func describe(status int, r response, isHEC bool, body []byte) string {
 // transportError classifies a failure to get any answer. parent is the
 // caller's context: when it ended, the caller gave up (retry); when only
 // our own timeout fired, HEC was too slow (unavailable); any other failure
-// is retry.
-func transportError(parent context.Context, op string, err error) *sinks.RequestError {
-	re := &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("splunk hec: %s: %w", op, err)}
+// is retry. label names the URL when the sink has several ("" otherwise).
+func transportError(parent context.Context, label, op string, err error) *sinks.RequestError {
+	where := "splunk hec"
+	if label != "" {
+		where = "[" + strings.TrimSpace(label) + "] splunk hec"
+	}
+	re := &sinks.RequestError{Outcome: sinks.Retry, Err: fmt.Errorf("%s: %s: %w", where, op, err)}
 	switch {
 	case parent.Err() != nil:
-		re.Err = fmt.Errorf("splunk hec: %s: %w", op, parent.Err())
+		re.Err = fmt.Errorf("%s: %s: %w", where, op, parent.Err())
 	case errors.Is(err, context.DeadlineExceeded) || sinks.IsTimeout(err):
 		re.Outcome = sinks.Unavailable
 	}

@@ -86,7 +86,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := classify(tt.status, tt.header, []byte(tt.body), tt.n, now)
+			_, err := classify(tt.status, tt.header, []byte(tt.body), tt.n, now, false)
 			if tt.want.delivered {
 				if err != nil {
 					t.Fatalf("got %v, want delivered", err)
@@ -127,11 +127,11 @@ func TestClassify(t *testing.T) {
 }
 
 func TestClassifyMessages(t *testing.T) {
-	_, err := classify(400, nil, []byte(`{"text":"Incorrect index","code":7}`), 1, time.Now())
+	_, err := classify(400, nil, []byte(`{"text":"Incorrect index","code":7}`), 1, time.Now(), false)
 	if got := err.Error(); got != "status 400: splunk hec: HTTP 400, code 7: Incorrect index: the configured index is not allowed for this token" {
 		t.Errorf("message %q", got)
 	}
-	_, err = classify(400, nil, []byte(`{"text":"Data channel is missing","code":10}`), 1, time.Now())
+	_, err = classify(400, nil, []byte(`{"text":"Data channel is missing","code":10}`), 1, time.Now(), false)
 	if want := "set ack: true"; !strings.Contains(err.Error(), want) {
 		t.Errorf("message %q lacks %q", err, want)
 	}
@@ -183,7 +183,7 @@ func FuzzClassify(f *testing.F) {
 	f.Add(503, []byte(`garbage`), 0)
 	f.Fuzz(func(t *testing.T, status int, body []byte, n int) {
 		n = max(0, min(n, 1000))
-		_, err := classify(status, http.Header{}, body, n, time.Now())
+		_, err := classify(status, http.Header{}, body, n, time.Now(), false)
 		var be *sinks.BatchError
 		if errors.As(err, &be) {
 			for _, it := range be.Items {
@@ -279,4 +279,41 @@ func FuzzAckAnswer(f *testing.F) {
 			t.Fatalf("outcome %v", re.Outcome)
 		}
 	})
+}
+
+// TestClassifyPerEventIndex: code 7 is the configuration's problem (fatal)
+// unless the index is rendered per event and the answer names the event:
+// then that event is blocked and the others retried.
+func TestClassifyPerEventIndex(t *testing.T) {
+	tests := []struct {
+		name     string
+		body     string
+		perEvent bool
+		want     []sinks.Outcome // nil: a fatal RequestError
+	}{
+		{"per event, named", `{"text":"Incorrect index","code":7,"invalid-event-number":1}`, true, []sinks.Outcome{sinks.Retry, sinks.Blocked, sinks.Retry}},
+		{"per event, not named", `{"text":"Incorrect index","code":7}`, true, nil},
+		{"per event, out of range", `{"text":"Incorrect index","code":7,"invalid-event-number":3}`, true, nil},
+		{"configured index", `{"text":"Incorrect index","code":7,"invalid-event-number":1}`, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := classify(400, nil, []byte(tt.body), 3, time.Now(), tt.perEvent)
+			var be *sinks.BatchError
+			if tt.want == nil {
+				if sinks.Of(err) != sinks.Fatal || !strings.Contains(err.Error(), "not allowed") {
+					t.Errorf("got %v, want fatal", err)
+				}
+				return
+			}
+			if !errors.As(err, &be) || len(be.Items) != len(tt.want) {
+				t.Fatalf("got %v", err)
+			}
+			for i, it := range be.Items {
+				if it.Outcome != tt.want[i] || it.Index != i || it.Status != 400 {
+					t.Errorf("item %d: %+v, want %v", i, it, tt.want[i])
+				}
+			}
+		})
+	}
 }

@@ -122,7 +122,10 @@ func TestEnvelope(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := newEnvelope(tt.host, tt.hostField, tt.source, tt.sourcetype, tt.index)
+			env, err := newEnvelope(&config.SplunkHEC{Host: tt.host, HostField: tt.hostField, Source: tt.source, Sourcetype: tt.sourcetype, Index: tt.index})
+			if err != nil {
+				t.Fatal(err)
+			}
 			got := string(env.appendEvent(nil, tt.ev))
 			if got != tt.want {
 				t.Errorf("got\n%s\nwant\n%s", got, tt.want)

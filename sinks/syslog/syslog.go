@@ -15,8 +15,8 @@
 //
 // # Delivery
 //
-// Syslog has no application-level acknowledgement, so the sink uses the
-// one TCP has. On Linux, Send counts a batch delivered only once the
+// Over tcp and tls syslog has no application-level acknowledgement, so
+// the sink uses the one TCP has. On Linux, Send counts a batch delivered only once the
 // receiver's kernel acknowledged every byte of it: after the write it
 // polls the socket's send queue (SIOCOUTQ, the bytes sent or queued that
 // the peer has not acknowledged) with a short backoff, bounded by the

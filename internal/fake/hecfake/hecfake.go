@@ -13,6 +13,21 @@
 //     {"acks":{"<id>":true|false}} — true after Options.AckDelay, never
 //     with Options.AckNever. As in Splunk, an ack reported true is
 //     forgotten.
+//   - POST /services/collector/raw: the same authentication; a data
+//     channel is required whether or not ack is on (header or "channel"
+//     query parameter; code 10 without it, 11 when it is not a GUID); the
+//     metadata comes from the query parameters sourcetype, source, host and
+//     index (checked against Options.Indexes: code 7); the body is broken
+//     into events at line breaks, as Splunk's default LINE_BREAKER
+//     ([\r\n]+) does for a sourcetype with SHOULD_LINEMERGE = false, and
+//     blank lines are dropped; an empty body is code 5. Indexed fields do
+//     not exist there (Splunk does not index fields sent to the raw
+//     endpoint), so raw events carry no Fields and Count does not see
+//     them. With ack the answer carries an ackId, as for events.
+//   - Indexed fields ("fields"), as Splunk documents them: an object whose
+//     values are strings or arrays of strings; anything else (a number, a
+//     nested object, "fields" that is not an object) is 400 code 15 with
+//     its invalid-event-number.
 //   - GET /services/collector/health: 200 code 17, or 503 code 18 while
 //     Busy.
 //   - A load balancer with sticky sessions (Options.StickyCookie): every
@@ -41,6 +56,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,6 +140,11 @@ type Options struct {
 	// every ack reads false there, however long the client polls (the
 	// events are stored all the same). Default "": no load balancer.
 	StickyCookie string
+	// StickyValue is the cookie's value: the indexer behind the load
+	// balancer that holds the channels. Give two servers on one host
+	// different values to catch a client that mixes their cookies (a
+	// cookie ignores the port). Default "hecfake-indexer-1".
+	StickyValue string
 
 	// Indexes allowed for the token; empty allows any. An event naming
 	// another index is refused with 400 code 7.
@@ -154,11 +175,17 @@ type Event struct {
 	Source     string
 	Sourcetype string
 	Index      string
-	// Event is the raw JSON of the envelope's "event".
+	// Event is the raw JSON of the envelope's "event"; nil for a raw
+	// event.
 	Event json.RawMessage
+	// Raw is the line of an event sent to the raw endpoint, "" otherwise.
+	Raw string
 	// Fields are the indexed fields; an array value is joined with ",".
 	Fields map[string]string
-	// Channel it arrived on, "" without ack.
+	// FieldValues are the indexed fields with every value of a
+	// multi-value (array) field; a string is one value.
+	FieldValues map[string][]string
+	// Channel it arrived on, "" without ack (event endpoint).
 	Channel string
 }
 
@@ -233,6 +260,9 @@ func New(opts Options) *Server {
 	if opts.MaxContentLength <= 0 {
 		opts.MaxContentLength = 100 << 20
 	}
+	if opts.StickyValue == "" {
+		opts.StickyValue = defaultStickyValue
+	}
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -274,9 +304,8 @@ func (s *Server) Mode() Mode { return Mode(s.mode.Load()) }
 // kept. The mode (SetMode) takes precedence.
 func (s *Server) RefuseAck(status int) { s.ackRefusal.Store(int32(status)) }
 
-// stickyValue is the value of Options.StickyCookie: the indexer behind the
-// load balancer that holds the channels.
-const stickyValue = "hecfake-indexer-1"
+// defaultStickyValue is the default value of Options.StickyCookie.
+const defaultStickyValue = "hecfake-indexer-1"
 
 // Close stops the server; it is safe to call more than once.
 func (s *Server) Close() error { return s.http.Close() }
@@ -335,14 +364,15 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
-	case "/services/collector/event", "/services/collector/event/1.0", "/services/collector":
+	case "/services/collector/event", "/services/collector/event/1.0", "/services/collector",
+		"/services/collector/raw", "/services/collector/raw/1.0":
 		s.requests.Add(1)
 	case "/services/collector/ack":
 		s.ackRequests.Add(1)
 	}
 	if s.opts.StickyCookie != "" {
 		// The load balancer (re)sets its cookie on every answer.
-		http.SetCookie(w, &http.Cookie{Name: s.opts.StickyCookie, Value: stickyValue, Path: "/"})
+		http.SetCookie(w, &http.Cookie{Name: s.opts.StickyCookie, Value: s.opts.StickyValue, Path: "/"})
 	}
 	switch s.Mode() {
 	case Down:
@@ -373,6 +403,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.serveEvent(w, r)
+	case "/services/collector/raw", "/services/collector/raw/1.0":
+		if r.Method != http.MethodPost {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		s.serveRaw(w, r)
 	case "/services/collector/ack":
 		if r.Method != http.MethodPost {
 			w.WriteHeader(http.StatusMethodNotAllowed)
@@ -433,13 +469,14 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // channelOf returns the request's data channel and whether it is usable;
-// with ack on it answers the error itself.
-func (s *Server) channelOf(w http.ResponseWriter, r *http.Request) (string, bool) {
+// with ack on, or when required (the raw endpoint), it answers the error
+// itself.
+func (s *Server) channelOf(w http.ResponseWriter, r *http.Request, required bool) (string, bool) {
 	ch := r.Header.Get("X-Splunk-Request-Channel")
 	if ch == "" {
 		ch = r.URL.Query().Get("channel")
 	}
-	if !s.opts.Ack {
+	if !s.opts.Ack && !required {
 		return "", true // HEC ignores the channel when ack is off
 	}
 	if ch == "" {
@@ -505,7 +542,7 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 	if !s.authorize(w, r) {
 		return
 	}
-	ch, ok := s.channelOf(w, r)
+	ch, ok := s.channelOf(w, r, false)
 	if !ok {
 		return
 	}
@@ -526,6 +563,12 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.store(evs)
+	s.accept(w, ch)
+}
+
+// accept answers success for stored events, with an ackId on ch when ack
+// is on.
+func (s *Server) accept(w http.ResponseWriter, ch string) {
 	if !s.opts.Ack {
 		answer(w, CodeSuccess, nil)
 		return
@@ -547,15 +590,56 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request) {
 	answer(w, CodeSuccess, map[string]any{"ackId": id})
 }
 
+// serveRaw takes a raw request: metadata from the query, one event per
+// line (see the package doc).
+func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request) {
+	if !s.authorize(w, r) {
+		return
+	}
+	ch, ok := s.channelOf(w, r, true)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	meta := Event{Channel: ch, Host: q.Get("host"), Source: q.Get("source"), Sourcetype: q.Get("sourcetype"), Index: q.Get("index")}
+	if !s.indexAllowed(meta.Index) {
+		answer(w, CodeIncorrectIndex, nil)
+		return
+	}
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	var evs []Event
+	for _, line := range bytes.FieldsFunc(body, func(c rune) bool { return c == '\r' || c == '\n' }) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue // Splunk drops a blank event
+		}
+		ev := meta
+		ev.Raw = string(line)
+		evs = append(evs, ev)
+	}
+	if len(evs) == 0 {
+		answer(w, CodeNoData, nil)
+		return
+	}
+	s.store(evs)
+	s.accept(w, ch)
+}
+
+func (s *Server) indexAllowed(index string) bool {
+	return index == "" || len(s.opts.Indexes) == 0 || slices.Contains(s.opts.Indexes, index)
+}
+
 // envelope is what HEC reads from each JSON object of the body.
 type envelope struct {
-	Time       json.RawMessage            `json:"time"`
-	Host       *string                    `json:"host"`
-	Source     *string                    `json:"source"`
-	Sourcetype *string                    `json:"sourcetype"`
-	Index      *string                    `json:"index"`
-	Event      json.RawMessage            `json:"event"`
-	Fields     map[string]json.RawMessage `json:"fields"`
+	Time       json.RawMessage `json:"time"`
+	Host       *string         `json:"host"`
+	Source     *string         `json:"source"`
+	Sourcetype *string         `json:"sourcetype"`
+	Index      *string         `json:"index"`
+	Event      json.RawMessage `json:"event"`
+	Fields     json.RawMessage `json:"fields"`
 }
 
 // parse reads the concatenated envelopes of body. It returns the events
@@ -603,29 +687,28 @@ func (s *Server) validate(raw json.RawMessage, ch string) (Event, int) {
 		}
 		ev.Time = tt
 	}
-	if env.Fields != nil {
-		ev.Fields = make(map[string]string, len(env.Fields))
-		for k, v := range env.Fields {
+	if f := bytes.TrimSpace(env.Fields); len(f) > 0 && string(f) != "null" {
+		var fields map[string]json.RawMessage
+		if f[0] != '{' || json.Unmarshal(f, &fields) != nil {
+			return Event{}, CodeIndexedFields
+		}
+		ev.Fields = make(map[string]string, len(fields))
+		ev.FieldValues = make(map[string][]string, len(fields))
+		for k, v := range fields {
 			var str string
-			if err := json.Unmarshal(v, &str); err == nil {
-				ev.Fields[k] = str
+			if err := json.Unmarshal(v, &str); err == nil && bytes.TrimSpace(v)[0] == '"' {
+				ev.Fields[k], ev.FieldValues[k] = str, []string{str}
 				continue
 			}
 			var arr []string
-			if err := json.Unmarshal(v, &arr); err != nil {
+			if t := bytes.TrimSpace(v); len(t) == 0 || t[0] != '[' || json.Unmarshal(v, &arr) != nil || arr == nil {
 				return Event{}, CodeIndexedFields
 			}
-			ev.Fields[k] = strings.Join(arr, ",")
+			ev.Fields[k], ev.FieldValues[k] = strings.Join(arr, ","), arr
 		}
 	}
-	if ev.Index != "" && len(s.opts.Indexes) > 0 {
-		allowed := false
-		for _, ix := range s.opts.Indexes {
-			allowed = allowed || ix == ev.Index
-		}
-		if !allowed {
-			return Event{}, CodeIncorrectIndex
-		}
+	if !s.indexAllowed(ev.Index) {
+		return Event{}, CodeIncorrectIndex
 	}
 	if s.opts.InvalidAt != nil && s.opts.InvalidAt(ev) {
 		return Event{}, CodeInvalidFormat
@@ -668,7 +751,7 @@ func (s *Server) serveAck(w http.ResponseWriter, r *http.Request) {
 		answer(w, CodeAckDisabled, nil)
 		return
 	}
-	ch, ok := s.channelOf(w, r)
+	ch, ok := s.channelOf(w, r, false)
 	if !ok {
 		return
 	}
@@ -688,7 +771,7 @@ func (s *Server) serveAck(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	c := s.channels[ch]
 	if s.opts.StickyCookie != "" {
-		if ck, err := r.Cookie(s.opts.StickyCookie); err != nil || ck.Value != stickyValue {
+		if ck, err := r.Cookie(s.opts.StickyCookie); err != nil || ck.Value != s.opts.StickyValue {
 			s.strayAcks.Add(1)
 			c = nil // another indexer: it never saw this channel
 		}

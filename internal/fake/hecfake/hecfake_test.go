@@ -287,3 +287,115 @@ func TestStickyCookie(t *testing.T) {
 		t.Errorf("%d stray ack requests, want still 2", s.StrayAckRequests())
 	}
 }
+
+// TestIndexedFields: "fields" as Splunk documents it for the event
+// endpoint: an object of strings or arrays of strings; anything else is
+// 400 code 15 naming the event.
+func TestIndexedFields(t *testing.T) {
+	tests := []struct {
+		name   string
+		fields string
+		code   int
+		want   map[string][]string
+	}{
+		{"strings", `{"user":"alice","n":"3"}`, CodeSuccess, map[string][]string{"user": {"alice"}, "n": {"3"}}},
+		{"multi-value", `{"ip":["10.0.0.1","10.0.0.2"]}`, CodeSuccess, map[string][]string{"ip": {"10.0.0.1", "10.0.0.2"}}},
+		{"empty object", `{}`, CodeSuccess, map[string][]string{}},
+		{"null", `null`, CodeSuccess, nil},
+		{"number", `{"n":3}`, CodeIndexedFields, nil},
+		{"boolean", `{"b":true}`, CodeIndexedFields, nil},
+		{"nested object", `{"a":{"b":"c"}}`, CodeIndexedFields, nil},
+		{"array of numbers", `{"a":[1,2]}`, CodeIndexedFields, nil},
+		{"not an object", `["a"]`, CodeIndexedFields, nil},
+		{"a string", `"a"`, CodeIndexedFields, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(Options{})
+			status, rep := do(t, s.Handler(), http.MethodPost, "/services/collector/event", "Splunk "+Token, "",
+				ev1+`{"event":{"x":1},"fields":`+tt.fields+`}`)
+			if rep.Code != tt.code {
+				t.Fatalf("got %d code %d (%s), want code %d", status, rep.Code, rep.Text, tt.code)
+			}
+			if tt.code != CodeSuccess {
+				if status != 400 || rep.Invalid == nil || *rep.Invalid != 1 || s.Len() != 0 {
+					t.Errorf("got %d invalid-event-number %v, stored %d; want 400 naming event 1, nothing stored", status, rep.Invalid, s.Len())
+				}
+				return
+			}
+			got := s.Events()[1]
+			if tt.want == nil {
+				if got.Fields != nil {
+					t.Errorf("fields %v, want none", got.Fields)
+				}
+				return
+			}
+			if len(got.FieldValues) != len(tt.want) {
+				t.Fatalf("fields %v, want %v", got.FieldValues, tt.want)
+			}
+			for k, v := range tt.want {
+				if strings.Join(got.FieldValues[k], "|") != strings.Join(v, "|") || got.Fields[k] != strings.Join(v, ",") {
+					t.Errorf("field %s: %v / %q, want %v", k, got.FieldValues[k], got.Fields[k], v)
+				}
+			}
+		})
+	}
+}
+
+// TestRaw: /services/collector/raw as Splunk documents it: a channel is
+// required even without ack, metadata comes from the query string, the
+// body is one event per line (blank lines dropped), and with ack the
+// answer carries an ackId like an event request.
+func TestRaw(t *testing.T) {
+	auth := "Splunk " + Token
+	s := New(Options{Indexes: []string{"main", "net"}})
+	h := s.Handler()
+	tests := []struct {
+		name, path, auth, ch, body string
+		status, code               int
+	}{
+		{"no channel", "/services/collector/raw", auth, "", "a\n", 400, CodeChannelMissing},
+		{"bad channel", "/services/collector/raw", auth, "nope", "a\n", 400, CodeInvalidChannel},
+		{"no token", "/services/collector/raw", "", testChannel, "a\n", 401, CodeTokenRequired},
+		{"no data", "/services/collector/raw", auth, testChannel, "\n \r\n", 400, CodeNoData},
+		{"bad index", "/services/collector/raw?index=secret", auth, testChannel, "a\n", 400, CodeIncorrectIndex},
+		{"channel in the query", "/services/collector/raw?channel=" + testChannel + "&sourcetype=cisco:asa&index=net&host=fw-1&source=kafka", auth, "", "line 1\r\nline 2\n\n  \nline 3", 200, CodeSuccess},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, rep := do(t, h, http.MethodPost, tt.path, tt.auth, tt.ch, tt.body)
+			if status != tt.status || rep.Code != tt.code {
+				t.Errorf("got %d code %d (%s), want %d code %d", status, rep.Code, rep.Text, tt.status, tt.code)
+			}
+		})
+	}
+	evs := s.Events()
+	if len(evs) != 3 {
+		t.Fatalf("stored %d events, want the 3 non-blank lines: %+v", len(evs), evs)
+	}
+	for i, ev := range evs {
+		if ev.Raw != "line "+string(rune('1'+i)) || ev.Sourcetype != "cisco:asa" || ev.Index != "net" || ev.Host != "fw-1" || ev.Source != "kafka" ||
+			ev.Channel != testChannel || ev.Fields != nil || ev.Event != nil {
+			t.Errorf("event %d: %+v", i, ev)
+		}
+	}
+	if s.Requests() != int64(len(tests)) {
+		t.Errorf("%d requests counted, want %d", s.Requests(), len(tests))
+	}
+
+	now := time.Unix(1000, 0)
+	acked := New(Options{Ack: true, Now: func() time.Time { return now }})
+	for want := int64(0); want < 2; want++ {
+		status, rep := do(t, acked.Handler(), http.MethodPost, "/services/collector/raw", auth, testChannel, "x\n")
+		if status != 200 || rep.AckID == nil || *rep.AckID != want {
+			t.Fatalf("raw with ack: %d %+v, want ackId %d", status, rep, want)
+		}
+	}
+	// Raw and event requests share the channel's ack numbering.
+	if _, rep := do(t, acked.Handler(), http.MethodPost, "/services/collector/event", auth, testChannel, ev1); rep.AckID == nil || *rep.AckID != 2 {
+		t.Errorf("event after raw: %+v, want ackId 2", rep)
+	}
+	if _, rep := do(t, acked.Handler(), http.MethodPost, "/services/collector/ack", auth, testChannel, `{"acks":[0,1,2]}`); !rep.Acks["0"] || !rep.Acks["1"] || !rep.Acks["2"] {
+		t.Errorf("acks %v", rep.Acks)
+	}
+}
