@@ -198,6 +198,14 @@ func TestVictoriaLogsHEC(t *testing.T) {
 		return len(stored) >= len(k.docs)
 	})
 	stopSiembridge(t, sb)
+	checkHECStored(t, k, stored)
+	t.Logf("%d events stored through HEC and checked field by field in %s", len(stored), time.Since(started).Round(time.Millisecond))
+}
+
+// checkHECStored checks that every produced event is stored exactly once
+// with the HEC envelope the sink promises and its document under event.
+func checkHECStored(t *testing.T, k *corpus, stored []map[string]string) {
+	t.Helper()
 	seen := make([]int, len(k.docs))
 	for i, got := range stored {
 		p, err1 := strconv.ParseInt(got["fields.kafka_partition"], 10, 32)
@@ -230,5 +238,4 @@ func TestVictoriaLogsHEC(t *testing.T) {
 			t.Fatalf("event %d stored %d times, want once: %s", seq, n, k.docs[seq])
 		}
 	}
-	t.Logf("%d events stored through HEC and checked field by field in %s", len(stored), time.Since(started).Round(time.Millisecond))
 }
