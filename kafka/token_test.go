@@ -300,3 +300,57 @@ func TestMSKTokenFromDefaultChain(t *testing.T) {
 		t.Fatal("the token carries the secret key")
 	}
 }
+
+// TestMSKTokenFromRole: with role_arn the signer assumes the role through
+// STS (here a loopback STS answering AssumeRole, reached through the SDK's
+// AWS_ENDPOINT_URL_STS) and signs with the role's temporary credentials.
+func TestMSKTokenFromRole(t *testing.T) {
+	var asked url.Values
+	var mu sync.Mutex
+	sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		asked = r.PostForm
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		fmt.Fprint(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
+<Credentials><AccessKeyId>ASIAROLEEXAMPLE00001</AccessKeyId><SecretAccessKey>role-secret-key</SecretAccessKey>
+<SessionToken>role-session-token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>
+<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/bridge/b1</Arn><AssumedRoleId>AROAEXAMPLE:b1</AssumedRoleId></AssumedRoleUser>
+</AssumeRoleResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></AssumeRoleResponse>`)
+	}))
+	defer sts.Close()
+	dir := t.TempDir()
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "AKIABASEEXAMPLE00001", "AWS_SECRET_ACCESS_KEY": "base-secret",
+		"AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_CONFIG_FILE": dir + "/c", "AWS_SHARED_CREDENTIALS_FILE": dir + "/s",
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL_STS": sts.URL} {
+		t.Setenv(k, v)
+	}
+	const role = "arn:aws:iam::123456789012:role/bridge"
+	p := newMSKProvider(&config.AWSMSKIAM{Region: "ap-southeast-2", RoleARN: role, SessionName: "b1"})
+	tok, err := p.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(tok.Token, "="))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(string(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	mu.Lock()
+	defer mu.Unlock()
+	if asked.Get("Action") != "AssumeRole" || asked.Get("RoleArn") != role || asked.Get("RoleSessionName") != "b1" {
+		t.Fatalf("STS was asked %v", asked)
+	}
+	if u.Host != "kafka.ap-southeast-2.amazonaws.com" || !strings.HasPrefix(q.Get("X-Amz-Credential"), "ASIAROLEEXAMPLE00001/") ||
+		q.Get("X-Amz-Security-Token") != "role-session-token" {
+		t.Fatalf("not signed with the role's credentials: %s", raw)
+	}
+}
