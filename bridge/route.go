@@ -94,7 +94,7 @@ func (r *route) init() error {
 	if err != nil {
 		return err
 	}
-	r.skim = deliver.AcceptsUnchecked(r.sink, filter != nil)
+	r.skim = deliver.AcceptsUnchecked(r.sink, filter != nil || deliver.ReadsFields(r.cfg))
 	if err := r.initBudget(); err != nil {
 		return fmt.Errorf("budget: %w", err)
 	}

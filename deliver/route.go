@@ -92,8 +92,9 @@ func limiterConfig(rc config.Route) ratelimit.Config {
 }
 
 // AcceptsUnchecked reports whether s takes events whose JSON was not
-// checked (sinks.UncheckedAcceptor). A route with a filter reads fields,
-// so its events are checked whatever the sink.
+// checked (sinks.UncheckedAcceptor). A route with a filter, or whose
+// sampling or shaping reads fields (ReadsFields), passes filtered true:
+// its events are checked whatever the sink.
 func AcceptsUnchecked(s sinks.Sink, filtered bool) bool {
 	u, ok := s.(sinks.UncheckedAcceptor)
 	return ok && !filtered && u.AcceptsUnchecked()

@@ -19,6 +19,8 @@ import (
 type Volume struct {
 	sampler *sample.Sampler
 	shaper  *shape.Shaper
+	// readsFields: the sampler or the shaper reads the event's fields.
+	readsFields bool
 }
 
 // NewVolume builds route rc's volume control from its configuration
@@ -37,7 +39,16 @@ func NewVolume(rc config.Route) (*Volume, error) {
 	if smp == nil && shp == nil {
 		return nil, nil
 	}
-	return &Volume{sampler: smp, shaper: shp}, nil
+	return &Volume{sampler: smp, shaper: shp, readsFields: shp != nil || smp.ReadsFields()}, nil
+}
+
+// ReadsFields reports whether route rc's sampling or shaping reads the
+// fields of its events (NewVolume then checks an unchecked event before
+// it does): the bridge and replay then make checked events from the
+// start (see AcceptsUnchecked) rather than skim and check them twice.
+func ReadsFields(rc config.Route) bool {
+	s := rc.Sample
+	return rc.HasShaping() || s != nil && s.Rate < 1 && (s.Key != "" || s.When != "")
 }
 
 // Step is what Volume.Apply did to one event.
@@ -61,8 +72,8 @@ func (v *Volume) Apply(ev *event.Event) (*event.Event, Step) {
 	if v == nil {
 		return ev, st
 	}
-	if ev.Unchecked {
-		// Fields are read and written: Doc must be checked JSON.
+	if ev.Unchecked && v.readsFields {
+		// Fields are read (and written): Doc must be checked JSON.
 		ev = ev.Checked()
 	}
 	if !v.sampler.Keep(ev) {

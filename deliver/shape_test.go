@@ -240,3 +240,43 @@ func TestVolumeUnchecked(t *testing.T) {
 		t.Error("Apply modified its event")
 	}
 }
+
+// TestReadsFields: a route whose sampling or shaping reads fields gets
+// checked events; sampling by the Kafka coordinates alone does not read
+// them, and leaves a skimmed event as it is.
+func TestReadsFields(t *testing.T) {
+	cases := []struct {
+		name string
+		rc   config.Route
+		want bool
+	}{
+		{"nothing", config.Route{}, false},
+		{"sample by coordinates", config.Route{Sample: &config.Sample{Rate: 0.5}}, false},
+		{"sample everything by key", config.Route{Sample: &config.Sample{Rate: 1, Key: "source.ip"}}, false},
+		{"sample by key", config.Route{Sample: &config.Sample{Rate: 0.5, Key: "source.ip"}}, true},
+		{"sample when", config.Route{Sample: &config.Sample{Rate: 0.5, When: `a == "b"`}}, true},
+		{"drop", config.Route{DropFields: []string{"a"}}, true},
+		{"add", config.Route{AddFields: &config.AddFields{Fields: config.AnyFields{"a": 1}}}, true},
+	}
+	for _, c := range cases {
+		if got := ReadsFields(c.rc); got != c.want {
+			t.Errorf("%s: ReadsFields %v, want %v", c.name, got, c.want)
+		}
+		v, err := NewVolume(c.rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := v != nil && v.readsFields; got != c.want {
+			t.Errorf("%s: Volume reads fields %v, want %v", c.name, got, c.want)
+		}
+	}
+	v, err := NewVolume(config.Route{Sample: &config.Sample{Rate: 0.999999}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev event.Event
+	ev.Init("t", 0, 0, time.Unix(0, 0), nil, []byte(`{"@timestamp":"2026-11-29T10:00:00Z","a":1}`), true)
+	if out, st := v.Apply(&ev); st.SampledOut || out != &ev || !out.Unchecked {
+		t.Errorf("sampling by coordinates checked or copied the event: %+v %v", st, out.Unchecked)
+	}
+}

@@ -264,7 +264,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (res Result, err
 	}
 	res.Gaps = gaps
 	j := &replayJob{
-		rc: rc, log: log, stage: parts.Stage, skim: deliver.AcceptsUnchecked(sink, sel != nil), hooks: opts.Hooks,
+		rc: rc, log: log, stage: parts.Stage, skim: deliver.AcceptsUnchecked(sink, sel != nil || deliver.ReadsFields(rc)), hooks: opts.Hooks,
 		client: k.client, sc: sc, consumer: k.consumer, opts: opts, state: state, start: time.Now(),
 		window: replayWindow{from: opts.From, to: opts.To, lateness: opts.lateness()}, dirty: true,
 	}

@@ -49,6 +49,12 @@ func New(c *config.Sample) (*Sampler, error) {
 	return s, nil
 }
 
+// ReadsFields reports whether Keep reads e's fields (a key or When), so
+// that e's Doc must be checked JSON.
+func (s *Sampler) ReadsFields() bool {
+	return s != nil && !s.all && (s.key != "" || s.when != nil)
+}
+
 // Keep reports whether e is sent. An event When does not select is kept.
 // e's Doc must be checked JSON when a key or When is set (as for
 // filter.Filter.Accepts). It does not block.

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/siembridge/siembridge/config"
-	"github.com/siembridge/siembridge/internal/cputime"
 	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/internal/cputime"
 )
 
 func ev(offset int64, doc string) *event.Event {
