@@ -7,7 +7,7 @@
 # debian        rsyslog with imrelp and gtls (Debian packages), and syslog-ng
 #               unpacked beside them: the two packages conflict (each is "the"
 #               system log daemon), so syslog-ng-core is extracted, not
-#               installed, and its libraries are installed instead (~15 s).
+#               installed, and its libraries are installed instead (~30 s).
 # victorialogs  go install of VictoriaLogs into $DIR/bin (~45 s on 2 cores).
 #
 # $SIEMBRIDGE_INTEROP_DIR (default ~/.cache/siembridge-interop) holds what is
