@@ -305,12 +305,13 @@ type BudgetStats struct {
 	budget.Stats
 	// Pending counts the events waiting in Kafka now (deferred since each
 	// partition's first deferred offset, by this process).
-	Pending, PendingBytes int64
+	Pending      int64 `json:"pending"`
+	PendingBytes int64 `json:"pending_bytes"`
 	// OldestDeferred is the record time of the oldest deferred event.
-	OldestDeferred time.Time
+	OldestDeferred time.Time `json:"oldest_deferred,omitzero"`
 	// NearRetention counts partitions whose oldest deferred event is
 	// within 20 % of its topic's retention.
-	NearRetention int64
+	NearRetention int64 `json:"near_retention"`
 }
 
 func (r *route) budgetStats() *BudgetStats {

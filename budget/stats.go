@@ -6,29 +6,35 @@ import "time"
 // `siembridge status`.
 type Stats struct {
 	// DayStart and NextReset bound the current budget day.
-	DayStart, NextReset time.Time
+	DayStart  time.Time `json:"day_start"`
+	NextReset time.Time `json:"next_reset"`
 	// LimitBytes and LimitEvents per day; 0: no cap of that kind.
-	LimitBytes, LimitEvents int64
+	LimitBytes  int64 `json:"limit_bytes"`
+	LimitEvents int64 `json:"limit_events"`
 	// SpentBytes and SpentEvents in the day, by every process of the
 	// route (as far as the ledger told this one).
-	SpentBytes, SpentEvents int64
+	SpentBytes  int64 `json:"spent_bytes"`
+	SpentEvents int64 `json:"spent_events"`
 	// RemainingBytes and RemainingEvents before the budget is spent (0
 	// when spent); -1 when there is no cap of that kind.
-	RemainingBytes, RemainingEvents int64
+	RemainingBytes  int64 `json:"remaining_bytes"`
+	RemainingEvents int64 `json:"remaining_events"`
 	// Spent: the day's budget is used up; SpentAt is when (zero if not).
-	Spent   bool
-	SpentAt time.Time
+	Spent   bool      `json:"spent"`
+	SpentAt time.Time `json:"spent_at,omitzero"`
 	// ExhaustsAt is when the budget will run out at this process's rate
 	// of the last five minutes scaled to the route's share, zero when
 	// not before the next reset (or already spent).
-	ExhaustsAt time.Time
+	ExhaustsAt time.Time `json:"exhausts_at,omitzero"`
 	// DrainOpen: deferred events may be read again now.
-	DrainOpen bool
+	DrainOpen bool `json:"drain_open"`
 	// Deferred and DeferredBytes count events held back in Kafka by this
 	// process since it started (an event deferred twice counts twice);
 	// Dropped and DroppedBytes those committed without being sent.
-	Deferred, DeferredBytes int64
-	Dropped, DroppedBytes   int64
+	Deferred      int64 `json:"deferred"`
+	DeferredBytes int64 `json:"deferred_bytes"`
+	Dropped       int64 `json:"dropped"`
+	DroppedBytes  int64 `json:"dropped_bytes"`
 }
 
 // Stats returns the budget's state now.
