@@ -60,6 +60,10 @@ type OAuthBearer struct {
 	// Scope, like sasl.oauthbearer.scope: space-separated scopes asked
 	// for. Empty (the default): none.
 	Scope string `yaml:"scope"`
+	// CAFile holds the CA certificates (PEM) the token endpoint's
+	// certificate must chain to, like librdkafka's https.ca.location.
+	// Empty (the default): the system roots.
+	CAFile string `yaml:"ca_file"`
 	// Extensions are SASL extensions sent with the token (KIP-342), like
 	// sasl.oauthbearer.extensions; Confluent Cloud wants
 	// logicalCluster and identityPoolId. Empty (the default): none.
@@ -213,6 +217,9 @@ func (o *OAuthBearer) validate(path string, s *SASL) error {
 	}
 	if o.ClientSecret == "" {
 		return fieldErr(path+".client_secret", "required (or client_secret_file)")
+	}
+	if err := checkFiles(path, map[string]string{"ca_file": o.CAFile}); err != nil {
+		return err
 	}
 	for _, k := range slices.Sorted(maps.Keys(o.Extensions)) {
 		// RFC 7628 3.1: key = 1*(ALPHA); "auth" is the token itself.

@@ -96,6 +96,7 @@ func TestKafkaSASLMechanisms(t *testing.T) {
 		{"oauth no secret", oauth, "kafka.sasl.oauthbearer.client_secret", "client_secret_file"},
 		{"oauth both secrets", oauth + "    client_secret: a\n    client_secret_file: " + secretFile + "\n", "kafka.sasl.oauthbearer.client_secret_file", "set only one"},
 		{"oauth with password", oauth + "    client_secret: a\n  username: u\n", "kafka.sasl.username", "not used with mechanism OAUTHBEARER"},
+		{"oauth ca_file missing", oauth + "    client_secret: a\n    ca_file: /nonexistent/idp-ca.pem\n", "kafka.sasl.oauthbearer.ca_file", "no such file"},
 		{"oauth extension auth", oauth + "    client_secret: a\n    extensions: {auth: x}\n", "kafka.sasl.oauthbearer.extensions.auth", "not \"auth\""},
 		{"oauth extension name", oauth + "    client_secret: a\n    extensions: {pool-id: x}\n", "kafka.sasl.oauthbearer.extensions.pool-id", "letters only"},
 		{"oauth extension value", oauth + "    client_secret: a\n    extensions: {pool: \"a\\x01b\"}\n", "kafka.sasl.oauthbearer.extensions.pool", "printable"},

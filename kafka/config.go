@@ -119,8 +119,12 @@ func applySASL(sc *sarama.Config, s config.SASL) error {
 		if s.OAuthBearer == nil {
 			return fmt.Errorf("kafka.sasl.oauthbearer: required with mechanism OAUTHBEARER")
 		}
+		p, err := newOAuthProvider(s.OAuthBearer, nil)
+		if err != nil {
+			return err
+		}
 		sc.Net.SASL.Mechanism = sarama.SASLTypeOAuth
-		sc.Net.SASL.TokenProvider = newOAuthProvider(s.OAuthBearer, nil)
+		sc.Net.SASL.TokenProvider = p
 	case "AWS_MSK_IAM":
 		if s.AWSMSKIAM == nil {
 			return fmt.Errorf("kafka.sasl.aws_msk_iam: required with mechanism AWS_MSK_IAM")

@@ -45,10 +45,18 @@ var _ sarama.AccessTokenProvider = (*oauthProvider)(nil)
 
 // newOAuthProvider builds the provider of kafka.sasl.oauthbearer. client
 // is the HTTP client of the token endpoint (nil: one with
-// tokenFetchTimeout over the default transport).
-func newOAuthProvider(o *config.OAuthBearer, client *http.Client) *oauthProvider {
+// tokenFetchTimeout, trusting ca_file when set).
+func newOAuthProvider(o *config.OAuthBearer, client *http.Client) (*oauthProvider, error) {
 	if client == nil {
-		client = &http.Client{Timeout: tokenFetchTimeout}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if o.CAFile != "" {
+			tc, err := config.TLS{CAFile: o.CAFile}.ClientConfig("kafka.sasl.oauthbearer")
+			if err != nil {
+				return nil, err
+			}
+			tr.TLSClientConfig = tc
+		}
+		client = &http.Client{Timeout: tokenFetchTimeout, Transport: tr}
 	}
 	cc := &clientcredentials.Config{
 		ClientID:     o.ClientID,
@@ -62,7 +70,7 @@ func newOAuthProvider(o *config.OAuthBearer, client *http.Client) *oauthProvider
 	return &oauthProvider{
 		src:        oauth2.ReuseTokenSourceWithExpiry(nil, cc.TokenSource(ctx), tokenEarlyRefresh),
 		extensions: maps.Clone(o.Extensions),
-	}
+	}, nil
 }
 
 // Token returns a valid access token, fetching one when the cached token

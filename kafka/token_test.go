@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -94,7 +97,10 @@ func TestOAuthBearerTokenRefresh(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newTokenEndpoint(t, "tok", "bridge", "cl1ent-s3cret", tc.expiresIn)
-			p := newOAuthProvider(oauthConfig(e.URL, "bridge", "cl1ent-s3cret"), nil)
+			p, err := newOAuthProvider(oauthConfig(e.URL, "bridge", "cl1ent-s3cret"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
 			for i, want := range tc.wantTokens {
 				tok, err := p.Token()
 				if err != nil {
@@ -117,7 +123,11 @@ func TestOAuthBearerTokenRefresh(t *testing.T) {
 func TestOAuthBearerTokenErrors(t *testing.T) {
 	const secret = "wr0ng-s3cret-value"
 	e := newTokenEndpoint(t, "tok", "bridge", "right-secret", 3600)
-	_, err := newOAuthProvider(oauthConfig(e.URL, "bridge", secret), nil).Token()
+	p, err := newOAuthProvider(oauthConfig(e.URL, "bridge", secret), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Token()
 	if err == nil || !strings.Contains(err.Error(), "kafka.sasl.oauthbearer") || !strings.Contains(err.Error(), "invalid_client") {
 		t.Fatalf("error %v, want the endpoint's invalid_client under kafka.sasl.oauthbearer", err)
 	}
@@ -136,7 +146,11 @@ func TestOAuthBearerTokenErrors(t *testing.T) {
 	defer close(release)
 	client := &http.Client{Timeout: 100 * time.Millisecond}
 	start := time.Now()
-	_, err = newOAuthProvider(oauthConfig(slow.URL, "bridge", secret), client).Token()
+	p, err = newOAuthProvider(oauthConfig(slow.URL, "bridge", secret), client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Token()
 	if err == nil || time.Since(start) > 5*time.Second {
 		t.Fatalf("a hanging endpoint: %v after %s", err, time.Since(start))
 	}
@@ -352,5 +366,38 @@ func TestMSKTokenFromRole(t *testing.T) {
 	if u.Host != "kafka.ap-southeast-2.amazonaws.com" || !strings.HasPrefix(q.Get("X-Amz-Credential"), "ASIAROLEEXAMPLE00001/") ||
 		q.Get("X-Amz-Security-Token") != "role-session-token" {
 		t.Fatalf("not signed with the role's credentials: %s", raw)
+	}
+}
+
+// TestOAuthBearerCAFile: a token endpoint with a certificate from a private
+// CA is trusted with ca_file, and refused without it.
+func TestOAuthBearerCAFile(t *testing.T) {
+	idp := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"access_token":"tls-tok","token_type":"Bearer","expires_in":3600}`)
+	}))
+	defer idp.Close()
+	caFile := filepath.Join(t.TempDir(), "idp-ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: idp.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := oauthConfig(idp.URL, "bridge", "s")
+	p, err := newOAuthProvider(o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Token(); err == nil {
+		t.Fatal("an endpoint with an unknown CA was trusted")
+	}
+	o.CAFile = caFile
+	if p, err = newOAuthProvider(o, nil); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := p.Token(); err != nil || tok.Token != "tls-tok" {
+		t.Fatalf("with ca_file: %v %v", tok, err)
+	}
+	o.CAFile = filepath.Join(t.TempDir(), "missing.pem")
+	if _, err := newOAuthProvider(o, nil); err == nil || !strings.Contains(err.Error(), "kafka.sasl.oauthbearer") {
+		t.Fatalf("missing ca_file: %v", err)
 	}
 }
