@@ -55,6 +55,8 @@ func NewGroup(newGroup NewGroupFunc, k config.Kafka, rt config.Route, sc *sarama
 	if err != nil {
 		return nil, err
 	}
+	topics := TopicResolver{Fixed: rt.Topics, Regex: re, Exclude: []string{rt.DeadLetterTopic()}, List: metadataTopics(client)}
+	planMatched(&c, client, topics, rt)
 	g, err := newGroup(k.Brokers, rt.GroupID(), &c)
 	if err != nil {
 		client.Close()
@@ -69,11 +71,28 @@ func NewGroup(newGroup NewGroupFunc, k config.Kafka, rt config.Route, sc *sarama
 	}
 	return &regexGroup{
 		ConsumerGroup: g,
-		topics:        TopicResolver{Fixed: rt.Topics, Regex: re, Exclude: []string{rt.DeadLetterTopic()}, List: metadataTopics(client)},
+		topics:        topics,
 		interval:      interval,
 		closeClient:   client.Close,
 		log:           log,
 	}, nil
+}
+
+// planMatched lowers the prefetch of sc (see PlanFetch) to cover the
+// partitions of every topic the route matches now: the route sized it from
+// its fixed topics only. Topics that appear later are not counted until
+// the route's group is created again. It only ever lowers the fetch sizes
+// sc holds, and leaves sc as it is when the topics cannot be listed or the
+// buffer is unknown.
+func planMatched(sc *sarama.Config, client sarama.Client, topics TopicResolver, rt config.Route) {
+	if rt.Buffer.MaxBytes <= 0 {
+		return
+	}
+	matched, err := topics.Resolve()
+	if err != nil || len(matched) == 0 {
+		return
+	}
+	PlanFetch(int64(rt.Buffer.MaxBytes), TopicPartitions(client, matched), sc.Consumer.Fetch.Default, sc.Consumer.Fetch.MaxBytes).Apply(sc)
 }
 
 // metadataTopics lists the cluster's topics, fresh from the brokers.

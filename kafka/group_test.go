@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -158,5 +159,97 @@ func TestNewGroupFreshStrategy(t *testing.T) {
 	shared := sc.Consumer.Group.Rebalance.GroupStrategies[0]
 	if len(got) != 2 || got[0] == got[1] || got[0] == shared || got[1] == shared || got[0].Name() != sarama.CooperativeStickyBalanceStrategyName {
 		t.Fatalf("strategies %v (shared %p)", got, shared)
+	}
+}
+
+// TestNewGroupPlansMatchedPartitions: a regex route's prefetch is sized
+// from the partitions its expression matches when the group is created,
+// not from its (empty) fixed topic list.
+func TestNewGroupPlansMatchedPartitions(t *testing.T) {
+	c, err := kafkatest.Start(32, []string{"wide.a", "wide.b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	k := config.Kafka{Brokers: c.Brokers(), Version: "3.6.0"}
+	sc, err := SaramaConfig(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const buffer = 32 << 20
+	PlanFetch(buffer, 1, 512<<10, 8<<20).Apply(sc) // what the route set for no fixed topic
+	rt := config.Route{Name: "w", TopicsRegex: `wide\..*`, Buffer: config.Buffer{MaxBytes: buffer}}
+	var got *sarama.Config
+	fake := func(addrs []string, group string, c *sarama.Config) (sarama.ConsumerGroup, error) {
+		got = c
+		return nil, errors.New("not connecting")
+	}
+	if _, err := NewGroup(fake, k, rt, sc, nil); err == nil {
+		t.Fatal("the fake's error was lost")
+	}
+	want := PlanFetch(buffer, 64, 512<<10, 8<<20)
+	if got == nil || got.Consumer.Fetch.Default != want.partitionFetch || got.ChannelBufferSize != want.channel {
+		t.Fatalf("fetch %d channel %d, want %d and %d (64 partitions)", got.Consumer.Fetch.Default, got.ChannelBufferSize, want.partitionFetch, want.channel)
+	}
+	if sc.Consumer.Fetch.Default != 512<<10 {
+		t.Fatal("the caller's configuration was changed")
+	}
+}
+
+// blockingGroup is the sarama.ConsumerGroup boundary: Consume records its
+// topics and blocks until ctx ends.
+type blockingGroup struct {
+	sarama.ConsumerGroup
+	calls chan []string
+}
+
+func (g *blockingGroup) Consume(ctx context.Context, topics []string, _ sarama.ConsumerGroupHandler) error {
+	g.calls <- topics
+	<-ctx.Done()
+	return nil
+}
+
+// TestRegexGroupConsume: no match waits a refresh interval and returns;
+// a changed match ends the running Consume so the caller rejoins with the
+// new set; an unchanged one keeps it running.
+func TestRegexGroupConsume(t *testing.T) {
+	re, _ := config.CompileTopicsRegex(`a\..*`)
+	var mu sync.Mutex
+	listed := []string{"b"}
+	inner := &blockingGroup{calls: make(chan []string, 4)}
+	g := &regexGroup{ConsumerGroup: inner, interval: 30 * time.Millisecond, closeClient: func() error { return nil },
+		log: slog.New(slog.DiscardHandler),
+		topics: TopicResolver{Regex: re, List: func() ([]string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(listed), nil
+		}}}
+	start := time.Now()
+	if err := g.Consume(context.Background(), nil, nil); err != nil || time.Since(start) < 30*time.Millisecond || len(inner.calls) != 0 {
+		t.Fatalf("no match: %v after %s, %d inner calls", err, time.Since(start), len(inner.calls))
+	}
+	mu.Lock()
+	listed = []string{"a.1", "b"}
+	mu.Unlock()
+	done := make(chan error, 1)
+	go func() { done <- g.Consume(context.Background(), nil, nil) }()
+	if got := <-inner.calls; !slices.Equal(got, []string{"a.1"}) {
+		t.Fatalf("consumed %v", got)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("returned while the set was unchanged: %v", err)
+	case <-time.After(150 * time.Millisecond):
+	}
+	mu.Lock()
+	listed = []string{"a.1", "a.2"}
+	mu.Unlock()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a changed set did not end Consume")
 	}
 }
