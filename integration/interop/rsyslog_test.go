@@ -62,25 +62,6 @@ func (r *rsyslog) start(t *testing.T) {
 
 func (r *rsyslog) received(t *testing.T) []received { return readReceived(t, r.out) }
 
-// deliverAll runs siembridge with sink into r until every event of k is in
-// r's file, stops it with SIGTERM and checks the messages.
-func deliverAll(t *testing.T, k *corpus, sink string, read func(*testing.T) []received) {
-	t.Helper()
-	siembridgeBinary(t) // built before the clock starts
-	started := time.Now()
-	sb := runSiembridge(t, routeYAML(k, sink))
-	waitFor(t, 60*time.Second, "every event in the receiver's output", func() bool {
-		if sb.exited() {
-			t.Fatalf("siembridge exited: %s", sb.out)
-		}
-		return distinct(read(t)) >= len(k.docs)
-	})
-	stopSiembridge(t, sb)
-	msgs := read(t)
-	dups := checkSyslog(t, k, msgs)
-	t.Logf("%d events, %d messages received (%d duplicates) in %s", len(k.docs), len(msgs), dups, time.Since(started).Round(time.Millisecond))
-}
-
 // TestRsyslogTCP: RFC 6587 octet-counted frames over TCP into imtcp.
 func TestRsyslogTCP(t *testing.T) {
 	enabled(t)

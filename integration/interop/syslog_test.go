@@ -149,6 +149,25 @@ func checkSyslog(t *testing.T, k *corpus, msgs []received) (duplicates int) {
 	return duplicates
 }
 
+// deliverAll runs siembridge with a syslog sink until read returns every
+// event of k, stops it with SIGTERM and checks the messages.
+func deliverAll(t *testing.T, k *corpus, sink string, read func(*testing.T) []received) {
+	t.Helper()
+	siembridgeBinary(t) // built before the clock starts
+	started := time.Now()
+	sb := runSiembridge(t, routeYAML(k, sink))
+	waitFor(t, 60*time.Second, "every event in the receiver's output", func() bool {
+		if sb.exited() {
+			t.Fatalf("siembridge exited: %s", sb.out)
+		}
+		return distinct(read(t)) >= len(k.docs)
+	})
+	stopSiembridge(t, sb)
+	msgs := read(t)
+	dups := checkSyslog(t, k, msgs)
+	t.Logf("%d events, %d messages received (%d duplicates) in %s", len(k.docs), len(msgs), dups, time.Since(started).Round(time.Millisecond))
+}
+
 func mustTime(t *testing.T, s string) time.Time {
 	t.Helper()
 	ts, err := time.Parse(time.RFC3339Nano, s)
