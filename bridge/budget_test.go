@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/event"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
@@ -78,9 +80,9 @@ func (c *budgetClock) Set(t time.Time) {
 	}
 }
 
-// budgetEvents produces 100 events to partition 0 of "events"; every
-// tenth (offsets 9, 19, ..., 99) is an alert.
-func budgetEvents(t *testing.T, brokers []string) {
+// budgetEvents produces 100 events to partition 0 of "events", written
+// at ts; every tenth (offsets 9, 19, ..., 99) is an alert.
+func budgetEvents(t *testing.T, brokers []string, ts time.Time) {
 	t.Helper()
 	prod, err := kafkatest.NewProducer(brokers)
 	if err != nil {
@@ -94,14 +96,14 @@ func budgetEvents(t *testing.T, brokers []string) {
 			kind = "alert"
 		}
 		v := fmt.Sprintf(`{"event":{"kind":%q},"i":%d}`, kind, i)
-		recs = append(recs, kafkatest.Record{Topic: "events", Value: []byte(v), Timestamp: time.Now()})
+		recs = append(recs, kafkatest.Record{Topic: "events", Value: []byte(v), Timestamp: ts})
 	}
 	if err := prod.Send(recs...); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func budgetConfig(t *testing.T, brokers []string, inFlight int, whenSpent string) *config.Config {
+func budgetConfig(t *testing.T, brokers []string, inFlight int, whenSpent, priority string) *config.Config {
 	t.Helper()
 	cfg, err := config.Parse(fmt.Appendf(nil, `
 kafka:
@@ -118,10 +120,10 @@ routes:
     commit_interval: 100ms
     budget:
       events_per_day: 50
-      priority: 'event.kind == "alert"'
+      priority: '%s'
       when_spent: %s
 shutdown_timeout: 5s
-`, brokers[0], inFlight, whenSpent))
+`, brokers[0], inFlight, priority, whenSpent))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,17 +177,34 @@ func (r *budgetRun) settled(b *Bridge) func() bool {
 	}
 }
 
-func newBudgetRun(t *testing.T, inFlight int, whenSpent string) *budgetRun {
+// budgetNow is the budget clock's start, two hours before midnight; the
+// events were written two hours before it.
+var budgetNow = time.Date(2026, 11, 29, 22, 0, 0, 0, time.UTC)
+
+func newBudgetRun(t *testing.T, inFlight int, whenSpent, priority string) *budgetRun {
 	cluster, err := kafkatest.Start(1, []string{"events"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Close)
-	budgetEvents(t, cluster.Brokers())
+	budgetEvents(t, cluster.Brokers(), budgetNow.Add(-2*time.Hour))
 	r := &budgetRun{t: t, cluster: cluster, sink: &countSink{got: map[int64]int{}},
-		clk: &budgetClock{now: time.Date(2026, 11, 29, 22, 0, 0, 0, time.UTC), timers: map[chan time.Time]time.Time{}}}
-	r.cfg = func() *config.Config { return budgetConfig(t, cluster.Brokers(), inFlight, whenSpent) }
+		clk: &budgetClock{now: budgetNow, timers: map[chan time.Time]time.Time{}}}
+	r.cfg = func() *config.Config { return budgetConfig(t, cluster.Brokers(), inFlight, whenSpent, priority) }
 	return r
+}
+
+// setRetention sets retention.ms of the topic "events".
+func (r *budgetRun) setRetention(d time.Duration) {
+	admin, err := sarama.NewClusterAdmin(r.cluster.Brokers(), kafkatest.Config())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer admin.Close()
+	ms := fmt.Sprint(d.Milliseconds())
+	if err := admin.AlterConfig(sarama.TopicResource, "events", map[string]*string{"retention.ms": &ms}, false); err != nil {
+		r.t.Fatal(err)
+	}
 }
 
 // TestBudgetDeferral: once the day's 50 events are sent, alerts still
@@ -202,9 +221,18 @@ func TestBudgetDeferral(t *testing.T) {
 		restart  bool
 	}{{"in order", 1, false}, {"pipelined", 4, false}, {"restart", 1, true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newBudgetRun(t, tc.inFlight, "defer")
+			r := newBudgetRun(t, tc.inFlight, "defer", `event.kind == "alert"`)
+			// The deferred events are 2 h old: within 20 % of a 2 h
+			// retention, not of the default week.
+			nearRetention := tc.name == "in order"
+			if nearRetention {
+				r.setRetention(2 * time.Hour)
+			}
 			b, stop := r.start()
 			waitUntil(t, 10*time.Second, "events deferred, the commit at the first", r.settled(b))
+			waitUntil(t, 3*time.Second, "the retention check", func() bool {
+				return b.Stats().Routes[0].Budget.NearRetention == map[bool]int64{true: 1}[nearRetention]
+			})
 			got := r.sink.counts()
 			sent := 0
 			for off := int64(0); off < 100; off++ {
@@ -236,10 +264,35 @@ func TestBudgetDeferral(t *testing.T) {
 	}
 }
 
+// TestBudgetPausedWithoutPriority: with nothing that may flow once the
+// budget is spent, the route pauses instead of reading events only to
+// defer them; after midnight it resumes and everything arrives once.
+func TestBudgetPausedWithoutPriority(t *testing.T) {
+	r := newBudgetRun(t, 1, "defer", "")
+	b, stop := r.start()
+	defer stop()
+	waitUntil(t, 10*time.Second, "paused for the budget", func() bool {
+		rs := b.Stats().Routes[0]
+		return rs.Paused && rs.PauseReason == "budget spent" && rs.Budget.Spent
+	})
+	if n := len(r.sink.counts()); n != 50 {
+		t.Fatalf("%d events sent on a budget of 50", n)
+	}
+	r.clk.Set(time.Date(2026, 11, 30, 0, 0, 1, 0, time.UTC))
+	waitUntil(t, 10*time.Second, "resumed, everything sent and committed", func() bool {
+		return !b.Stats().Routes[0].Paused && len(r.sink.counts()) == 100 && r.committed() == 100
+	})
+	for off, n := range r.sink.counts() {
+		if n != 1 {
+			t.Errorf("offset %d sent %d times", off, n)
+		}
+	}
+}
+
 // TestBudgetDrop: with when_spent: drop the events held back are
 // committed and counted, never sent; alerts still flow.
 func TestBudgetDrop(t *testing.T) {
-	r := newBudgetRun(t, 1, "drop")
+	r := newBudgetRun(t, 1, "drop", `event.kind == "alert"`)
 	b, stop := r.start()
 	defer stop()
 	waitUntil(t, 10*time.Second, "everything committed", func() bool { return r.committed() == 100 })
