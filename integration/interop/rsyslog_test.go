@@ -66,7 +66,7 @@ func (r *rsyslog) received(t *testing.T) []received { return readReceived(t, r.o
 func TestRsyslogTCP(t *testing.T) {
 	enabled(t)
 	r := newRsyslog(t, `module(load="imtcp")
-input(type="imtcp" address="127.0.0.1" port="%PORT%" ruleset="interop")
+input(type="imtcp" address="127.0.0.1" port="%PORT%" ruleset="interop" supportOctetCountedFraming="on")
 `)
 	r.start(t)
 	k := startKafka(t, 3000)
@@ -86,7 +86,7 @@ func TestRsyslogTLS(t *testing.T) {
   DefaultNetstreamDriverCertFile="%DIR%/cert.pem"
   DefaultNetstreamDriverKeyFile="%DIR%/key.pem")
 module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")
-input(type="imtcp" address="127.0.0.1" port="%PORT%" ruleset="interop")
+input(type="imtcp" address="127.0.0.1" port="%PORT%" ruleset="interop" supportOctetCountedFraming="on")
 `)
 	writeTLSFiles(t, r.dir)
 	r.start(t)
