@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -57,13 +58,71 @@ type AddFields struct {
 	// Target is the object the fields go into, a dotted path. Default
 	// "fields" (DefaultAddFieldsTarget); "" puts them at the top level.
 	Target *string `yaml:"target"`
-	// Fields to add: scalars, lists or nested mappings. An existing field
-	// of the same name is overwritten; objects are merged.
+	// Fields to add: scalars, lists or nested mappings; a dotted name is
+	// nested mappings (AnyFields.Expand). An existing field of the same
+	// name is overwritten; objects are merged.
 	Fields AnyFields `yaml:"fields"`
 }
 
-// AnyFields is a mapping of any YAML values that JSON can hold.
+// AnyFields is a mapping of any YAML values that JSON can hold. A key
+// with dots stands for nested objects, as in Filebeat's configuration:
+// {cloud.region: eu} is {cloud: {region: eu}} (see Expand).
 type AnyFields map[string]any
+
+// Expand returns the fields with every dotted key turned into nested
+// mappings, merged with the mappings of the same name. It fails on a
+// conflict: a name that is both a value and a mapping ({a: 1, a.b: 2}),
+// or given twice.
+func (a AnyFields) Expand() (map[string]any, error) {
+	return expandInto(map[string]any{}, a, "")
+}
+
+func expandInto(dst map[string]any, src map[string]any, prefix string) (map[string]any, error) {
+	for _, k := range sortedKeys(src) {
+		v := src[k]
+		steps := strings.Split(k, ".")
+		m := dst
+		for i, step := range steps[:len(steps)-1] {
+			next, ok := m[step].(map[string]any)
+			if !ok {
+				if _, taken := m[step]; taken {
+					return nil, fmt.Errorf("%s%s is a value and a mapping", prefix, strings.Join(steps[:i+1], "."))
+				}
+				next = map[string]any{}
+				m[step] = next
+			}
+			m = next
+		}
+		last := steps[len(steps)-1]
+		sub, isMap := v.(map[string]any)
+		old, taken := m[last]
+		oldMap, oldIsMap := old.(map[string]any)
+		switch {
+		case isMap && (!taken || oldIsMap):
+			if oldMap == nil {
+				oldMap = map[string]any{}
+				m[last] = oldMap
+			}
+			if _, err := expandInto(oldMap, sub, prefix+k+"."); err != nil {
+				return nil, err
+			}
+		case taken:
+			return nil, fmt.Errorf("%s%s is given twice", prefix, k)
+		default:
+			m[last] = v
+		}
+	}
+	return dst, nil
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
 
 // UnmarshalYAML reads any mapping; Validate checks that it converts to
 // JSON.
@@ -159,12 +218,15 @@ func (a *AddFields) validate(path string) error {
 		}
 	}
 	for k, v := range a.Fields {
-		if k == "" {
-			return fieldErr(path+".fields", "a field name is empty")
+		if err := checkFieldName(k); err != nil {
+			return fieldErr(path+".fields", err.Error())
 		}
 		if _, err := json.Marshal(v); err != nil {
 			return fieldErr(path+".fields."+k, "not a JSON value (a mapping with keys that are not strings?)")
 		}
+	}
+	if _, err := a.Fields.Expand(); err != nil {
+		return fieldErr(path+".fields", err.Error())
 	}
 	return nil
 }

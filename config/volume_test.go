@@ -68,6 +68,9 @@ func TestVolumeConfigInvalid(t *testing.T) {
 		{"add fields not a mapping", "add_fields: {fields: [a]}", "routes[0].add_fields.fields", "expected a mapping"},
 		{"add target", "add_fields: {target: .x, fields: {a: 1}}", "routes[0].add_fields.target", "empty step"},
 		{"add non-string keys", "add_fields: {fields: {a: {1: x}}}", "routes[0].add_fields.fields.a", "not a JSON value"},
+		{"add value and mapping", "add_fields: {fields: {a: 1, a.b: 2}}", "routes[0].add_fields.fields", "a is a value and a mapping"},
+		{"add twice", "add_fields: {fields: {a.b: 1, a: {b: 2}}}", "routes[0].add_fields.fields", "a.b is given twice"},
+		{"add empty step", "add_fields: {fields: {a..b: 1}}", "routes[0].add_fields.fields", "empty step"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -80,5 +83,13 @@ func TestVolumeConfigInvalid(t *testing.T) {
 				t.Errorf("error %q, want %s: ...%s...", msg, c.path, c.msg)
 			}
 		})
+	}
+}
+
+func TestAnyFieldsExpand(t *testing.T) {
+	got, err := config.AnyFields{"cloud.region": "eu", "cloud": map[string]any{"provider": "aws", "account.id": 7}, "n": 1}.Expand()
+	want := map[string]any{"cloud": map[string]any{"region": "eu", "provider": "aws", "account": map[string]any{"id": 7}}, "n": 1}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v %v, want %v", got, err, want)
 	}
 }

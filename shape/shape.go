@@ -118,7 +118,11 @@ func New(c Config) (*Shaper, error) {
 		}
 	}
 	if len(c.Add) > 0 {
-		add, err := objectOf(c.Add)
+		expanded, err := config.AnyFields(c.Add).Expand()
+		if err != nil {
+			return nil, fmt.Errorf("add_fields: %w", err)
+		}
+		add, err := objectOf(expanded)
 		if err != nil {
 			return nil, fmt.Errorf("add_fields: %w", err)
 		}

@@ -77,6 +77,8 @@ func TestShape(t *testing.T) {
 			`{"labels":{"team":"soc"}}`, `{"labels":{"team":"soc","site":{"dc":"fra1"}}}`, nil},
 		{"add replaces a target that is no object", Config{AddTarget: "labels", Add: map[string]any{"dc": "fra1"}},
 			`{"labels":"x"}`, `{"labels":{"dc":"fra1"}}`, nil},
+		{"add dotted names as nested objects, merged", Config{AddTarget: "", Add: map[string]any{"cloud.region": "eu", "host.site": "fra1"}},
+			`{"host":{"name":"h"}}`, `{"host":{"name":"h","site":"fra1"},"cloud":{"region":"eu"}}`, nil},
 		{"add with hostile keys and values", Config{AddTarget: "", Add: map[string]any{"q\"\\\n": "</script>\u2028", "list": []any{1, "x", nil}}},
 			`{}`, `{"q\"\\\n":"</script>\u2028","list":[1,"x",null]}`, nil},
 		{"drop then keep then rename then add", Config{Drop: []string{"host.os"}, Keep: []string{"host"}, Rename: []config.Rename{{From: "host.name", To: "observer.name"}}, FailOnError: true, AddTarget: "", Add: map[string]any{"v": 1}}, doc,
