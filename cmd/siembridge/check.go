@@ -559,6 +559,9 @@ func sinkField(i int, s config.Sink) string {
 	switch s.Type {
 	case "elasticsearch":
 		key = ".urls"
+		if s.Elasticsearch != nil && s.Elasticsearch.CloudID != "" {
+			key = ".cloud_id"
+		}
 	case "splunk_hec", "webhook":
 		key = ".url"
 	case "syslog":
