@@ -98,9 +98,9 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithTransport replaces the HTTP transport, for tests. Default: see
 // httpx.Transport (a clone of http.DefaultTransport with
 // ResponseHeaderTimeout set to the configured timeout and the TLS settings
-// of the config). ca_file and insecure_skip_verify are applied to a
-// transport that is an *http.Transport (on a clone); with any other
-// transport New fails if either is set.
+// of the config). ca_file, cert_file, key_file, insecure_skip_verify and
+// proxy_url are applied to a transport that is an *http.Transport (on a
+// clone); with any other transport New fails if one is set.
 func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
 
 // Sink sends batches to Elasticsearch. It is safe for concurrent use; Close
