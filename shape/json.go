@@ -26,6 +26,8 @@ type member struct {
 	val []byte
 	// obj is the value parsed as an object, when a path reached into it.
 	obj *object
+	// gone marks a member dropPath is removing (never set outside it).
+	gone bool
 }
 
 // isObject reports whether m's value is an object.
@@ -42,7 +44,7 @@ func (m *member) child() *object {
 	if len(m.val) == 0 || m.val[0] != '{' {
 		return nil
 	}
-	o, ok := parseObject(m.val)
+	o, ok := parseObject(m.val, nestedMembers)
 	if !ok {
 		return nil
 	}
@@ -50,16 +52,23 @@ func (m *member) child() *object {
 	return o
 }
 
+// Initial capacities of an object's members: an ECS event has a dozen
+// top-level fields, its objects a few each.
+const (
+	rootMembers   = 16
+	nestedMembers = 6
+)
+
 // parseObject splits b, which must be exactly one JSON object with blanks
 // around it allowed, into its members. It does not check the values'
 // grammar beyond finding where each ends; it never panics, and reports ok
 // false on anything it cannot split.
-func parseObject(b []byte) (*object, bool) {
+func parseObject(b []byte, capHint int) (*object, bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return nil, false
 	}
-	o := &object{members: make([]member, 0, 16)}
+	o := &object{members: make([]member, 0, capHint)}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return o, skipSpace(b, i+1) == len(b)

@@ -190,7 +190,7 @@ func (s *Shaper) Shape(doc []byte) ([]byte, Result) {
 		}
 		return doc, res
 	}
-	root, ok := parseObject(doc)
+	root, ok := parseObject(doc, rootMembers)
 	if !ok {
 		return doc, Result{NotObject: true}
 	}
@@ -231,27 +231,27 @@ func matchStep(key []byte, path string) (rest string, full, prefix bool) {
 	return "", false, false
 }
 
-// dropPath removes every member of o that path reaches.
+// dropPath removes every member of o that path reaches. Members are
+// moved only when one is removed (a member holds pointers: every move
+// costs the garbage collector a write barrier).
 func dropPath(o *object, path string) bool {
-	changed := false
-	kept := o.members[:0]
+	changed, removed := false, false
 	for i := range o.members {
-		m := o.members[i]
+		m := &o.members[i]
 		rest, full, prefix := matchStep(m.key, path)
-		if full {
-			changed = true
-			continue
-		}
-		if prefix {
+		switch {
+		case full:
+			m.gone, removed = true, true
+		case prefix:
 			if c := m.child(); c != nil && dropPath(c, rest) {
 				changed = true
 			}
 		}
-		kept = append(kept, m)
 	}
-	clear(o.members[len(kept):])
-	o.members = kept
-	return changed
+	if removed {
+		o.members = slices.DeleteFunc(o.members, func(m member) bool { return m.gone })
+	}
+	return changed || removed
 }
 
 // keepPaths returns a new object with the members of o that paths reach,

@@ -129,7 +129,7 @@ func TestShape(t *testing.T) {
 }
 
 func topKeys(t *testing.T, b []byte) []string {
-	o, ok := parseObject(b)
+	o, ok := parseObject(b, rootMembers)
 	if !ok {
 		t.Fatalf("not an object: %s", b)
 	}
