@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/internal/fake/esfake"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
@@ -157,5 +158,67 @@ shutdown_timeout: 5s
 	}
 	if len(got) != 150 || len(aborted) > 0 {
 		t.Fatalf("%d distinct events; aborted ones delivered: %s", len(got), strings.Join(aborted, ","))
+	}
+}
+
+// TestSecurityCooperativeStaticMembers runs two bridges in one group with
+// the cooperative-sticky strategy and static membership while events keep
+// coming: the second joins (an incremental rebalance), then the first
+// stops (a static member does not leave: its partitions move once its
+// session times out). Every event reaches the sink.
+func TestSecurityCooperativeStaticMembers(t *testing.T) {
+	cluster, err := kafkatest.Start(6, []string{"coop-events"}, kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "1000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	es := startES(t, esfake.Options{})
+	yaml := func(instance string) string {
+		return fmt.Sprintf(`
+kafka:
+  brokers: [%q]
+  version: "3.6.0"
+  partition_assignment_strategy: cooperative-sticky
+  group_instance_id: %s
+  session_timeout: 2s
+  heartbeat_interval: 200ms
+  rebalance_timeout: 5s
+routes:
+  - name: coop
+    topics: [coop-events]
+    sink: {type: elasticsearch, urls: [%q], timeout: 5s}
+    batch: {max_events: 100, max_wait: 50ms}
+    commit_interval: 100ms
+shutdown_timeout: 3s
+`, cluster.Brokers()[0], instance, es.URL())
+	}
+	produceSeq(t, cluster.Brokers(), "coop-events", 6, 1, 300, nil)
+	a, stopA := runBridge(t, parseConfig(t, yaml("bridge-a")))
+	defer stopA()
+	waitFor(t, 10*time.Second, "the first 300 events", func() bool { return len(seqs(t, es)) >= 300 })
+
+	b, stopB := runBridge(t, parseConfig(t, yaml("bridge-b")))
+	defer stopB()
+	delivered := func(x *bridge.Bridge) int64 { return x.Stats().Routes[0].Delivered }
+	for s := int64(301); s <= 600; s += 50 { // keep producing while the group rebalances
+		produceSeq(t, cluster.Brokers(), "coop-events", 6, s, s+49, nil)
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitFor(t, 10*time.Second, "600 events, some through the second member", func() bool {
+		return len(seqs(t, es)) >= 600 && delivered(b) > 0
+	})
+	if delivered(a) <= 300 {
+		t.Fatalf("the first member delivered %d: it kept no partition through the incremental rebalance", delivered(a))
+	}
+
+	stopA()
+	produceSeq(t, cluster.Brokers(), "coop-events", 6, 601, 900, nil)
+	waitFor(t, 15*time.Second, "900 events after the first member stopped", func() bool { return len(seqs(t, es)) >= 900 })
+	stopB()
+	got := seqs(t, es)
+	for s := int64(1); s <= 900; s++ {
+		if got[s] == 0 {
+			t.Fatalf("event %d lost", s)
+		}
 	}
 }
