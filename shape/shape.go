@@ -93,7 +93,7 @@ type Shaper struct {
 	addTarget string
 	add       *object // nil: nothing to add
 	// onlyRemoves: no keep and no add, so an event that holds no drop path
-	// and no rename source is left as it is, which has can tell without
+	// and no rename source is left as it is, which hasAny can tell without
 	// parsing.
 	onlyRemoves bool
 	removes     []string // the drop paths and rename sources
