@@ -1,5 +1,5 @@
-// Package bench measures siembridge's throughput against two ceilings on
-// the same machine, in one run, for the same data:
+// Package bench measures siembridge's throughput against ceilings
+// measured on the same machine, in the same run. The base rows:
 //
 //	(a) a bare sarama consumer group that reads and discards the topic;
 //	(r) a `_bulk` receiver (internal/bulkrecv) fed prebuilt bulk bodies;
@@ -11,6 +11,13 @@
 // and (c) pays for crossing processes as a real deployment does. Since
 // consuming and receiving share the machine's cores, the bound for (c) is
 // H = 1/(1/a + 1/r): the rate if both could do nothing but their part.
+//
+// The scenarios (issue 14) put the bridge in front of a receiver that
+// costs what a cluster costs per document (bulkrecv.Model): immediate, 100
+// ms away, capacity-limited with item-level 429s, down for a while under
+// live load, fed by a hot partition, with 16 and 64 partitions, and with
+// one to three bridge processes in a group. Each is a Row with its ratio
+// to a bound measured in the same run and PASS or FAIL (see scenario.go).
 package bench
 
 import (
@@ -28,6 +35,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,8 +66,15 @@ type Options struct {
 	// the round with its median rate [1].
 	Rounds int
 	// CPUProfileDir, when set, receives a CPU profile of each measured
-	// child: consume.pprof, null.pprof, es.pprof.
+	// child of the base rows: consume.pprof, null.pprof, es.pprof.
 	CPUProfileDir string
+	// Scenarios to run, from AllScenarios [all of them]. Events,
+	// Partitions, Size, BulkEvents, Conns and Rounds shape the base rows;
+	// the scenarios have sizes of their own, scaled down by Quick.
+	Scenarios []string
+	// Quick runs every scenario at a tiny size, for tests of the harness:
+	// its numbers mean nothing.
+	Quick bool
 
 	// Exe and Args start a child: Exe Args... <kind> [flags] must run
 	// Child with <kind> [flags]. Env is added to the child's environment.
@@ -106,6 +121,14 @@ func (o *Options) defaults() error {
 	case o.Exe == "":
 		return errors.New("no executable to start children with")
 	}
+	if len(o.Scenarios) == 0 {
+		o.Scenarios = slices.Clone(AllScenarios)
+	}
+	for _, sc := range o.Scenarios {
+		if !slices.Contains(AllScenarios, sc) {
+			return fmt.Errorf("scenario %q: must be one of %s", sc, strings.Join(AllScenarios, ", "))
+		}
+	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -137,7 +160,9 @@ type Result struct {
 	// include the child's start and its group join.
 	BrokerCPU   float64 `json:"broker_cpu_per_million,omitempty"`
 	ReceiverCPU float64 `json:"receiver_cpu_per_million,omitempty"`
-	Note        string  `json:"note,omitempty"`
+	// BufferMaxBytes is the bridge's buffer.max_bytes, for its RSS bound.
+	BufferMaxBytes int64  `json:"buffer_max_bytes,omitempty"`
+	Note           string `json:"note,omitempty"`
 }
 
 // Rate is events per second.
@@ -166,13 +191,18 @@ func (r Result) CPUPerMillion() float64 {
 
 // Report is the outcome of a run.
 type Report struct {
-	Options  Options
-	Machine  Machine
-	AvgSize  float64 // mean event size loaded
-	LoadTime time.Duration
-	// Consume, Receiver, Null and ES are (a), (r), (b) and (c).
+	Options Options
+	Machine Machine
+	// Base reports whether the base rows ran; AvgSize, LoadTime and
+	// Consume, Receiver, Null and ES ((a), (r), (b) and (c)) are theirs.
+	Base                        bool
+	AvgSize                     float64 // mean event size loaded
+	LoadTime                    time.Duration
 	Consume, Receiver, Null, ES Result
-	Started                     time.Time
+	// Rows are the scenarios', in the order they ran.
+	Rows    []Row
+	Started time.Time
+	Elapsed time.Duration
 }
 
 // H is the harmonic bound 1/(1/a + 1/r) in events/s.
@@ -204,43 +234,62 @@ const (
 	TargetMaxRSS    = 256 << 20
 )
 
-// Run loads the topic and measures (a), (r), (b) and (c). It blocks until
-// done or ctx ends, and stops every child it started.
+// Run measures the selected scenarios, the base rows first. It blocks
+// until done or ctx ends, and stops every child it started. A scenario
+// that cannot be measured is a failed row; Run returns an error only when
+// nothing can run (no broker, a bad option) or ctx ended.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
 	rep := &Report{Options: o, Machine: ReadMachine(), Started: time.Now()}
-	progress := func(format string, args ...any) {
-		fmt.Fprintf(o.Progress, "bench: "+format+"\n", args...)
-	}
-
-	var broker struct{ Addr string }
-	brokerProc, err := o.startServer(ctx, &broker, "broker", "--partitions", strconv.Itoa(o.Partitions), "--topic", Topic)
+	s, err := newSuite(ctx, o)
 	if err != nil {
-		return nil, fmt.Errorf("starting the broker: %w", err)
+		return nil, err
 	}
-	defer brokerProc.stop()
-	var recv struct{ URL string }
-	recvProc, err := o.startServer(ctx, &recv, "receiver")
-	if err != nil {
-		return nil, fmt.Errorf("starting the receiver: %w", err)
+	defer s.close()
+	for _, name := range runOrder {
+		if !slices.Contains(o.Scenarios, name) {
+			continue
+		}
+		if name == ScenarioBase {
+			if err := s.runBase(ctx, rep); err != nil {
+				return nil, fmt.Errorf("base: %w", err)
+			}
+			rep.Base = true
+			continue
+		}
+		s.run(ctx, name)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s.release(name)
 	}
-	defer recvProc.stop()
-	progress("broker at %s, receiver at %s", broker.Addr, recv.URL)
+	rep.Rows = s.rows
+	rep.Elapsed = time.Since(rep.Started)
+	return rep, nil
+}
 
-	progress("loading %d events into %d partitions", o.Events, o.Partitions)
-	data := newDataset(o)
+// runBase loads o.Events into Topic and measures (a), (r), (b) and (c).
+func (s *suite) runBase(ctx context.Context, rep *Report) error {
+	o := s.o
+	recv, err := s.startReceiver(ctx, receiverSpec{})
+	if err != nil {
+		return fmt.Errorf("starting the receiver: %w", err)
+	}
+	defer recv.srv.stop()
+	s.progress("base: loading %d events into %d partitions", o.Events, o.Partitions)
 	start := time.Now()
-	bytes, err := load(ctx, broker.Addr, data, o)
+	bytes, err := s.createAndLoad(ctx, Topic, o.Partitions, int64(o.Events), func(seq int64) int32 { return int32(seq % int64(o.Partitions)) })
 	if err != nil {
-		return nil, fmt.Errorf("loading: %w", err)
+		return fmt.Errorf("loading: %w", err)
 	}
+	defer s.deleteTopic(Topic)
 	rep.LoadTime = time.Since(start)
 	rep.AvgSize = float64(bytes) / float64(o.Events)
-	progress("loaded %d events (%.0f bytes on average) in %s", o.Events, rep.AvgSize, rep.LoadTime.Round(time.Millisecond))
+	s.progress("base: loaded %d events (%.0f bytes on average) in %s", o.Events, rep.AvgSize, rep.LoadTime.Round(time.Millisecond))
 
-	bodies := data.bulkBodies(o)
+	bodies := s.data.bulkBodies(o, false)
 	var rounds [4][]Result
 	for round := range o.Rounds {
 		prefix := ""
@@ -251,38 +300,28 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			var res Result
 			var err error
 			if mode == "receiver" {
-				res, err = loadReceiver(ctx, recv.URL, bodies, o)
+				res, err = loadReceiver(ctx, recv, bodies, o)
 			} else {
-				var before, after receiverStats
-				var bBefore, bAfter Usage
-				if before, err = getReceiverStats(ctx, recv.URL); err != nil {
-					return nil, err
-				}
-				if bBefore, err = brokerProc.usage(); err != nil {
-					return nil, err
-				}
-				res, err = o.runChild(ctx, mode, broker.Addr, recv.URL, round)
-				if err == nil {
-					if after, err = getReceiverStats(ctx, recv.URL); err != nil {
-						return nil, err
+				profile := ""
+				if o.CPUProfileDir != "" {
+					profile = mode + ".pprof"
+					if round > 0 {
+						profile = fmt.Sprintf("%s-%d.pprof", mode, round+1)
 					}
-					if bAfter, err = brokerProc.usage(); err != nil {
-						return nil, err
-					}
-					res.BrokerCPU = (bAfter.CPU - bBefore.CPU) / float64(res.Events) * 1e6
-					res.ReceiverCPU = (after.CPU - before.CPU) / float64(res.Events) * 1e6
+					profile = filepath.Join(o.CPUProfileDir, profile)
 				}
+				res, err = s.measure(ctx, runSpec{mode: mode, topic: Topic, events: o.Events, partitions: o.Partitions, recv: recv, profile: profile})
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", mode, err)
+				return fmt.Errorf("%s: %w", mode, err)
 			}
-			progress("%s%-8s %9.0f events/s %7.1f MB/s %6.2f CPU s/M events (broker %.2f, receiver %.2f), peak RSS %4d MiB",
+			s.progress("%s%-8s %9.0f events/s %7.1f MB/s %6.2f CPU s/M events (broker %.2f, receiver %.2f), peak RSS %4d MiB",
 				prefix, mode, res.Rate(), res.MBps(), res.CPUPerMillion(), res.BrokerCPU, res.ReceiverCPU, res.MaxRSS>>20)
 			rounds[i] = append(rounds[i], res)
 		}
 	}
 	rep.Consume, rep.Receiver, rep.Null, rep.ES = median(rounds[0]), median(rounds[1]), median(rounds[2]), median(rounds[3])
-	return rep, nil
+	return nil
 }
 
 // median returns the result with the median rate (the lower one of the
@@ -366,21 +405,64 @@ func (o *Options) startServer(ctx context.Context, v any, kind string, args ...s
 	return server{stop: stop, usage: usage}, nil
 }
 
+// runSpec is one measured configuration of "run".
+type runSpec struct {
+	mode       string // ModeConsume, ModeNull or ModeES
+	topic      string
+	events     int // in the topic
+	partitions int // of the topic, for the tail left out of the window
+	recv       *receiver
+	extra      configExtra
+	profile    string        // CPU profile file, "" for none
+	timeout    time.Duration // 0: the child's default
+}
+
+// measure runs spec in a child and returns its result, with the broker's
+// and the receiver's CPU per million events during the run.
+func (s *suite) measure(ctx context.Context, spec runSpec) (Result, error) {
+	var before, after receiverStats
+	var bBefore, bAfter Usage
+	var err error
+	if spec.recv != nil {
+		if before, err = spec.recv.stats(ctx); err != nil {
+			return Result{}, err
+		}
+	}
+	if bBefore, err = s.broker.usage(); err != nil {
+		return Result{}, err
+	}
+	res, err := s.o.runChild(ctx, spec, s.brokerAddr)
+	if err != nil {
+		return Result{}, err
+	}
+	if spec.recv != nil {
+		if after, err = spec.recv.stats(ctx); err != nil {
+			return Result{}, err
+		}
+		res.ReceiverCPU = (after.CPU - before.CPU) / float64(res.Events) * 1e6
+	}
+	if bAfter, err = s.broker.usage(); err != nil {
+		return Result{}, err
+	}
+	res.BrokerCPU = (bAfter.CPU - bBefore.CPU) / float64(res.Events) * 1e6
+	return res, nil
+}
+
 // runChild runs one measured configuration in a child and returns its
 // result.
-func (o *Options) runChild(ctx context.Context, mode, broker, url string, round int) (Result, error) {
-	args := []string{"--mode", mode, "--brokers", broker, "--topic", Topic, "--events", strconv.Itoa(o.Events),
-		"--tail", strconv.Itoa(o.Partitions * 1000)}
-	if mode == ModeES {
-		args = append(args, "--url", url)
+func (o *Options) runChild(ctx context.Context, spec runSpec, broker string) (Result, error) {
+	args := []string{"--mode", spec.mode, "--brokers", broker, "--topic", spec.topic, "--events", strconv.Itoa(spec.events),
+		"--tail", strconv.Itoa(spec.partitions * 1000)}
+	if spec.mode == ModeES {
+		args = append(args, "--url", spec.recv.url)
 	}
-	if o.CPUProfileDir != "" {
-		name := mode + ".pprof"
-		if round > 0 {
-			name = fmt.Sprintf("%s-%d.pprof", mode, round+1)
-		}
-		args = append(args, "--cpuprofile", filepath.Join(o.CPUProfileDir, name))
+	if spec.profile != "" {
+		args = append(args, "--cpuprofile", spec.profile)
 	}
+	if spec.timeout > 0 {
+		args = append(args, "--timeout", spec.timeout.String())
+	}
+	args = append(args, spec.extra.args()...)
 	cmd := o.command(ctx, "run", args...)
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -419,9 +501,9 @@ func (d *dataset) appendEvent(dst []byte, g *gen.Generator, seq int64) []byte {
 	return dst
 }
 
-// load produces o.Events events into the topic, partition seq%P, and
-// returns their total size.
-func load(ctx context.Context, broker string, d *dataset, o Options) (int64, error) {
+// load produces n events into topic, event seq (counted from seq0) into
+// partition part(seq), and returns their total size.
+func load(ctx context.Context, broker, topic string, d *dataset, seq0, n int64, part func(int64) int32) (int64, error) {
 	sc := kafkatest.Config()
 	sc.Producer.Return.Successes = false
 	sc.Producer.RequiredAcks = sarama.WaitForLocal
@@ -448,7 +530,7 @@ func load(ctx context.Context, broker string, d *dataset, o Options) (int64, err
 	var total int64
 	// Values are carved from large chunks: one allocation per 4 MiB.
 	var chunk []byte
-	for seq := range int64(o.Events) {
+	for seq := seq0; seq < seq0+n; seq++ {
 		if ctx.Err() != nil || firstErr.Load() != nil {
 			break
 		}
@@ -459,7 +541,7 @@ func load(ctx context.Context, broker string, d *dataset, o Options) (int64, err
 		chunk = d.appendEvent(chunk, g, seq)
 		v := chunk[start:len(chunk):len(chunk)]
 		total += int64(len(v))
-		p.Input() <- &sarama.ProducerMessage{Topic: Topic, Partition: int32(seq % int64(o.Partitions)), Value: sarama.ByteEncoder(v), Timestamp: d.at}
+		p.Input() <- &sarama.ProducerMessage{Topic: topic, Partition: part(seq), Value: sarama.ByteEncoder(v), Timestamp: d.at}
 	}
 	p.AsyncClose()
 	<-errsDone
@@ -469,7 +551,12 @@ func load(ctx context.Context, broker string, d *dataset, o Options) (int64, err
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	ends, err := kafkatest.EndOffsets([]string{broker}, Topic)
+	return total, nil
+}
+
+// topicEvents is the number of records in topic.
+func topicEvents(broker, topic string) (int64, error) {
+	ends, err := kafkatest.EndOffsets([]string{broker}, topic)
 	if err != nil {
 		return 0, err
 	}
@@ -477,10 +564,7 @@ func load(ctx context.Context, broker string, d *dataset, o Options) (int64, err
 	for _, end := range ends {
 		n += end
 	}
-	if n != int64(o.Events) {
-		return 0, fmt.Errorf("topic holds %d records, want %d (was it loaded before?)", n, o.Events)
-	}
-	return total, nil
+	return n, nil
 }
 
 // bulkBody is one prebuilt request of (r).
@@ -488,11 +572,19 @@ type bulkBody struct {
 	body   []byte
 	events int
 	bytes  int64 // document bytes
+	// idAt are the offsets of the _ids' idDigits digits in a body made
+	// with unique _ids, which loadReceiver numbers anew for each request.
+	idAt []int
 }
 
+// idDigits is the width of the number in a unique body's _ids.
+const idDigits = 12
+
 // bulkBodies builds up to 16 distinct bodies of o.BulkEvents events each,
-// with action lines as the Elasticsearch sink writes them.
-func (d *dataset) bulkBodies(o Options) []bulkBody {
+// with action lines as the Elasticsearch sink writes them. With unique,
+// the _ids are "intake+" and idDigits digits, renumbered per request so
+// that a receiver that keeps _ids indexes every document.
+func (d *dataset) bulkBodies(o Options, unique bool) []bulkBody {
 	n := min(16, (o.Events+o.BulkEvents-1)/o.BulkEvents)
 	per := min(o.BulkEvents, o.Events)
 	g := gen.New(d.seed)
@@ -505,11 +597,17 @@ func (d *dataset) bulkBodies(o Options) []bulkBody {
 			b = append(b, `{"create":{"_index":"`...)
 			b = append(b, index...)
 			b = append(b, `","_id":"`...)
-			b = append(b, Topic...)
-			b = append(b, '+')
-			b = strconv.AppendInt(b, seq%int64(o.Partitions), 10)
-			b = append(b, '+')
-			b = strconv.AppendInt(b, seq/int64(o.Partitions), 10)
+			if unique {
+				b = append(b, "intake+"...)
+				out[i].idAt = append(out[i].idAt, len(b))
+				b = append(b, strings.Repeat("0", idDigits)...)
+			} else {
+				b = append(b, Topic...)
+				b = append(b, '+')
+				b = strconv.AppendInt(b, seq%int64(o.Partitions), 10)
+				b = append(b, '+')
+				b = strconv.AppendInt(b, seq/int64(o.Partitions), 10)
+			}
 			b = append(b, "\"}}\n"...)
 			start := len(b)
 			b = d.appendEvent(b, g, seq)
@@ -522,16 +620,35 @@ func (d *dataset) bulkBodies(o Options) []bulkBody {
 	return out
 }
 
+// number writes the _ids of request k into body, a copy of b.body.
+func (b *bulkBody) number(body []byte, k int64) {
+	for i, at := range b.idAt {
+		v := k*int64(len(b.idAt)) + int64(i)
+		for j := at + idDigits - 1; j >= at; j-- {
+			body[j] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+}
+
 // loadReceiver is (r): Conns connections post the prebuilt bodies until
-// o.Events events were answered.
-func loadReceiver(ctx context.Context, url string, bodies []bulkBody, o Options) (Result, error) {
+// o.Events events were answered. Bodies with unique _ids are numbered
+// anew for each request.
+func loadReceiver(ctx context.Context, rcv *receiver, bodies []bulkBody, o Options) (Result, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: o.Conns, MaxConnsPerHost: o.Conns, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: time.Minute}
 	// The same response the Elasticsearch sink asks for.
-	bulkURL := url + "/_bulk?filter_path=" + neturl.QueryEscape(esFilterPath)
-	post := func(b *bulkBody, resp *[]byte) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, bulkURL, bytes.NewReader(b.body))
+	bulkURL := rcv.url + "/_bulk?filter_path=" + neturl.QueryEscape(esFilterPath)
+	var next atomic.Int64
+	post := func(b *bulkBody, resp, own *[]byte) error {
+		body := b.body
+		if len(b.idAt) > 0 {
+			*own = append((*own)[:0], b.body...)
+			b.number(*own, next.Add(1)-1)
+			body = *own
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, bulkURL, bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
@@ -557,8 +674,8 @@ func loadReceiver(ctx context.Context, url string, bodies []bulkBody, o Options)
 	errs := make([]error, o.Conns)
 	for i := range o.Conns {
 		wg.Go(func() {
-			var resp []byte
-			errs[i] = post(&bodies[i%len(bodies)], &resp)
+			var resp, own []byte
+			errs[i] = post(&bodies[i%len(bodies)], &resp, &own)
 		})
 	}
 	wg.Wait()
@@ -566,23 +683,23 @@ func loadReceiver(ctx context.Context, url string, bodies []bulkBody, o Options)
 		return Result{}, err
 	}
 
-	before, err := getReceiverStats(ctx, url)
+	before, err := rcv.stats(ctx)
 	if err != nil {
 		return Result{}, err
 	}
 	requests := (o.Events + bodies[0].events - 1) / bodies[0].events
-	var next, events, docBytes atomic.Int64
+	var taken, events, docBytes atomic.Int64
 	start := time.Now()
 	for i := range o.Conns {
 		wg.Go(func() {
-			var resp []byte
+			var resp, own []byte
 			for {
-				k := next.Add(1) - 1
+				k := taken.Add(1) - 1
 				if k >= int64(requests) {
 					return
 				}
 				b := &bodies[k%int64(len(bodies))]
-				if err := post(b, &resp); err != nil {
+				if err := post(b, &resp, &own); err != nil {
 					errs[i] = err
 					return
 				}
@@ -596,7 +713,7 @@ func loadReceiver(ctx context.Context, url string, bodies []bulkBody, o Options)
 	if err := errors.Join(errs...); err != nil {
 		return Result{}, err
 	}
-	after, err := getReceiverStats(ctx, url)
+	after, err := rcv.stats(ctx)
 	if err != nil {
 		return Result{}, err
 	}
@@ -605,23 +722,6 @@ func loadReceiver(ctx context.Context, url string, bodies []bulkBody, o Options)
 		CPUSeconds: after.CPU - before.CPU, MaxRSS: after.MaxRSS,
 		Note: fmt.Sprintf("%d requests of %d events over %d connections", requests, bodies[0].events, o.Conns),
 	}, nil
-}
-
-func getReceiverStats(ctx context.Context, url string) (receiverStats, error) {
-	var st receiverStats
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/_bench/stats", nil)
-	if err != nil {
-		return st, err
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return st, err
-	}
-	defer res.Body.Close()
-	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
-		return st, fmt.Errorf("receiver stats: %w", err)
-	}
-	return st, nil
 }
 
 // esFilterPath is the filter_path the Elasticsearch sink sends with every

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,23 +32,29 @@ import (
 // Child runs one of the harness's child processes; args[0] names it:
 //
 //	broker   --partitions P --topic T   a kfake broker; prints {"addr":..}
-//	receiver                            a bulkrecv receiver; prints {"url":..}
+//	receiver [--model ...]              a bulkrecv Receiver or Model; prints {"url":..,"control":..}
 //	run      --mode consume|null|es ... one measured configuration; prints a Result
+//	bridge   --brokers .. --url ..      the bridge into Elasticsearch until stdin ends;
+//	                                    prints a bridgeStatus when ready, per line read, and at the end
 //
 // broker and receiver serve until stdin reaches its end (the parent closed
 // it or died) or ctx ends; each line the broker reads on stdin makes it
-// print its Usage. Child blocks until then.
+// print its Usage. The receiver answers its statistics and takes
+// commands on its control URL (see childReceiver). Child blocks until
+// then.
 func Child(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("bench child: missing kind (broker, receiver or run)")
+		return errors.New("bench child: missing kind (broker, receiver, run or bridge)")
 	}
 	switch args[0] {
 	case "broker":
 		return childBroker(ctx, args[1:], stdin, stdout, stderr)
 	case "receiver":
-		return childReceiver(ctx, stdin, stdout)
+		return childReceiver(ctx, args[1:], stdin, stdout, stderr)
 	case "run":
 		return childRun(ctx, args[1:], stdout, stderr)
+	case "bridge":
+		return childBridge(ctx, args[1:], stdin, stdout, stderr)
 	}
 	return fmt.Errorf("bench child: unknown kind %q", args[0])
 }
@@ -100,32 +107,88 @@ func childBroker(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	return nil
 }
 
-// receiverStats is what the receiver's /_bench/stats answers.
+// receiverStats is what the receiver's control URL answers at /stats.
+// The Receiver fills Requests, Items and Bytes only.
 type receiverStats struct {
-	bulkrecv.Stats
+	bulkrecv.ModelStats
 	Usage
 }
 
-func childReceiver(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
-	rc := new(bulkrecv.Receiver)
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_bench/stats", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(receiverStats{rc.Stats(), getUsage()})
-	})
-	mux.Handle("/", rc)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// childReceiver serves a bulkrecv Receiver, or with --model a Model with
+// the given latency, capacity and burst, on one loopback port, and its
+// control on another, which stays up through an outage:
+//
+//	GET  /stats             receiverStats
+//	POST /reset             the Model forgets its _ids and zeroes its totals
+//	POST /refuse?on=true    the Model stops listening (connections refused)
+//	POST /refuse?on=false   and listens again at the same address
+func childReceiver(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench receiver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	model := fs.Bool("model", false, "serve a bulkrecv.Model (a cluster's cost per document) instead of the fast Receiver")
+	var mo bulkrecv.ModelOptions
+	fs.DurationVar(&mo.Latency, "latency", 0, "model: added to every answer")
+	fs.Float64Var(&mo.Capacity, "capacity", 0, "model: documents per second above which items are answered 429 (0: unlimited)")
+	fs.IntVar(&mo.Burst, "burst", 0, "model: documents taken at once at capacity")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	control := http.NewServeMux()
+	var url string
+	if *model {
+		srv, err := bulkrecv.ListenModel(mo)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		url = srv.URL()
+		control.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSONResponse(w, receiverStats{srv.Stats(), getUsage()})
+		})
+		control.HandleFunc("POST /reset", func(w http.ResponseWriter, _ *http.Request) {
+			srv.Reset()
+			writeJSONResponse(w, struct{}{})
+		})
+		control.HandleFunc("POST /refuse", func(w http.ResponseWriter, r *http.Request) {
+			on, err := strconv.ParseBool(r.URL.Query().Get("on"))
+			if err == nil {
+				err = srv.Refuse(on)
+			}
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			writeJSONResponse(w, struct{}{})
+		})
+	} else {
+		srv, err := bulkrecv.Listen("127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		url = srv.URL()
+		control.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+			st := srv.Stats()
+			writeJSONResponse(w, receiverStats{bulkrecv.ModelStats{Requests: st.Requests, Items: st.Items, Bytes: st.Bytes}, getUsage()})
+		})
+	}
+	cln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	if err := writeLine(stdout, map[string]string{"url": "http://" + ln.Addr().String()}); err != nil {
+	csrv := &http.Server{Handler: control, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = csrv.Serve(cln) }()
+	defer csrv.Close()
+	if err := writeLine(stdout, map[string]string{"url": url, "control": "http://" + cln.Addr().String()}); err != nil {
 		return err
 	}
 	waitStdin(ctx, stdin, io.Discard)
 	return nil
+}
+
+func writeJSONResponse(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // Modes of "run".
@@ -147,6 +210,8 @@ func childRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the measured run to this file")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
 	tail := fs.Int64("tail", 0, "events at the end left out of the measured window")
+	var extra configExtra
+	extra.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -177,7 +242,7 @@ func childRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case ModeConsume:
 		res, err = runConsume(ctx, *brokers, *topic, *group, newCounter(*events, *tail))
 	case ModeNull, ModeES:
-		res, err = runBridge(ctx, *mode, *brokers, *topic, *group, *url, newCounter(*events, *tail), stderr)
+		res, err = runBridge(ctx, *mode, *brokers, *topic, *group, *url, extra, newCounter(*events, *tail), stderr)
 	default:
 		return fmt.Errorf("bench run: unknown mode %q", *mode)
 	}
@@ -327,9 +392,40 @@ func (h *hooks) OnDeadLettered(_ string, events, bytes int) {
 	h.c.add(events, bytes)
 }
 
-// benchConfig is the configuration of (b) and (c): defaults everywhere
-// except the brokers, the topic, a fresh group and the sink's URL.
-func benchConfig(mode, brokers, topic, group, url string) (*config.Config, error) {
+// configExtra is configuration the harness adds to a child's: YAML lines
+// (flow style, one setting a line) under kafka: and under the route.
+type configExtra struct{ kafka, route string }
+
+func (e *configExtra) flags(fs *flag.FlagSet) {
+	fs.StringVar(&e.kafka, "kafka", "", "YAML lines added under kafka:, e.g. 'heartbeat_interval: 500ms'")
+	fs.StringVar(&e.route, "route", "", "YAML lines added under the route, e.g. 'rate: {events_per_second: 2500}'")
+}
+
+// args are the flags that pass e on to a child.
+func (e configExtra) args() []string {
+	var out []string
+	if e.kafka != "" {
+		out = append(out, "--kafka", e.kafka)
+	}
+	if e.route != "" {
+		out = append(out, "--route", e.route)
+	}
+	return out
+}
+
+// indent prefixes every line of s with n spaces.
+func indent(s string, n int) string {
+	if s == "" {
+		return ""
+	}
+	pad := strings.Repeat(" ", n)
+	return pad + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n"+pad) + "\n"
+}
+
+// benchConfig is the configuration of (b), (c) and the scenarios:
+// defaults everywhere except the brokers, the topic, a fresh group, the
+// sink's URL and what extra adds.
+func benchConfig(mode, brokers, topic, group, url string, extra configExtra) (*config.Config, error) {
 	sink := `{type: "null"}`
 	if mode == ModeES {
 		sink = fmt.Sprintf(`{type: elasticsearch, urls: [%q]}`, url)
@@ -337,26 +433,20 @@ func benchConfig(mode, brokers, topic, group, url string) (*config.Config, error
 	return config.Parse(fmt.Appendf(nil, `
 kafka:
   brokers: [%q]
-routes:
+%sroutes:
   - name: bench
     topics: [%q]
     group: %q
     sink: %s
-log: {level: warn}
-`, brokers, topic, group, sink))
+%slog: {level: warn}
+`, brokers, indent(extra.kafka, 2), topic, group, sink, indent(extra.route, 4)))
 }
 
 // runBridge is (b) and (c): the real bridge until want events are
 // delivered.
-func runBridge(ctx context.Context, mode, brokers, topic, group, url string, c *counter, stderr io.Writer) (Result, error) {
-	cfg, err := benchConfig(mode, brokers, topic, group, url)
-	if err != nil {
-		return Result{}, err
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	gctune.Apply(cfg, log) // as `siembridge run` does
+func runBridge(ctx context.Context, mode, brokers, topic, group, url string, extra configExtra, c *counter, stderr io.Writer) (Result, error) {
 	before := getUsage()
-	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithHooks(&hooks{c: c}), bridge.WithSinkFactory(registry.New))
+	b, cfg, err := newBridge(mode, brokers, topic, group, url, extra, &hooks{c: c}, stderr)
 	if err != nil {
 		return Result{}, err
 	}
@@ -378,6 +468,7 @@ func runBridge(ctx context.Context, mode, brokers, topic, group, url string, c *
 		return Result{}, err
 	}
 	res := c.result(mode, before)
+	res.BufferMaxBytes = int64(cfg.Routes[0].Buffer.MaxBytes)
 	if n := c.requests.Load(); n > 0 && mode == ModeES {
 		res.Note = fmt.Sprintf("%d bulk requests, %.1f ms each on average", n, float64(c.latency.Load())/float64(n)/1e6)
 	}
@@ -385,6 +476,120 @@ func runBridge(ctx context.Context, mode, brokers, topic, group, url string, c *
 		res.Note += fmt.Sprintf("; %d events dead-lettered", n)
 	}
 	return res, nil
+}
+
+// newBridge makes the bridge of benchConfig, with the garbage collector
+// set up as `siembridge run` does.
+func newBridge(mode, brokers, topic, group, url string, extra configExtra, h bridge.Hooks, stderr io.Writer) (*bridge.Bridge, *config.Config, error) {
+	cfg, err := benchConfig(mode, brokers, topic, group, url, extra)
+	if err != nil {
+		return nil, nil, err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	gctune.Apply(cfg, log)
+	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithHooks(h), bridge.WithSinkFactory(registry.New))
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, cfg, nil
+}
+
+// bridgeStatus is what a bridge child prints: when ready, for every line
+// it reads on stdin, and once more after it stopped.
+type bridgeStatus struct {
+	// Joined: the route's consumer group session is up; Partitions is how
+	// many partitions it holds.
+	Joined     bool    `json:"joined"`
+	Partitions int     `json:"partitions"`
+	Delivered  int64   `json:"delivered"`
+	Lag        int64   `json:"lag"`
+	Mode       string  `json:"mode"`
+	SinkState  string  `json:"sink_state"`
+	Rate       float64 `json:"effective_rate"`
+	// BufferMaxBytes is the route's buffer.max_bytes.
+	BufferMaxBytes int64 `json:"buffer_max_bytes"`
+	Usage
+	// Err is set when the bridge stopped by itself.
+	Err string `json:"error,omitempty"`
+}
+
+// childBridge runs the bridge into Elasticsearch until stdin ends.
+func childBridge(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench bridge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	brokers := fs.String("brokers", "", "bootstrap broker address")
+	topic := fs.String("topic", Topic, "topic to read")
+	url := fs.String("url", "", "Elasticsearch URL")
+	group := fs.String("group", "", "consumer group (default: unique)")
+	var extra configExtra
+	extra.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *brokers == "" || *url == "" {
+		return errors.New("bench bridge: --brokers and --url are required")
+	}
+	if *group == "" {
+		*group = "bench-bridge-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	b, cfg, err := newBridge(ModeES, *brokers, *topic, *group, *url, extra, bridge.NopHooks{}, stderr)
+	if err != nil {
+		return err
+	}
+	bctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var runErr atomic.Pointer[string]
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := b.Run(bctx); err != nil && bctx.Err() == nil {
+			msg := err.Error()
+			runErr.Store(&msg)
+		} else if bctx.Err() == nil {
+			msg := "the bridge stopped by itself"
+			runErr.Store(&msg)
+		}
+	}()
+	status := func() bridgeStatus {
+		st := bridgeStatus{BufferMaxBytes: int64(cfg.Routes[0].Buffer.MaxBytes), Usage: getUsage()}
+		if rs := b.Stats().Routes; len(rs) > 0 {
+			r := rs[0]
+			st.Joined, st.Partitions, st.Delivered, st.Lag = r.Joined, len(r.Partitions), r.Delivered+r.DeadLettered, r.Lag
+			st.Mode, st.SinkState, st.Rate = r.Mode, r.SinkState, r.EffectiveRate
+		}
+		if msg := runErr.Load(); msg != nil {
+			st.Err = *msg
+		}
+		return st
+	}
+	if err := writeLine(stdout, status()); err != nil {
+		return err
+	}
+	lines := make(chan struct{})
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdin)
+		for sc.Scan() {
+			lines <- struct{}{}
+		}
+	}()
+loop:
+	for {
+		select {
+		case _, ok := <-lines:
+			if !ok {
+				break loop
+			}
+			if err := writeLine(stdout, status()); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	stop()
+	<-done
+	return writeLine(stdout, status())
 }
 
 // readLine reads the first line a child prints and decodes it into v.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -44,8 +45,8 @@ func verdict(ok bool) string {
 	return "FAIL"
 }
 
-// rows are the table's lines: label, result.
-func (r *Report) rows() []struct {
+// baseRows are the base table's lines: label, result.
+func (r *Report) baseRows() []struct {
 	label string
 	res   Result
 } {
@@ -63,57 +64,262 @@ func (r *Report) rows() []struct {
 // PeakRSS is the larger peak RSS of (b) and (c), the bridge's.
 func (r *Report) PeakRSS() int64 { return max(r.Null.MaxRSS, r.ES.MaxRSS) }
 
-// Pass reports whether every target is met.
-func (r *Report) Pass() bool {
+// BasePass reports whether the base rows meet their targets.
+func (r *Report) BasePass() bool {
 	return r.NullRatio() >= TargetNullRatio && r.ESRatio() >= TargetESRatio && r.PeakRSS() <= TargetMaxRSS
 }
 
-// WriteSummary writes the table, the ratios and the verdict as text.
-func (r *Report) WriteSummary(w io.Writer) {
-	fmt.Fprintf(w, "%-48s %12s %8s %12s %10s\n", "configuration", "events/s", "MB/s", "CPU s/M ev", "peak RSS")
-	for _, row := range r.rows() {
-		fmt.Fprintf(w, "%-48s %12.0f %8.1f %12.2f %6d MiB\n", strings.ReplaceAll(row.label, "`", ""),
-			row.res.Rate(), row.res.MBps(), row.res.CPUPerMillion(), row.res.MaxRSS>>20)
+// Pass reports whether every target of the run is met: the base rows'
+// (when they ran) and every scenario row's.
+func (r *Report) Pass() bool {
+	if r.Base && !r.BasePass() {
+		return false
 	}
-	fmt.Fprintf(w, "H = 1/(1/a + 1/r) = %.0f events/s\n", r.H())
-	fmt.Fprintf(w, "(b)/(a) = %.2f (target ≥ %.2f: %s)\n", r.NullRatio(), TargetNullRatio, verdict(r.NullRatio() >= TargetNullRatio))
-	fmt.Fprintf(w, "(c)/H   = %.2f (target ≥ %.2f: %s)\n", r.ESRatio(), TargetESRatio, verdict(r.ESRatio() >= TargetESRatio))
-	fmt.Fprintf(w, "peak RSS of the bridge = %d MiB (target ≤ %d MiB: %s)\n", r.PeakRSS()>>20, TargetMaxRSS>>20, verdict(r.PeakRSS() <= TargetMaxRSS))
+	for _, row := range r.Rows {
+		if !row.Pass() {
+			return false
+		}
+	}
+	return true
+}
+
+// WriteSummary writes the tables, the ratios and the verdict as text.
+func (r *Report) WriteSummary(w io.Writer) {
+	if r.Base {
+		fmt.Fprintf(w, "%-48s %12s %8s %12s %10s\n", "configuration", "events/s", "MB/s", "CPU s/M ev", "peak RSS")
+		for _, row := range r.baseRows() {
+			fmt.Fprintf(w, "%-48s %12.0f %8.1f %12.2f %6d MiB\n", strings.ReplaceAll(row.label, "`", ""),
+				row.res.Rate(), row.res.MBps(), row.res.CPUPerMillion(), row.res.MaxRSS>>20)
+		}
+		fmt.Fprintf(w, "H = 1/(1/a + 1/r) = %.0f events/s\n", r.H())
+		fmt.Fprintf(w, "(b)/(a) = %.2f (target ≥ %.2f: %s)\n", r.NullRatio(), TargetNullRatio, verdict(r.NullRatio() >= TargetNullRatio))
+		fmt.Fprintf(w, "(c)/H   = %.2f (target ≥ %.2f: %s)\n", r.ESRatio(), TargetESRatio, verdict(r.ESRatio() >= TargetESRatio))
+		fmt.Fprintf(w, "peak RSS of the bridge = %d MiB (target ≤ %d MiB: %s)\n", r.PeakRSS()>>20, TargetMaxRSS>>20, verdict(r.PeakRSS() <= TargetMaxRSS))
+	}
+	if len(r.Rows) > 0 {
+		if r.Base {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%-10s %-62s %16s %22s %6s %7s %16s %s\n", "scenario", "configuration", "measured", "bound", "ratio", "target", "RSS MiB (bound)", "verdict")
+		for _, row := range r.Rows {
+			target := "—"
+			if len(row.Checks) > 0 {
+				target = row.Checks[0].Target()
+			}
+			bound := "—"
+			if row.Bound > 0 {
+				bound = row.BoundName + " " + formatValue(row.Bound, row.Unit)
+			}
+			ratioText := "—"
+			if row.Bound > 0 {
+				ratioText = fmt.Sprintf("%.2f", row.Ratio())
+			}
+			fmt.Fprintf(w, "%-10s %-62s %16s %22s %6s %7s %16s %s\n", row.Scenario, row.Label, formatValue(row.Value, row.Unit),
+				bound, ratioText, target, row.rssText(), row.Verdict())
+			if x := row.extraChecks(); x != "" {
+				fmt.Fprintf(w, "%10s   also: %s\n", "", x)
+			}
+			if row.Err != "" {
+				fmt.Fprintf(w, "%10s   error: %s\n", "", row.Err)
+			}
+		}
+	}
 	fmt.Fprintf(w, "verdict: %s\n", verdict(r.Pass()))
 }
 
-// WriteMarkdown writes the report as Markdown; svg is the chart's file
-// name relative to the Markdown file ("" for none).
+// Markers delimit what WriteMarkdown writes in docs/benchmarks.md, so that
+// the command can rewrite its part and keep the sections others added
+// after it.
+const (
+	MarkdownBegin = "<!-- siembridge bench: generated from here to the end marker; rerun `siembridge bench` to refresh -->"
+	MarkdownEnd   = "<!-- siembridge bench: end of the generated part -->"
+)
+
+// WriteMarkdown writes the report as Markdown between MarkdownBegin and
+// MarkdownEnd; svg is the chart's file name relative to the Markdown file
+// ("" for none).
 func (r *Report) WriteMarkdown(w io.Writer, svg string) error {
 	o := r.Options
 	var b strings.Builder
+	b.WriteString(MarkdownBegin + "\n")
 	b.WriteString("# Benchmarks\n\n")
-	b.WriteString("Throughput of siembridge against two ceilings measured on the same machine, in one run,\n")
-	b.WriteString("for the same data. Produced by `siembridge bench` (issue 8); rerun it to refresh this page.\n\n")
-	fmt.Fprintf(&b, "```\n%s\n```\n\n", r.Options.Command)
+	b.WriteString("Throughput and recovery of siembridge, each against a bound measured on the same machine, in the\n")
+	b.WriteString("same run. Produced by `siembridge bench` (issues 8 and 14); rerun it to refresh this part of the page.\n\n")
+	fmt.Fprintf(&b, "```\n%s\n```\n\n", o.Command)
 	fmt.Fprintf(&b, "- Machine: %d CPUs (`nproc`), %s, %s/%s\n", r.Machine.CPUs, r.Machine.Model, r.Machine.OS, r.Machine.Arch)
 	fmt.Fprintf(&b, "- Go: %s\n", r.Machine.GoVersion)
-	fmt.Fprintf(&b, "- Run: %s; %d events of %.0f bytes on average (ECS-shaped, internal/gen) in %d partitions, loaded in %s",
-		r.Started.UTC().Format(time.RFC3339), o.Events, r.AvgSize, o.Partitions, r.LoadTime.Round(time.Millisecond))
-	if o.Rounds > 1 {
-		fmt.Fprintf(&b, "; %d rounds, each row the round with the median rate", o.Rounds)
+	fmt.Fprintf(&b, "- Run: started %s, took %s; scenarios: %s\n", r.Started.UTC().Format(time.RFC3339), r.Elapsed.Round(time.Second), strings.Join(o.Scenarios, ", "))
+	if o.Quick {
+		b.WriteString("- **`--quick`: every scenario at a tiny size. These numbers test the harness and mean nothing.**\n")
 	}
-	b.WriteString("\n\n")
+	b.WriteString("- The broker, each receiver and each bridge run in processes of their own on this machine's cores,\n")
+	b.WriteString("  which other work shares: single numbers are noisy. Compare ratios within one run, not across runs.\n\n")
 	if svg != "" {
-		fmt.Fprintf(&b, "![throughput per configuration](%s)\n\n", svg)
+		fmt.Fprintf(&b, "![rates and ratios](%s)\n\n", svg)
 	}
+	if len(r.Rows) > 0 {
+		r.writeScenarios(&b)
+	}
+	if r.Base {
+		r.writeBase(&b)
+	}
+	b.WriteString(MarkdownEnd + "\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeScenarios writes the scenario table and a section per scenario.
+func (r *Report) writeScenarios(b *strings.Builder) {
+	sz := sizesFor(r.Options.Quick)
+	b.WriteString("## Scenarios (issue 14)\n\n")
+	b.WriteString("| scenario | configuration | measured | bound | ratio | target | other targets | peak RSS of each bridge (bound) | verdict |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---|---:|---|\n")
+	for _, row := range r.Rows {
+		bound, ratioText, target := "—", "—", "none"
+		if row.Bound > 0 {
+			bound = row.BoundName + " " + formatValue(row.Bound, row.Unit)
+			ratioText = fmt.Sprintf("%.2f", row.Ratio())
+		}
+		if len(row.Checks) > 0 {
+			target = row.Checks[0].Target()
+		}
+		extra := row.extraChecks()
+		if row.Err != "" {
+			extra = joinNote(extra, "error: "+row.Err)
+		}
+		if extra == "" {
+			extra = "—"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | **%s** |\n", row.Scenario, row.Label, formatValue(row.Value, row.Unit),
+			bound, ratioText, target, mdEscape(extra), row.rssText(), row.Verdict())
+	}
+	pass := true
+	for _, row := range r.Rows {
+		pass = pass && row.Pass()
+	}
+	fmt.Fprintf(b, "\nScenarios: **%s**", verdict(pass))
+	if r.Base {
+		fmt.Fprintf(b, "; base rows: **%s**", verdict(r.BasePass()))
+	}
+	b.WriteString(".\n\n")
+	var notes []string
+	for _, row := range r.Rows {
+		if row.Note != "" {
+			notes = append(notes, fmt.Sprintf("- %s, %s: %s.", row.Scenario, row.Label, row.Note))
+		}
+	}
+	if len(notes) > 0 {
+		b.WriteString("Notes from the run:\n\n" + strings.Join(notes, "\n") + "\n\n")
+	}
+
+	b.WriteString("### What every scenario shares\n\n")
+	b.WriteString("- The receiver is `bulkrecv.Model` (internal/fake/bulkrecv), in a process of its own, one per\n")
+	b.WriteString("  configuration. It costs what a cluster costs per document before indexing: it JSON-decodes every action\n")
+	b.WriteString("  line (encoding/json), checks that every source line is JSON, and keeps every `_id` of every index in a\n")
+	b.WriteString("  set, so that it answers each item as Elasticsearch would: 201 created, 409\n")
+	b.WriteString("  version_conflict_engine_exception for a create of an `_id` it has (which the sink counts as delivered),\n")
+	b.WriteString("  400 for a source that is not JSON; `filter_path` is honoured. Delivered means distinct `_id`s indexed.\n")
+	b.WriteString("  Its latency is a timer per request (no CPU held, any number of requests waiting at once); its\n")
+	b.WriteString("  capacity a token bucket of documents; its outage a closed listener and closed connections.\n")
+	b.WriteString("- The bridge runs with the defaults of a configuration that names only the brokers, the topic, a fresh\n")
+	b.WriteString("  consumer group and the receiver's URL, unless a scenario says otherwise.\n")
+	b.WriteString("- Rates of the immediate, 100 ms, hot partition and partitions rows run, as the base rows, from the first\n")
+	b.WriteString("  event consumed to the last delivered, leaving out the last 1000 events per partition (a partial last\n")
+	b.WriteString("  batch waits `batch.max_wait`).\n")
+	fmt.Fprintf(b, "- RSS: every bridge process of every row keeps its peak RSS (VmHWM) within `buffer.max_bytes` (64 MiB by\n")
+	fmt.Fprintf(b, "  default) + %d MiB (the runtime, fetches in flight, request and response buffers: the slack\n", RSSAllowance>>20)
+	b.WriteString("  integration's TestBoundedMemory allows with 64 partitions), 160 MiB with the defaults; a row over it fails.\n\n")
+
+	sections := []struct{ name, text string }{
+		{ScenarioImmediate, fmt.Sprintf("### immediate: a receiver answering at once (target rate / H ≥ %.2f)\n\n"+
+			"The bridge reads a topic of %s events spread evenly over 4, and over 16, partitions into the Model answering\n"+
+			"at once. The bound is H = 1/(1/a + 1/r) for each topic: a is a bare sarama consumer group reading the same\n"+
+			"topic (what consuming alone costs at that partition count), r the Model's intake alone, %s documents posted\n"+
+			"in bodies of %d unique `_id`s over %d connections (the sink's default batch and workers). Consuming and\n"+
+			"receiving share the cores, so H is the rate if the bridge cost nothing of its own.\n\n",
+			TargetImmediate, groupDigits(float64(sz.events)), groupDigits(float64(sz.intakeEvents)), r.Options.BulkEvents, r.Options.Conns)},
+		{ScenarioRTT, fmt.Sprintf("### rtt: %s round trip (target ≥ %.2f of the rate at once)\n\n"+
+			"The same 4-partition topic into the Model answering %s after each request, default settings. The bound is\n"+
+			"the rate into the Model answering at once, the immediate row of the same run. A round trip costs the\n"+
+			"bridge no CPU, so the ratio shows how much the pipeline waits.\n\n", sz.rtt, TargetRTT, sz.rtt)},
+		{ScenarioCapacity, fmt.Sprintf("### capacity: a SIEM at its capacity (targets delivered ≥ %.2f of capacity, 429s ≤ %.2f of delivered)\n\n"+
+			"The Model takes %s documents a second from a token bucket holding one burst (%s documents, full at\n"+
+			"the start); items above it are answered 429 es_rejected_execution_exception inside a 200 response with\n"+
+			"`errors: true`, and are not indexed. The route has no rate configured: only the adaptive rate holds it back.\n"+
+			"A topic of %d partitions holds more than the window can take. After %s to settle, a window of %s counts the\n"+
+			"distinct `_id`s indexed and the items answered 429. Bursts smaller than a batch (1000 events) are the hard\n"+
+			"case: however slowly a batch is sent, the part above the burst is refused.\n\n",
+			TargetCapacity, TargetThrottled, groupDigits(sz.capacity), joinInts(sz.bursts, " or "), sz.capPartitions, sz.settle, sz.window)},
+		{ScenarioOutage, fmt.Sprintf("### outage: recovery under live load (target ≤ %.2f × the ideal)\n\n"+
+			"A producer writes %s events a second into an empty topic of %d partitions that the bridge reads, with\n"+
+			"`rate: {events_per_second: %s, catchup_events_per_second: %s, catchup_lag: %d}`. The catch-up threshold is\n"+
+			"one second of live traffic: with the default 10000 the route would leave catch-up with 9000 events still behind,\n"+
+			"which then drain at only %s − %s events/s, a setting rather than something the bridge can do better. The lag\n"+
+			"is events produced − distinct `_id`s indexed, sampled every %s. After %s of live load, its 95th percentile\n"+
+			"(leaving out the first fifth) is the live level L. The Model then refuses connections for %s. From the\n"+
+			"moment it listens again, the row measures the time until the lag is back at L or below. The ideal is\n"+
+			"(backlog when it came back − L) / (catch-up rate − live rate): draining at the full catch-up rate from the\n"+
+			"first moment. The note gives the delay until the first delivery after the return (noticing the SIEM is back).\n\n",
+			TargetRecovery, groupDigits(sz.live), sz.outagePartitions, groupDigits(sz.liveLimit), groupDigits(sz.catchup), sz.catchupLag,
+			groupDigits(sz.liveLimit), groupDigits(sz.live), sz.sample, sz.warmup, sz.outage)},
+		{ScenarioHot, fmt.Sprintf("### hot: one partition with half the events (reported; the issue sets no target)\n\n"+
+			"A topic of %s events in 6 partitions: every second event in partition 0, the rest spread over the other\n"+
+			"five, as a topic keyed by host with one loud host. The Model answers after %s. The bound is the rate of the\n"+
+			"same number of events spread evenly over 6 partitions into the same receiver, in the same run. With one\n"+
+			"batch in flight per partition, the hot partition alone sets the pace once the others are done.\n\n",
+			groupDigits(float64(sz.events)), sz.rtt)},
+		{ScenarioPartitions, fmt.Sprintf("### partitions: 16 and 64 partitions (target rate / H ≥ %.2f)\n\n"+
+			"As immediate, with topics of 16 and 64 partitions (16 is the same measurement as in immediate and shown\n"+
+			"once). The buffer (`buffer.max_events` 20000 by default) is shared by all the partitions, and the RSS bound\n"+
+			"must hold whatever their number.\n\n", TargetImmediate)},
+		{ScenarioScaleout, fmt.Sprintf("### scaleout: 1, 2 and 3 processes in one group (target 2 processes ≥ %.2f × one)\n\n"+
+			"1, 2 and 3 bridge processes share one consumer group over a topic of %d partitions, into the Model answering\n"+
+			"after %s, with default settings. Each group joins an empty topic and settles (every process holds\n"+
+			"partitions) before %s events are loaded, so that no rebalance falls into the measurement; the rate counts\n"+
+			"the distinct `_id`s indexed from the end of the load (and at least 10%% delivered) to 90%% delivered. The\n"+
+			"round trip bounds the rate, not the CPU, until the processes, the receiver and the broker fill the cores;\n"+
+			"3 processes are reported without a target.\n\n", TargetScaleout, sz.scaleParts, sz.rtt, groupDigits(float64(sz.scaleEvents)))},
+	}
+	for _, sec := range sections {
+		if slices.Contains(r.Options.Scenarios, sec.name) {
+			b.WriteString(sec.text)
+		}
+	}
+}
+
+func joinInts(vs []int, sep string) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = fmt.Sprint(v)
+	}
+	return strings.Join(parts, sep)
+}
+
+// mdEscape keeps text from breaking a Markdown table cell.
+func mdEscape(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+
+// writeBase writes the base rows' section.
+func (r *Report) writeBase(b *strings.Builder) {
+	o := r.Options
+	b.WriteString("## Base rows (issue 8)\n\n")
+	fmt.Fprintf(b, "%d events of %.0f bytes on average (ECS-shaped, internal/gen) in %d partitions, loaded in %s",
+		o.Events, r.AvgSize, o.Partitions, r.LoadTime.Round(time.Millisecond))
+	if o.Rounds > 1 {
+		fmt.Fprintf(b, "; %d rounds, each row the round with the median rate", o.Rounds)
+	}
+	b.WriteString(".\n\n")
 	b.WriteString("| configuration | events/s | MB/s | CPU s per M events | peak RSS |\n")
 	b.WriteString("|---|---:|---:|---:|---:|\n")
-	for _, row := range r.rows() {
-		fmt.Fprintf(&b, "| %s | %.0f | %.1f | %.2f | %d MiB |\n", row.label, row.res.Rate(), row.res.MBps(), row.res.CPUPerMillion(), row.res.MaxRSS>>20)
+	for _, row := range r.baseRows() {
+		fmt.Fprintf(b, "| %s | %.0f | %.1f | %.2f | %d MiB |\n", row.label, row.res.Rate(), row.res.MBps(), row.res.CPUPerMillion(), row.res.MaxRSS>>20)
 	}
-	fmt.Fprintf(&b, "| H = 1/(1/a + 1/r) | %.0f | | | |\n\n", r.H())
+	fmt.Fprintf(b, "| H = 1/(1/a + 1/r) | %.0f | | | |\n\n", r.H())
 	b.WriteString("| ratio | value | target | |\n|---|---:|---:|---|\n")
-	fmt.Fprintf(&b, "| (b)/(a) | %.2f | ≥ %.2f | %s |\n", r.NullRatio(), TargetNullRatio, verdict(r.NullRatio() >= TargetNullRatio))
-	fmt.Fprintf(&b, "| (c)/H | %.2f | ≥ %.2f | %s |\n", r.ESRatio(), TargetESRatio, verdict(r.ESRatio() >= TargetESRatio))
-	fmt.Fprintf(&b, "| peak RSS of (b), (c) | %d MiB | ≤ %d MiB | %s |\n\n", r.PeakRSS()>>20, TargetMaxRSS>>20, verdict(r.PeakRSS() <= TargetMaxRSS))
-	fmt.Fprintf(&b, "Verdict: **%s**\n\n", verdict(r.Pass()))
-	b.WriteString("## What is measured\n\n")
+	fmt.Fprintf(b, "| (b)/(a) | %.2f | ≥ %.2f | %s |\n", r.NullRatio(), TargetNullRatio, verdict(r.NullRatio() >= TargetNullRatio))
+	fmt.Fprintf(b, "| (c)/H | %.2f | ≥ %.2f | %s |\n", r.ESRatio(), TargetESRatio, verdict(r.ESRatio() >= TargetESRatio))
+	fmt.Fprintf(b, "| peak RSS of (b), (c) | %d MiB | ≤ %d MiB | %s |\n\n", r.PeakRSS()>>20, TargetMaxRSS>>20, verdict(r.PeakRSS() <= TargetMaxRSS))
+	fmt.Fprintf(b, "Base rows: **%s**\n\n", verdict(r.BasePass()))
+	b.WriteString("### What the base rows measure\n\n")
 	b.WriteString("- The broker (kfake, a Kafka-protocol broker), the receiver and each measured configuration run in\n")
 	b.WriteString("  processes of their own on loopback, so CPU time and peak RSS (`getrusage` for user + system time;\n")
 	b.WriteString("  VmHWM for the peak RSS, since a vfork-started child's `ru_maxrss` includes its parent's) belong to one configuration. Rates run from the first event consumed to the last\n")
@@ -122,80 +328,140 @@ func (r *Report) WriteMarkdown(w io.Writer, svg string) error {
 	b.WriteString("  and the consumer group join as well. Every run still reads all events.\n")
 	b.WriteString("- (a) is a sarama consumer group with sarama's own defaults whose handler only counts: the\n")
 	b.WriteString("  ceiling of consumption on this machine.\n")
-	fmt.Fprintf(&b, "- (r) is `internal/bulkrecv`, which counts action lines and answers a `_bulk` response in\n")
-	fmt.Fprintf(&b, "  Elasticsearch's shape, fed prebuilt bodies of %d events over %d keep-alive connections; its CPU and RSS\n", o.BulkEvents, o.Conns)
-	b.WriteString("  are the receiver's.\n")
+	b.WriteString("- (r) is `internal/fake/bulkrecv`'s fast Receiver, which counts action lines without decoding them and\n")
+	fmt.Fprintf(b, "  answers a `_bulk` response in Elasticsearch's shape, fed prebuilt bodies of %d events over %d keep-alive\n", o.BulkEvents, o.Conns)
+	b.WriteString("  connections; its CPU and RSS are the receiver's. It is far cheaper than a cluster: the scenarios use the\n")
+	b.WriteString("  Model instead.\n")
 	b.WriteString("- (b) and (c) are the real bridge (`bridge.New` from a configuration with defaults everywhere but\n")
 	b.WriteString("  the brokers, the topic, a fresh consumer group and the URL; no rate limit), reading until every\n")
 	b.WriteString("  event was delivered. MB/s counts event (document) bytes in every row. The null sink of (b)\n")
 	b.WriteString("  gets every event's JSON checked by the bridge; the Elasticsearch sink of (c) leaves that to the\n")
 	b.WriteString("  cluster for events that begin with `{\"@timestamp\":` (`event.Skim`; all generated events do) and\n")
 	b.WriteString("  asks for a filtered bulk response (`filter_path`). Both processes set the garbage collector up\n")
-	b.WriteString("  as `siembridge run` does (`internal/gctune`: a memory limit from the buffers, GOGC 200).\n")
+	b.WriteString("  as `siembridge run` does (`gctune`: a memory limit from the buffers, GOGC 200).\n")
 	b.WriteString("- Consuming and receiving share the machine's cores, so (c) is bounded by H = 1/(1/a + 1/r), the\n")
 	b.WriteString("  rate if reading Kafka and taking in `_bulk` cost nothing else.\n")
-	fmt.Fprintf(&b, "- CPU s per million events of the broker during (a), (b), (c): %.2f, %.2f, %.2f; of the receiver during (c): %.2f.\n",
+	fmt.Fprintf(b, "- CPU s per million events of the broker during (a), (b), (c): %.2f, %.2f, %.2f; of the receiver during (c): %.2f.\n",
 		r.Consume.BrokerCPU, r.Null.BrokerCPU, r.ES.BrokerCPU, r.ES.ReceiverCPU)
-	for _, row := range r.rows() {
+	for _, row := range r.baseRows() {
 		if row.res.Note != "" {
-			fmt.Fprintf(&b, "- %s: %s.\n", strings.SplitN(row.label, " ", 2)[0], row.res.Note)
+			fmt.Fprintf(b, "- %s: %s.\n", strings.SplitN(row.label, " ", 2)[0], row.res.Note)
 		}
 	}
-	b.WriteString("- Other work on the machine makes single numbers noisy; compare ratios within one run, and repeat\n")
-	b.WriteString("  (`--rounds`).\n")
-	_, err := io.WriteString(w, b.String())
-	return err
+	b.WriteString("- `--rounds` repeats the base rows only.\n\n")
 }
 
-// WriteSVG writes a horizontal bar chart of events/s per configuration.
+// WriteSVG writes two horizontal bar charts: events/s of the base rows,
+// and each scenario row's ratio to its bound with its target marked.
 func (r *Report) WriteSVG(w io.Writer) error {
 	type bar struct {
-		label string
-		value float64
-		color string
+		label  string
+		value  float64
+		color  string
+		text   string
+		target float64 // a mark at the target, 0 for none
 	}
-	bars := []bar{
-		{"(a) sarama consumer, discard", r.Consume.Rate(), "#6b7280"},
-		{"(r) _bulk receiver", r.Receiver.Rate(), "#6b7280"},
-		{"H = 1/(1/a + 1/r)", r.H(), "#9ca3af"},
-		{"(b) siembridge → null", r.Null.Rate(), "#2563eb"},
-		{"(c) siembridge → Elasticsearch", r.ES.Rate(), "#2563eb"},
+	var charts []struct {
+		title string
+		bars  []bar
+		scale float64
+		ticks func(float64) string
 	}
-	top := 0.0
-	for _, b := range bars {
-		top = max(top, b.value)
+	if r.Base {
+		bars := []bar{
+			{label: "(a) sarama consumer, discard", value: r.Consume.Rate(), color: "#6b7280"},
+			{label: "(r) _bulk receiver", value: r.Receiver.Rate(), color: "#6b7280"},
+			{label: "H = 1/(1/a + 1/r)", value: r.H(), color: "#9ca3af"},
+			{label: "(b) siembridge → null", value: r.Null.Rate(), color: "#2563eb"},
+			{label: "(c) siembridge → Elasticsearch", value: r.ES.Rate(), color: "#2563eb"},
+		}
+		top := 0.0
+		for i := range bars {
+			bars[i].text = fmt.Sprintf("%.0f", bars[i].value)
+			top = max(top, bars[i].value)
+		}
+		charts = append(charts, struct {
+			title string
+			bars  []bar
+			scale float64
+			ticks func(float64) string
+		}{fmt.Sprintf("base rows, events/s (%d events, %d partitions, %d CPUs)", r.Options.Events, r.Options.Partitions, r.Machine.CPUs), bars, niceCeil(top), humanRate})
 	}
-	scale := niceCeil(top)
+	if len(r.Rows) > 0 {
+		var bars []bar
+		top := 1.0
+		for _, row := range r.Rows {
+			if row.Bound <= 0 {
+				continue
+			}
+			color := "#2563eb"
+			switch row.Verdict() {
+			case "FAIL":
+				color = "#dc2626"
+			case "PASS":
+				color = "#16a34a"
+			}
+			b := bar{label: row.Scenario + ": " + shorten(row.Label, 44), value: row.Ratio(), color: color,
+				text: fmt.Sprintf("%.2f %s", row.Ratio(), row.Verdict())}
+			if len(row.Checks) > 0 {
+				b.target = row.Checks[0].Limit
+			}
+			top = max(top, b.value, b.target)
+			bars = append(bars, b)
+		}
+		charts = append(charts, struct {
+			title string
+			bars  []bar
+			scale float64
+			ticks func(float64) string
+		}{"scenarios: measured / bound (black mark: target; time rows: lower is better)", bars, niceCeil(top), func(v float64) string { return fmt.Sprintf("%g", v) }})
+	}
 	const (
-		width, left, right = 760, 230, 110
-		barH, gap, head    = 26, 12, 48
+		width, left, right = 860, 330, 110
+		barH, gap, head    = 24, 10, 48
 	)
 	plot := float64(width - left - right)
-	height := head + len(bars)*(barH+gap) + 40
+	height := 0
+	for _, c := range charts {
+		height += head + len(c.bars)*(barH+gap) + 40
+	}
 	var s strings.Builder
 	fmt.Fprintf(&s, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="13">`+"\n", width, height, width, height)
 	fmt.Fprintf(&s, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", width, height)
-	fmt.Fprintf(&s, `<text x="%d" y="24" font-size="15" font-weight="bold">siembridge throughput, events/s (%d events, %d partitions, %d CPUs)</text>`+"\n",
-		12, r.Options.Events, r.Options.Partitions, r.Machine.CPUs)
-	axisY := head + len(bars)*(barH+gap)
-	for i := 0; i <= 4; i++ {
-		x := float64(left) + plot*float64(i)/4
-		fmt.Fprintf(&s, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#e5e7eb"/>`+"\n", x, head-6, x, axisY)
-		fmt.Fprintf(&s, `<text x="%.1f" y="%d" text-anchor="middle" fill="#374151">%s</text>`+"\n", x, axisY+18, humanRate(scale*float64(i)/4))
-	}
-	for i, b := range bars {
-		y := head + i*(barH+gap)
-		wpx := 0.0
-		if scale > 0 {
-			wpx = plot * b.value / scale
+	y0 := 0
+	for _, c := range charts {
+		fmt.Fprintf(&s, `<text x="%d" y="%d" font-size="15" font-weight="bold">%s</text>`+"\n", 12, y0+24, xmlEscape(c.title))
+		axisY := y0 + head + len(c.bars)*(barH+gap)
+		for i := 0; i <= 4; i++ {
+			x := float64(left) + plot*float64(i)/4
+			fmt.Fprintf(&s, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#e5e7eb"/>`+"\n", x, y0+head-6, x, axisY)
+			fmt.Fprintf(&s, `<text x="%.1f" y="%d" text-anchor="middle" fill="#374151">%s</text>`+"\n", x, axisY+18, c.ticks(c.scale*float64(i)/4))
 		}
-		fmt.Fprintf(&s, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-8, y+barH/2+5, xmlEscape(b.label))
-		fmt.Fprintf(&s, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", left, y, wpx, barH, b.color)
-		fmt.Fprintf(&s, `<text x="%.1f" y="%d" fill="#111827">%.0f</text>`+"\n", float64(left)+wpx+6, y+barH/2+5, b.value)
+		for i, b := range c.bars {
+			y := y0 + head + i*(barH+gap)
+			wpx := plot * b.value / c.scale
+			fmt.Fprintf(&s, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-8, y+barH/2+5, xmlEscape(b.label))
+			fmt.Fprintf(&s, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", left, y, wpx, barH, b.color)
+			if b.target > 0 {
+				x := float64(left) + plot*b.target/c.scale
+				fmt.Fprintf(&s, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#111827" stroke-width="2"/>`+"\n", x, y-3, x, y+barH+3)
+			}
+			fmt.Fprintf(&s, `<text x="%.1f" y="%d" fill="#111827">%s</text>`+"\n", float64(left)+wpx+6, y+barH/2+5, xmlEscape(b.text))
+		}
+		y0 += head + len(c.bars)*(barH+gap) + 40
 	}
 	s.WriteString("</svg>\n")
 	_, err := io.WriteString(w, s.String())
 	return err
+}
+
+// shorten cuts s to n runes with an ellipsis.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 // niceCeil rounds v up to 1, 2, 2.5 or 5 times a power of ten.

@@ -1,9 +1,14 @@
-// Package bulkrecv is a fast receiver of Elasticsearch `_bulk` requests for
-// benchmarks: it measures how many events per second an HTTP endpoint on
-// this machine can take in, so that a bridge's throughput into it can be
-// judged against that ceiling.
+// Package bulkrecv receives Elasticsearch `_bulk` requests for benchmarks.
 //
-// It parses no more than it must. For every action line it finds the
+// Receiver is fast: it measures how many events per second an HTTP
+// endpoint on this machine can take in, so that a bridge's throughput into
+// it can be judged against that ceiling. Model (model.go) costs what a
+// cluster costs per document and behaves like one where a bridge can tell:
+// it decodes every line, keeps every _id, answers 409 for a create it has
+// seen, answers after a latency, throttles items above a capacity with 429,
+// and can refuse connections for an outage.
+//
+// Receiver parses no more than it must. For every action line it finds the
 // action name and the raw "_index" and "_id" values, skips the source line
 // that follows (every action but "delete" has one) without looking inside,
 // and answers in Elasticsearch's shape:
@@ -65,8 +70,8 @@ type Stats struct {
 // for concurrent use; the zero value is ready.
 type Receiver struct {
 	requests, items, bytes atomic.Int64
-	bufs                   sync.Pool                  // *buffers
-	plan                   atomic.Pointer[cachedPlan] // the last query's plan
+	bufs                   sync.Pool // *buffers
+	plans                  planCache
 }
 
 // cachedPlan is the plan of one raw query string.
@@ -78,6 +83,8 @@ type cachedPlan struct {
 type buffers struct {
 	req, resp []byte
 	gz        *gzip.Reader
+	items     []modelItem // Model only
+	scratch   []byte      // Model only: quoted _index and _id values
 }
 
 // Stats returns the totals so far.
@@ -87,6 +94,13 @@ func (rc *Receiver) Stats() Stats {
 
 // ServeHTTP implements http.Handler.
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	route(w, r, rc.serveBulk)
+}
+
+// route answers GET / and passes `_bulk` requests to bulk with the index
+// named in the path ("" for /_bulk); anything else gets Elasticsearch's
+// "no handler" error.
+func route(w http.ResponseWriter, r *http.Request, bulk func(w http.ResponseWriter, r *http.Request, index string)) {
 	h := w.Header()
 	h.Set("X-Elastic-Product", "Elasticsearch")
 	path := r.URL.Path
@@ -108,7 +122,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if path != "/_bulk" {
 			index = strings.TrimSuffix(path[1:], "/_bulk")
 		}
-		rc.serveBulk(w, r, index)
+		bulk(w, r, index)
 	default:
 		_, _ = io.Copy(io.Discard, r.Body)
 		writeJSON(w, http.StatusBadRequest, []byte(`{"error":"no handler found for uri [`+
@@ -123,47 +137,17 @@ var infoBody = []byte(`{"name":"bulkrecv","cluster_name":"bulkrecv","cluster_uui
 	`"minimum_index_compatibility_version":"7.0.0"},"tagline":"You Know, for Search"}`)
 
 func (rc *Receiver) serveBulk(w http.ResponseWriter, r *http.Request, index string) {
-	pl, err := rc.planFor(r.URL.RawQuery)
+	pl, err := rc.plans.get(r.URL.RawQuery)
 	if err != nil {
 		_, _ = io.Copy(io.Discard, r.Body)
 		writeError(w, http.StatusBadRequest, "illegal_argument_exception", "bulkrecv: "+err.Error())
 		return
 	}
-	b, _ := rc.bufs.Get().(*buffers)
-	if b == nil {
-		b = new(buffers)
-	}
-	defer rc.putBuffers(b)
-
-	var body io.Reader = r.Body
-	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
-		if b.gz == nil {
-			gz, err := gzip.NewReader(r.Body)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, "parse_exception", "bad gzip body: "+err.Error())
-				return
-			}
-			b.gz = gz
-		} else if err := b.gz.Reset(r.Body); err != nil {
-			writeError(w, http.StatusBadRequest, "parse_exception", "bad gzip body: "+err.Error())
-			return
-		}
-		body = b.gz
-	}
-	if n := r.ContentLength; n > 0 && n <= MaxContentLength && cap(b.req) < int(n) && body == r.Body {
-		b.req = make([]byte, 0, n+1)
-	}
-	b.req, err = readAll(b.req[:0], body, MaxContentLength)
-	if err != nil {
-		var tooLarge *tooLargeError
-		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, "content_too_long_exception", err.Error())
-			return
-		}
-		writeError(w, http.StatusBadRequest, "parse_exception", "reading body: "+err.Error())
+	b := getBuffers(&rc.bufs)
+	defer putBuffers(&rc.bufs, b)
+	if !b.readBody(w, r) {
 		return
 	}
-
 	resp, items, _, rerr := appendResponse(b.resp[:0], b.req, index, pl)
 	b.resp = resp
 	if rerr != "" {
@@ -176,14 +160,62 @@ func (rc *Receiver) serveBulk(w http.ResponseWriter, r *http.Request, index stri
 	writeJSON(w, http.StatusOK, b.resp)
 }
 
-func (rc *Receiver) putBuffers(b *buffers) {
+func getBuffers(pool *sync.Pool) *buffers {
+	if b, _ := pool.Get().(*buffers); b != nil {
+		return b
+	}
+	return new(buffers)
+}
+
+// readBody reads the request body, gunzipped, into b.req. On failure it
+// answers the error and returns false.
+func (b *buffers) readBody(w http.ResponseWriter, r *http.Request) bool {
+	var body io.Reader = r.Body
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		if b.gz == nil {
+			gz, err := gzip.NewReader(r.Body)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "parse_exception", "bad gzip body: "+err.Error())
+				return false
+			}
+			b.gz = gz
+		} else if err := b.gz.Reset(r.Body); err != nil {
+			writeError(w, http.StatusBadRequest, "parse_exception", "bad gzip body: "+err.Error())
+			return false
+		}
+		body = b.gz
+	}
+	if n := r.ContentLength; n > 0 && n <= MaxContentLength && cap(b.req) < int(n) && body == r.Body {
+		b.req = make([]byte, 0, n+1)
+	}
+	var err error
+	b.req, err = readAll(b.req[:0], body, MaxContentLength)
+	if err != nil {
+		var tooLarge *tooLargeError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, "content_too_long_exception", err.Error())
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "parse_exception", "reading body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func putBuffers(pool *sync.Pool, b *buffers) {
 	if cap(b.req) > maxPooled {
 		b.req = nil
 	}
 	if cap(b.resp) > maxPooled {
 		b.resp = nil
 	}
-	rc.bufs.Put(b)
+	if cap(b.items) > maxPooled/64 {
+		b.items = nil
+	}
+	if cap(b.scratch) > maxPooled {
+		b.scratch = nil
+	}
+	pool.Put(b)
 }
 
 // appendResponse walks an NDJSON bulk body and appends the response to dst,
@@ -234,33 +266,12 @@ func appendResponse(dst, body []byte, defaultIndex string, pl *plan) (out []byte
 		if idx == nil {
 			idx = dflt
 		}
-		v := variantOf(name)
+		k := kindOK
 		if idx == nil {
 			hasErrors = true
-			v += missingIndex
+			k = kindMissingIndex
 		}
-		ip := pl.items[v]
-		if ip == nil {
-			continue
-		}
-		if written == 0 {
-			dst = append(dst, pl.itemsOpen...)
-		} else {
-			dst = append(dst, ',')
-		}
-		written++
-		for k := range ip {
-			pt := &ip[k]
-			dst = append(dst, pt.lit...)
-			switch pt.slot {
-			case slotIndex:
-				dst = append(append(append(dst, '"'), idx...), '"')
-			case slotID:
-				dst = appendQuotedRaw(dst, rawString(meta, `"_id"`))
-			case slotSeqNo:
-				dst = strconv.AppendInt(dst, int64(items-1), 10)
-			}
-		}
+		dst = pl.appendItem(dst, &written, variant(actionOf(name), k), idx, rawString(meta, `"_id"`), true, items-1)
 	}
 	if items == 0 {
 		return dst, 0, false, "Validation Failed: 1: no requests added;"
@@ -282,7 +293,7 @@ type plan struct {
 	head      []byte // {"took":0,"errors":false, or less
 	errorsAt  int    // offset of "false" in head, -1 without "errors"
 	itemsOpen []byte // ,"items":[ or "items":[ before the first item written
-	items     [2 * len(actions)]itemPlan
+	items     [int(numKinds) * len(actions)]itemPlan
 }
 
 // itemPlan is the pieces of one kind of item; nil leaves the item out.
@@ -302,23 +313,53 @@ const (
 	slotSeqNo      // the item's position
 )
 
-// actions are the bulk actions, in the order of variantOf.
+// actions are the bulk actions, in the order of actionOf.
 var actions = [...]string{"create", "index", "update", "delete"}
 
-// missingIndex is added to the variant of an action line without an index.
-const missingIndex = len(actions)
+const (
+	actionCreate = iota
+	actionIndex
+	actionUpdate
+	actionDelete
+)
 
-func variantOf(name []byte) int {
+// actionOf returns the position in actions of a name splitAction accepted.
+func actionOf(name []byte) int {
 	switch string(name) {
 	case "create":
-		return 0
+		return actionCreate
 	case "index":
-		return 1
+		return actionIndex
 	case "update":
-		return 2
+		return actionUpdate
 	}
-	return 3 // delete; splitAction accepts no other
+	return actionDelete
 }
+
+// kind is the outcome an item reports.
+type kind uint8
+
+const (
+	// kindOK is the Receiver's answer, which stores nothing: create and
+	// index 201 created, update 200 updated, delete 404 not_found.
+	kindOK kind = iota
+	// kindMissingIndex: an action line without an index (none in the
+	// URL either), 400.
+	kindMissingIndex
+	// The Model's answers, which track _ids.
+	kindCreated    // 201 created
+	kindUpdated    // 200 updated: index or update of a document it has
+	kindDeleted    // 200 deleted
+	kindNotFound   // 404 not_found: delete of a document it does not have
+	kindDocMissing // 404 document_missing_exception: update of one it does not have
+	kindConflict   // 409 version_conflict_engine_exception: create of one it has
+	kindRejected   // 429 es_rejected_execution_exception: above capacity
+	kindInvalid    // 400 document_parsing_exception: the source is not JSON
+	numKinds
+)
+
+// variant is the index into plan.items of an action's item of kind k.
+func variant(action int, k kind) int { return int(k)*len(actions) + action }
 
 // field is one member of an item: a constant JSON value, or a slot.
 type field struct {
@@ -327,35 +368,92 @@ type field struct {
 	slot  slot
 }
 
-// itemFields lists the members of the item answering action, in the order
-// they are written: a success, or with missing the error for an action
-// line without an index.
-func itemFields(action string, missing bool) []field {
-	if missing {
+// itemFields lists the members of the item answering action with kind k,
+// in the order Elasticsearch writes them.
+func itemFields(action string, k kind) []field {
+	failure := func(status, errType, reason string) []field {
+		return []field{
+			{name: "_index", slot: slotIndex},
+			{name: "_id", slot: slotID},
+			{name: "status", value: status},
+			{name: "error", value: `{"type":"` + errType + `","reason":"` + reason + `"}`},
+		}
+	}
+	version, result, status := "1", `"created"`, "201"
+	switch k {
+	case kindMissingIndex:
 		return []field{
 			{name: "_index", value: "null"},
 			{name: "_id", slot: slotID},
 			{name: "status", value: "400"},
 			{name: "error", value: `{"type":"action_request_validation_exception","reason":"Validation Failed: 1: index is missing;"}`},
 		}
-	}
-	result, status := `"created"`, "201"
-	switch action {
-	case "delete":
+	case kindDocMissing:
+		return failure("404", "document_missing_exception", "document missing")
+	case kindConflict:
+		return failure("409", "version_conflict_engine_exception", "version conflict, document already exists (current version [1])")
+	case kindRejected:
+		return failure("429", "es_rejected_execution_exception", "rejected execution of primary operation [bulkrecv: above capacity]")
+	case kindInvalid:
+		return failure("400", "document_parsing_exception", "[1:1] failed to parse: the source is not valid JSON")
+	case kindOK:
+		switch action {
+		case "delete":
+			result, status = `"not_found"`, "404"
+		case "update":
+			result, status = `"updated"`, "200"
+		}
+	case kindUpdated:
+		version, result, status = "2", `"updated"`, "200"
+	case kindDeleted:
+		version, result, status = "2", `"deleted"`, "200"
+	case kindNotFound:
 		result, status = `"not_found"`, "404"
-	case "update":
-		result, status = `"updated"`, "200"
 	}
 	return []field{
 		{name: "_index", slot: slotIndex},
 		{name: "_id", slot: slotID},
-		{name: "_version", value: "1"},
+		{name: "_version", value: version},
 		{name: "result", value: result},
 		{name: "_shards", value: `{"total":1,"successful":1,"failed":0}`},
 		{name: "_seq_no", slot: slotSeqNo},
 		{name: "_primary_term", value: "1"},
 		{name: "status", value: status},
 	}
+}
+
+// appendItem appends item v as the plan keeps it, with a separator
+// after the first one written (counted in *written). With raw, idx and id
+// are a JSON string's contents (id nil: null); otherwise they are whole
+// JSON values.
+func (pl *plan) appendItem(dst []byte, written *int, v int, idx, id []byte, raw bool, seq int) []byte {
+	ip := pl.items[v]
+	if ip == nil {
+		return dst
+	}
+	if *written == 0 {
+		dst = append(dst, pl.itemsOpen...)
+	} else {
+		dst = append(dst, ',')
+	}
+	*written++
+	for k := range ip {
+		pt := &ip[k]
+		dst = append(dst, pt.lit...)
+		switch {
+		case pt.slot == slotSeqNo:
+			dst = strconv.AppendInt(dst, int64(seq), 10)
+		case pt.slot == slotIndex && raw:
+			dst = append(append(append(dst, '"'), idx...), '"')
+		case pt.slot == slotIndex:
+			dst = append(dst, idx...)
+		case pt.slot == slotID && raw:
+			dst = appendQuotedRaw(dst, id)
+		case pt.slot == slotID:
+			dst = append(dst, id...)
+		}
+	}
+	return dst
 }
 
 // compile decides what f keeps of the answer. A nil f keeps everything.
@@ -383,7 +481,7 @@ func compile(f *filterpath.Filter) (*plan, error) {
 		return p, nil
 	}
 	for v := range p.items {
-		action := actions[v%len(actions)]
+		action, k := actions[v%len(actions)], kind(v/len(actions))
 		// Arrays are transparent: an item is matched at the level of
 		// "items", its action's object below it.
 		all, level := mItems == filterpath.All, filterpath.Level{}
@@ -397,7 +495,7 @@ func compile(f *filterpath.Filter) (*plan, error) {
 		var ip itemPlan
 		lit := []byte(`{"` + action + `":{`)
 		kept := 0
-		for _, fd := range itemFields(action, v >= missingIndex) {
+		for _, fd := range itemFields(action, k) {
 			value := []byte(fd.value)
 			if !all {
 				m, l := level.Field(fd.name)
@@ -439,15 +537,17 @@ func compile(f *filterpath.Filter) (*plan, error) {
 // fullPlan keeps everything: the plan of a request without filter_path.
 var fullPlan = sync.OnceValues(func() (*plan, error) { return compile(nil) })
 
-// planFor returns the plan of a request's raw query string, from the
-// cache when the query is the last one seen (a client sends the same
-// query every time).
-func (rc *Receiver) planFor(rawQuery string) (*plan, error) {
+// planCache keeps the plan of the last query string seen (a client sends
+// the same query every time). The zero value is ready.
+type planCache struct{ last atomic.Pointer[cachedPlan] }
+
+// get returns the plan of a request's raw query string.
+func (c *planCache) get(rawQuery string) (*plan, error) {
 	if rawQuery == "" {
 		return fullPlan()
 	}
-	if c := rc.plan.Load(); c != nil && c.query == rawQuery {
-		return c.plan, nil
+	if cp := c.last.Load(); cp != nil && cp.query == rawQuery {
+		return cp.plan, nil
 	}
 	q, _ := url.ParseQuery(rawQuery) // as http.Request.URL.Query: bad pairs are dropped
 	f, err := filterpath.Parse(q.Get("filter_path"))
@@ -458,7 +558,7 @@ func (rc *Receiver) planFor(rawQuery string) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc.plan.Store(&cachedPlan{query: rawQuery, plan: p})
+	c.last.Store(&cachedPlan{query: rawQuery, plan: p})
 	return p, nil
 }
 
