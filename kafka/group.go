@@ -78,6 +78,23 @@ func NewGroup(newGroup NewGroupFunc, k config.Kafka, rt config.Route, sc *sarama
 	}, nil
 }
 
+// RouteTopics returns the topics route rt consumes now: rt.Topics, plus,
+// with topics_regex, every topic in client's metadata that matches it (as
+// TopicResolver picks them), sorted. Commands that work on a route's
+// partitions (status, rewind, replay, export) should call it rather than
+// read rt.Topics, which is empty for a route with only a regex. It does not
+// refresh client's metadata.
+func RouteTopics(client sarama.Client, rt config.Route) ([]string, error) {
+	if rt.TopicsRegex == "" {
+		return rt.Topics, nil
+	}
+	re, err := config.CompileTopicsRegex(rt.TopicsRegex)
+	if err != nil {
+		return nil, err
+	}
+	return TopicResolver{Fixed: rt.Topics, Regex: re, Exclude: []string{rt.DeadLetterTopic()}, List: client.Topics}.Resolve()
+}
+
 // planMatched lowers the prefetch of sc (see PlanFetch) to cover the
 // partitions of every topic the route matches now: the route sized it from
 // its fixed topics only. Topics that appear later are not counted until

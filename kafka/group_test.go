@@ -253,3 +253,29 @@ func TestRegexGroupConsume(t *testing.T) {
 		t.Fatal("a changed set did not end Consume")
 	}
 }
+
+func TestRouteTopics(t *testing.T) {
+	c, err := kafkatest.Start(1, []string{"app.a", "app.b", "app.dlq", "db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	client, err := sarama.NewClient(c.Brokers(), kafkatest.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	for _, tc := range []struct {
+		rt   config.Route
+		want []string
+	}{
+		{config.Route{Name: "r", Topics: []string{"db"}}, []string{"db"}},
+		{config.Route{Name: "r", TopicsRegex: `app\..*`, DeadLetter: config.DeadLetter{Topic: "app.dlq"}}, []string{"app.a", "app.b"}},
+		{config.Route{Name: "r", Topics: []string{"db"}, TopicsRegex: `app\.a`}, []string{"app.a", "db"}},
+	} {
+		got, err := RouteTopics(client, tc.rt)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%+v: %v %v, want %v", tc.rt, got, err, tc.want)
+		}
+	}
+}

@@ -194,13 +194,9 @@ func checkTopicsRegex(client sarama.Client, sc *sarama.Config, i int, rt config.
 		return
 	}
 	field := fmt.Sprintf("routes[%d].topics_regex", i)
-	re, err := config.CompileTopicsRegex(rt.TopicsRegex)
-	if err != nil {
-		r.fail(field, "%v", err)
-		return
-	}
-	res := kafka.TopicResolver{Regex: re, Exclude: []string{rt.DeadLetterTopic()}, List: client.Topics}
-	matched, err := res.Resolve()
+	regexOnly := rt
+	regexOnly.Topics = nil // the listed topics are checked on their own
+	matched, err := kafka.RouteTopics(client, regexOnly)
 	if err != nil {
 		r.fail(field, "%v", err)
 		return
