@@ -30,6 +30,11 @@ const (
 	DefaultLimit = 10000
 	// DefaultShow is how many events it keeps as examples.
 	DefaultShow = 3
+	// tailIdle: a partition whose consumer has seen the log reach the end
+	// of the slice, and has had nothing more to give for this long, is
+	// read to its end — its last offsets hold no records (transaction
+	// markers, or records compacted away), so no record ends at To − 1.
+	tailIdle = time.Second
 )
 
 // Options of a preview.
@@ -223,10 +228,17 @@ func readPartition(ctx context.Context, consumer sarama.Consumer, pp replay.Part
 		}
 	}()
 	var n int64
+	idle := time.NewTimer(tailIdle)
+	defer idle.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
+		case <-idle.C:
+			if pc.HighWaterMarkOffset() >= pp.To {
+				return true, nil
+			}
+			idle.Reset(tailIdle)
 		case cerr, ok := <-pc.Errors():
 			if !ok {
 				return false, errors.New("the partition consumer closed")
@@ -248,6 +260,7 @@ func readPartition(ctx context.Context, consumer sarama.Consumer, pp replay.Part
 			if n >= limit {
 				return false, nil
 			}
+			idle.Reset(tailIdle)
 		}
 	}
 }

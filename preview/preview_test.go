@@ -3,6 +3,7 @@ package preview
 import (
 	"context"
 	"encoding/json"
+	"github.com/IBM/sarama"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/siembridge/siembridge/event"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/internal/gen"
+	"github.com/siembridge/siembridge/replay"
 	"github.com/siembridge/siembridge/sample"
 )
 
@@ -151,5 +153,63 @@ func TestPreviewLimit(t *testing.T) {
 	}
 	if _, err := Run(ctx, previewConfig(t, k.Brokers()), Options{Route: "nope", From: t0, To: t0.Add(time.Hour)}); err == nil {
 		t.Error("an unknown route previewed")
+	}
+}
+
+// TestPreviewEndsAfterTransactionMarkers: a partition whose last offset is
+// a transaction marker yields no record at its end − 1; the preview sees
+// the log end reached and nothing more coming, and finishes.
+func TestPreviewEndsAfterTransactionMarkers(t *testing.T) {
+	k, err := kafkatest.Start(1, []string{"events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	sc := kafkatest.Config()
+	sc.Producer.Idempotent = true
+	sc.Producer.Transaction.ID = "preview-test"
+	sc.Net.MaxOpenRequests = 1
+	prod, err := sarama.NewSyncProducer(k.Brokers(), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prod.BeginTxn(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		msg := &sarama.ProducerMessage{Topic: "events", Partition: 0, Value: sarama.StringEncoder(`{"event":{"dataset":"dns"}}`), Timestamp: t0.Add(time.Duration(i) * time.Second)}
+		if _, _, err := prod.SendMessage(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := prod.CommitTxn(); err != nil {
+		t.Fatal(err)
+	}
+	if err := prod.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ends, err := kafkatest.EndOffsets(k.Brokers(), "events")
+	if err != nil || ends[0] != 6 {
+		t.Fatalf("log end %v %v, want 6: the test needs a partition ending with a marker", ends, err)
+	}
+	// The slice up to the log end, as a plan has it when no record is
+	// stamped after the window (Kafka answers the offset lookup with -1).
+	cfg := previewConfig(t, k.Brokers())
+	opts := withDefaults(Options{Route: "siem", From: t0, To: t0.Add(time.Hour)})
+	rt, err := newRoute(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer, err := sarama.NewConsumer(k.Brokers(), kafkatest.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	var rep Report
+	complete, err := readPartition(ctx, consumer, replay.PartitionPlan{Topic: "events", Partition: 0, From: 0, To: 6, End: 6}, 100, opts, rt, &rep)
+	if err != nil || !complete || rep.Read.Events != 5 {
+		t.Fatalf("read %d, complete %v, %v; want 5 records, complete", rep.Read.Events, complete, err)
 	}
 }
