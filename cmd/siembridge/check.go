@@ -164,7 +164,7 @@ func checkToken(k config.Kafka, sc *sarama.Config, r *checkReport) bool {
 		}
 	}
 	if _, err := p.Token(); err != nil {
-		r.fail(field, "no token: %v", err)
+		r.fail(field, "no token%s: %s", from, strings.TrimPrefix(err.Error(), field+": "))
 		return false
 	}
 	r.ok("%s token%s: OK", k.SASL.Mechanism, from)

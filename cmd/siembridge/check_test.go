@@ -400,7 +400,7 @@ func TestCheckOAuthBearer(t *testing.T) {
 		want   string
 	}{
 		{secret, exitOK, "OAUTHBEARER token from " + idp.URL + ": OK"},
-		{"not-" + secret, exitFailure, "FAIL kafka.sasl.oauthbearer: no token: kafka.sasl.oauthbearer: token request"},
+		{"not-" + secret, exitFailure, "FAIL kafka.sasl.oauthbearer: no token from " + idp.URL + ": token request"},
 	} {
 		extra := fmt.Sprintf("  sasl:\n    mechanism: OAUTHBEARER\n    oauthbearer: {token_endpoint_url: %q, client_id: bridge, client_secret: %q}", idp.URL, tc.secret)
 		cfg := fileRouteConfig(t, k.Brokers(), extra, []string{"events"}, "", "dlq")
