@@ -78,40 +78,60 @@ func (h budgetHooks) OnDelivered(route string, events, bytes int) {
 	h.b.Spend(events, bytes)
 }
 
+// ledgerRetry is how often a route whose ledger could not be opened tries
+// again; meanwhile its budget counts only what this process sends.
+const ledgerRetry = 30 * time.Second
+
 // runLedger shares the budget with the route's other processes through
 // its Kafka topic until ctx ends. It returns once the ledger was read (or
 // ledgerWait passed, or start ended), with a function that waits for the
-// exchanges to stop after ctx ended.
+// exchanges to stop after ctx ended. A ledger that cannot be opened is
+// tried again every ledgerRetry.
 func (r *route) runLedger(start, ctx context.Context) (wait func()) {
 	rb := r.budget
 	if rb == nil || r.b.client == nil {
 		return func() {}
 	}
-	bc := r.cfg.Budget
-	l, err := budget.OpenKafkaLedger(r.b.cfg.Kafka.Brokers, r.b.sc, bc.Topic, r.log)
-	if err != nil {
-		r.log.Warn("budget: no ledger; this process counts only what it sends", "topic", bc.Topic, "err", err)
-		return func() {}
-	}
-	first, cancel := context.WithTimeout(start, ledgerWait)
-	if err := l.WaitRead(first); err != nil {
-		r.log.Warn("budget: the ledger was not read in time; starting with what was read", "topic", bc.Topic, "err", err)
-	}
-	cancel()
-	if err := rb.b.Sync(ctx, l); err != nil {
-		r.log.Warn("budget: ledger exchange failed", "topic", bc.Topic, "err", err)
-	}
+	l := r.openLedger(start)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		rb.b.Run(ctx, l, bc.SyncInterval, func(err error) {
-			r.log.Warn("budget: ledger exchange failed", "topic", bc.Topic, "err", err)
+		for l == nil {
+			if sleep(ctx, ledgerRetry) != nil {
+				return
+			}
+			l = r.openLedger(ctx)
+		}
+		topic := r.cfg.Budget.Topic
+		rb.b.Run(ctx, l, r.cfg.Budget.SyncInterval, func(err error) {
+			r.log.Warn("budget: ledger exchange failed", "topic", topic, "err", err)
 		})
 		if err := l.Close(); err != nil {
 			r.log.Warn("budget: closing the ledger", "err", err)
 		}
 	}()
 	return func() { <-done }
+}
+
+// openLedger opens the route's ledger, reads it (for at most ledgerWait,
+// or until ctx ends) and takes the other processes' spend from it; nil
+// when it cannot be opened.
+func (r *route) openLedger(ctx context.Context) *budget.KafkaLedger {
+	topic := r.cfg.Budget.Topic
+	l, err := budget.OpenKafkaLedger(r.b.cfg.Kafka.Brokers, r.b.sc, topic, r.log)
+	if err != nil {
+		r.log.Warn("budget: no ledger; this process counts only what it sends until it can open it", "topic", topic, "err", err, "retry", ledgerRetry)
+		return nil
+	}
+	first, cancel := context.WithTimeout(ctx, ledgerWait)
+	defer cancel()
+	if err := l.WaitRead(first); err != nil {
+		r.log.Warn("budget: the ledger was not read in time; starting with what was read", "topic", topic, "err", err)
+	}
+	if err := r.budget.b.Sync(ctx, l); err != nil {
+		r.log.Warn("budget: ledger exchange failed", "topic", topic, "err", err)
+	}
+	return l
 }
 
 // skipDone returns the events of a batch to hand to the stage: without

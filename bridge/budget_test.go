@@ -279,8 +279,10 @@ func TestBudgetPausedWithoutPriority(t *testing.T) {
 		t.Fatalf("%d events sent on a budget of 50", n)
 	}
 	r.clk.Set(time.Date(2026, 11, 30, 0, 0, 1, 0, time.UTC))
+	// The second day's 50 events are the 50 deferred ones: the route
+	// resumes, sends them, and its budget is spent again.
 	waitUntil(t, 10*time.Second, "resumed, everything sent and committed", func() bool {
-		return !b.Stats().Routes[0].Paused && len(r.sink.counts()) == 100 && r.committed() == 100
+		return len(r.sink.counts()) == 100 && r.committed() == 100
 	})
 	for off, n := range r.sink.counts() {
 		if n != 1 {
@@ -306,4 +308,107 @@ func TestBudgetDrop(t *testing.T) {
 			t.Errorf("alert at %d sent %d times", off, got[off])
 		}
 	}
+}
+
+// TestBudgetSharedByMembers: two processes of one route, one partition
+// each, share one budget of 50 events through the ledger topic: together
+// they send about 50 (each overshoots by what it sends between two
+// exchanges), not the 100 that two budgets of their own would allow.
+func TestBudgetSharedByMembers(t *testing.T) {
+	cluster, err := kafkatest.Start(2, []string{"events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	cfg := func() *config.Config {
+		c, err := config.Parse(fmt.Appendf(nil, `
+kafka:
+  brokers: [%q]
+  heartbeat_interval: 200ms
+  session_timeout: 6s
+  rebalance_timeout: 5s
+routes:
+  - name: r
+    topics: [events]
+    sink: {type: null}
+    batch: {max_events: 5, max_wait: 20ms}
+    rate: {events_per_second: 100}
+    max_in_flight_per_partition: 1
+    commit_interval: 100ms
+    budget: {events_per_day: 50, sync_interval: 100ms}
+shutdown_timeout: 5s
+`, cluster.Brokers()[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	sink := &countSink{got: map[int64]int{}} // offsets of both partitions: count per member below
+	var members []*Bridge
+	for range 2 {
+		b, err := New(cfg(), WithLogger(quiet), WithSink("r", sink))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- b.Run(ctx) }()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}()
+		members = append(members, b)
+	}
+	waitUntil(t, 10*time.Second, "one partition each", func() bool {
+		for _, b := range members {
+			if rs := b.Stats().Routes[0]; !rs.Joined || len(rs.Partitions) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	prod, err := kafkatest.NewProducer(cluster.Brokers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []kafkatest.Record
+	for p := range int32(2) {
+		for i := range 100 {
+			recs = append(recs, kafkatest.Record{Topic: "events", Partition: p, Value: fmt.Appendf(nil, `{"p":%d,"i":%d}`, p, i)})
+		}
+	}
+	if err := prod.Send(recs...); err != nil {
+		t.Fatal(err)
+	}
+	prod.Close()
+	waitUntil(t, 10*time.Second, "both members see the budget spent", func() bool {
+		for _, b := range members {
+			if !b.Stats().Routes[0].Budget.Spent {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(300 * time.Millisecond) // what was in flight lands
+	var sent int64
+	for _, b := range members {
+		sent += b.Stats().Routes[0].Delivered
+	}
+	waitUntil(t, 3*time.Second, "both members count what both sent", func() bool {
+		for _, b := range members {
+			if b.Stats().Routes[0].Budget.SpentEvents != sent {
+				return false
+			}
+		}
+		return true
+	})
+	// Each member overshoots by the batch in flight and by what it sends
+	// between two exchanges (100 events/s for 100 ms, and the write and
+	// read of the record): well below what two budgets of 50 would send.
+	if sent < 50 || sent >= 90 {
+		t.Fatalf("the two members sent %d events on a shared budget of 50", sent)
+	}
+	t.Logf("sent %d on a shared budget of 50", sent)
 }

@@ -53,13 +53,16 @@ func OpenKafkaLedger(brokers []string, sc *sarama.Config, topic string, log *slo
 	c.Producer.RequiredAcks = sarama.WaitForAll
 	c.Producer.Partitioner = sarama.NewManualPartitioner
 	c.Producer.Idempotent = false
+	// One small record per exchange: sent at once, not lingering for a
+	// batch as the dead-letter producer's settings may ask.
+	c.Producer.Flush.Frequency, c.Producer.Flush.Messages, c.Producer.Flush.Bytes, c.Producer.Flush.MaxMessages = 0, 0, 0, 0
 	client, err := sarama.NewClient(brokers, &c)
 	if err != nil {
 		return nil, fmt.Errorf("budget ledger: %w", err)
 	}
 	l := &KafkaLedger{topic: topic, client: client, log: log, entries: map[string]Entry{},
 		caught: make(chan struct{}), done: make(chan struct{})}
-	if err := l.open(); err != nil {
+	if err := l.open(brokers, &c); err != nil {
 		_ = client.Close()
 		return nil, err
 	}
@@ -67,16 +70,20 @@ func OpenKafkaLedger(brokers []string, sc *sarama.Config, topic string, log *slo
 	return l, nil
 }
 
-func (l *KafkaLedger) open() error {
+// open creates the topic when needed and starts the producer and the
+// reader. The reader has a client (a broker connection) of its own: a
+// broker answers a connection's requests in order, so a write queued
+// behind the reader's long-polling fetch would wait for it.
+func (l *KafkaLedger) open(brokers []string, c *sarama.Config) error {
 	l.ensureTopic()
-	end, err := l.client.GetOffset(l.topic, 0, sarama.OffsetNewest)
+	end, err := l.endOffset()
 	if err != nil {
 		return fmt.Errorf("budget ledger %s: %w", l.topic, err)
 	}
 	if l.prod, err = sarama.NewSyncProducerFromClient(l.client); err != nil {
 		return fmt.Errorf("budget ledger: %w", err)
 	}
-	if l.cons, err = sarama.NewConsumerFromClient(l.client); err != nil {
+	if l.cons, err = sarama.NewConsumer(brokers, c); err != nil {
 		_ = l.prod.Close()
 		return fmt.Errorf("budget ledger: %w", err)
 	}
@@ -91,6 +98,24 @@ func (l *KafkaLedger) open() error {
 		l.end = end // before the reader starts
 	}
 	return nil
+}
+
+// topicWait bounds how long open waits for a topic that was just created
+// (by this process or another) to show in the metadata.
+const topicWait = 5 * time.Second
+
+// endOffset returns the topic's log-end offset, waiting up to topicWait
+// for a new topic to appear in the brokers' metadata.
+func (l *KafkaLedger) endOffset() (int64, error) {
+	deadline := time.Now().Add(topicWait)
+	for {
+		end, err := l.client.GetOffset(l.topic, 0, sarama.OffsetNewest)
+		if err == nil || time.Now().After(deadline) {
+			return end, err
+		}
+		time.Sleep(100 * time.Millisecond)
+		_ = l.client.RefreshMetadata(l.topic) // the next GetOffset reports a failure
+	}
 }
 
 // ensureTopic creates the topic, compacted, when it does not exist. A
