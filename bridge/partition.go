@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -190,7 +191,9 @@ type claimRun struct {
 	// the sender, which releases what it delivers.
 	pendEvents, pendBytes int
 	// slab: events are allocated in slabs, one allocation for many.
-	slab        []event.Event
+	slab []event.Event
+	// arena holds copies of the records' keys and values (see own).
+	arena       []byte
 	warnedOrder bool
 
 	// flyMu guards flying and serializes the commit of finished batches.
@@ -225,12 +228,18 @@ func (c *claimRun) sendAll(wait, send context.Context, inFlight int) {
 		case <-wait.Done():
 			continue
 		}
+		weight := min(int64(b.Bytes), c.r.flightBytes())
+		if c.r.flight.Acquire(wait, weight) != nil {
+			<-slots
+			continue
+		}
 		f := c.takeOff(b)
 		evs := c.skipDone(b.Events)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
+			defer c.r.flight.Release(weight)
 			if len(evs) == 0 || c.r.stage.DeliverAdmitted(wait, send, evs, c.admitter(f)) == nil {
 				c.land(f)
 			}
@@ -342,7 +351,7 @@ func (c *claimRun) take(msg *sarama.ConsumerMessage, wait context.Context) bool 
 	}
 	c.slab = c.slab[:len(c.slab)+1]
 	ev := &c.slab[len(c.slab)-1]
-	ev.Init(msg.Topic, msg.Partition, msg.Offset, msg.Timestamp, msg.Key, msg.Value, c.r.skim)
+	ev.Init(msg.Topic, msg.Partition, msg.Offset, msg.Timestamp, c.own(msg.Key), c.own(msg.Value), c.r.skim)
 	c.pendEvents++
 	c.pendBytes += ev.Size()
 	started := c.batcher.Started()
@@ -369,6 +378,34 @@ func (c *claimRun) queue(b *deliver.Batch, wait context.Context) bool {
 	case <-wait.Done():
 		return false
 	}
+}
+
+// arenaBytes is the size of the blocks own copies records into.
+const arenaBytes = 64 << 10
+
+// own returns a copy of b in the claim's arena, which is cut in blocks of
+// arenaBytes; a record larger than a quarter block gets its own
+// allocation. sarama decodes a record's key and value as slices of the
+// whole fetch response, which holds records of every partition of the
+// request: an event kept in memory — a batch retried for a minute while
+// later ones land, several batches of a partition in flight — would keep
+// the whole response alive, many times its own size, beyond what the
+// route's buffer counts. A copy keeps the memory of consumed events
+// within buffer.max_bytes plus one block per batch boundary, and lets the
+// response go at once.
+func (c *claimRun) own(b []byte) []byte {
+	if len(b) == 0 {
+		return b // nil stays nil: a missing key is not an empty one
+	}
+	if len(b) > arenaBytes/4 {
+		return bytes.Clone(b)
+	}
+	if cap(c.arena)-len(c.arena) < len(b) {
+		c.arena = make([]byte, 0, arenaBytes)
+	}
+	start := len(c.arena)
+	c.arena = append(c.arena, b...)
+	return c.arena[start:len(c.arena):len(c.arena)]
 }
 
 // publish accounts for the records taken since the last publish.

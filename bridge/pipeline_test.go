@@ -1,13 +1,16 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/event"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 )
@@ -20,6 +23,10 @@ type slowSink struct {
 	delay, firstDelay time.Duration
 
 	mu        sync.Mutex
+	total     int // requests in flight over all partitions
+	maxTotal  int
+	maxBytes  int // the most event bytes in flight at once
+	bytes     int
 	inFlight  map[int32]int
 	maxFlight map[int32]int
 	first     map[int32]bool
@@ -39,6 +46,14 @@ func (s *slowSink) Send(ctx context.Context, batch []*event.Event) error {
 	s.mu.Lock()
 	s.inFlight[p]++
 	s.maxFlight[p] = max(s.maxFlight[p], s.inFlight[p])
+	s.total++
+	s.maxTotal = max(s.maxTotal, s.total)
+	n := 0
+	for _, ev := range batch {
+		n += ev.Size()
+	}
+	s.bytes += n
+	s.maxBytes = max(s.maxBytes, s.bytes)
 	d := s.delay
 	if !s.first[p] {
 		s.first[p], d = true, s.firstDelay
@@ -51,6 +66,8 @@ func (s *slowSink) Send(ctx context.Context, batch []*event.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.inFlight[p]--
+	s.total--
+	s.bytes -= n
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -152,5 +169,97 @@ func TestPipelining(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestInFlightBytesBound: the batches on their way to the sink are at
+// most a quarter of buffer.max_bytes over the route, whatever the
+// partitions' pipelines allow; the keys and values of the events are
+// copies, not slices of sarama's fetch response.
+func TestInFlightBytesBound(t *testing.T) {
+	const partitions, perPartition = 2, 400
+	cluster, err := kafkatest.Start(partitions, []string{"events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	prod, err := kafkatest.NewProducer(cluster.Brokers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("x", 1000)
+	var recs []kafkatest.Record
+	for p := range int32(partitions) {
+		for i := range perPartition {
+			recs = append(recs, kafkatest.Record{Topic: "events", Partition: p, Key: []byte("k"),
+				Value: []byte(fmt.Sprintf(`{"@timestamp":"2026-11-29T10:00:00Z","i":%d,"pad":%q}`, i, pad)), Timestamp: time.Now()})
+		}
+	}
+	if err := prod.Send(recs...); err != nil {
+		t.Fatal(err)
+	}
+	prod.Close()
+	// Batches of 16 KiB (16 events); a buffer of 128 KiB lets 32 KiB —
+	// two batches — be in flight, where the pipelines would take 8.
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+kafka:
+  brokers: [%q]
+routes:
+  - name: r
+    topics: [events]
+    sink: {type: null}
+    batch: {max_events: 50, max_bytes: 16KiB, max_wait: 20ms}
+    buffer: {max_events: 20000, max_bytes: 128KiB}
+    commit_interval: 100ms
+shutdown_timeout: 5s
+`, cluster.Brokers()[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := newSlowSink(20*time.Millisecond, 20*time.Millisecond)
+	_, stop := startLifecycleBridge(t, cfg, sink)
+	defer stop()
+	waitUntil(t, 30*time.Second, "every event delivered", func() bool { return sink.count() == partitions*perPartition })
+	stop()
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if limit := 32 << 10; sink.maxBytes > limit {
+		t.Errorf("%d bytes of events in flight at once, want ≤ a quarter of the buffer, %d", sink.maxBytes, limit)
+	}
+	if sink.maxTotal < 2 {
+		t.Errorf("at most %d request in flight: the bound let less than a quarter of the buffer through", sink.maxTotal)
+	}
+}
+
+// TestOwnCopies: own returns equal bytes that share nothing with its
+// argument (a slice of sarama's fetch response), keeps nil and empty
+// apart, and packs small records into one block.
+func TestOwnCopies(t *testing.T) {
+	var c claimRun
+	for _, tc := range []struct {
+		name string
+		in   []byte
+	}{
+		{"nil", nil},
+		{"empty", []byte{}},
+		{"small", []byte(`{"a":1}`)},
+		{"large", bytes.Repeat([]byte("x"), arenaBytes)},
+	} {
+		got := c.own(tc.in)
+		if !bytes.Equal(got, tc.in) || (got == nil) != (tc.in == nil) {
+			t.Errorf("%s: own = %q, want %q", tc.name, got, tc.in)
+		}
+		if len(tc.in) > 0 {
+			tc.in[0] ^= 0xff
+			if got[0] == tc.in[0] {
+				t.Errorf("%s: the copy changed with the original", tc.name)
+			}
+		}
+	}
+	// Small copies share a block, but one must not be able to grow into
+	// the next.
+	a := c.own([]byte("first"))
+	if cap(a) != len(a) {
+		t.Errorf("a small copy has capacity %d beyond its length %d", cap(a), len(a))
 	}
 }

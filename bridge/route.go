@@ -11,6 +11,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/cenkalti/backoff/v4"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/siembridge/siembridge/breaker"
 	"github.com/siembridge/siembridge/config"
@@ -43,6 +44,10 @@ type route struct {
 	pauseMu             sync.Mutex
 	paused              atomic.Bool
 	pauseReason         string
+	// flight bounds the bytes of the batches on their way to the sink
+	// over all partitions (see flightBytes): each is encoded into a
+	// request body beside its events.
+	flight *semaphore.Weighted
 
 	joined   atomic.Bool
 	draining atomic.Bool
@@ -69,6 +74,15 @@ type route struct {
 	stats routeCounters
 }
 
+// flightBytes is the most batch bytes a route has in flight: a quarter of
+// buffer.max_bytes, at least one batch. The events are in the buffer
+// already; their request bodies are not, and with several batches of every
+// partition in flight they would otherwise add up to the whole buffer
+// again (gctune's headroom counts on a quarter).
+func (r *route) flightBytes() int64 {
+	return max(int64(r.cfg.Buffer.MaxBytes)/4, int64(r.cfg.Batch.MaxBytes))
+}
+
 type topicPartition struct {
 	topic     string
 	partition int32
@@ -78,6 +92,7 @@ func (r *route) init() error {
 	r.log = r.b.log.With("route", r.cfg.Name)
 	r.parts = make(map[topicPartition]*partition)
 	r.downCh = make(chan struct{}, 1)
+	r.flight = semaphore.NewWeighted(r.flightBytes())
 	r.softCtx, r.softCancel = context.WithCancel(context.Background())
 	r.hardCtx, r.hardCancel = context.WithCancel(context.Background())
 	if r.sink == nil {

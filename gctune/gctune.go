@@ -12,9 +12,13 @@ import (
 	"github.com/siembridge/siembridge/config"
 )
 
-// Headroom is what the process needs beside the routes' buffers: the
-// runtime, the Kafka clients' fetch pipelines, HTTP bodies in flight.
-const Headroom = 48 << 20
+// Headroom is what the process needs beside the routes' buffers and the
+// request bodies of the batches in flight (a quarter of each buffer, the
+// bridge's bound on them): the runtime and the Kafka clients' fetch
+// pipelines. The limit is soft and bounds the Go heap only; stacks, the
+// binary and the C side come on top (about 16 MiB), so a bridge's RSS
+// stays within buffer.max_bytes × 1.25 + 48 MiB.
+const Headroom = 32 << 20
 
 // GCPercent is the GC target set when GOGC is not: the heap may grow to
 // three times the live data between collections instead of twice. At
@@ -31,7 +35,7 @@ type Settings struct {
 }
 
 // Apply gives the runtime a soft memory limit of the routes'
-// buffer.max_bytes plus Headroom, unless GOMEMLIMIT is set, and a GC
+// buffer.max_bytes and bodies in flight (a quarter of it) plus Headroom, unless GOMEMLIMIT is set, and a GC
 // target of GCPercent, unless GOGC is set. The buffers are the bound on
 // what siembridge holds; without a limit the collector would let the heap
 // grow past that bound in proportion to the live data.
@@ -40,7 +44,7 @@ func Apply(cfg *config.Config, log *slog.Logger) Settings {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		s.MemoryLimit = Headroom
 		for _, r := range cfg.Routes {
-			s.MemoryLimit += int64(r.Buffer.MaxBytes)
+			s.MemoryLimit += int64(r.Buffer.MaxBytes) + int64(r.Buffer.MaxBytes)/4
 		}
 		debug.SetMemoryLimit(s.MemoryLimit)
 	}

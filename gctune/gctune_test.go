@@ -17,7 +17,7 @@ func TestApply(t *testing.T) {
 		{Buffer: config.Buffer{MaxBytes: 16 << 20}},
 		{Buffer: config.Buffer{MaxBytes: 32 << 20}},
 	}}
-	const limit = int64(48<<20 + Headroom)
+	const limit = int64(48<<20 + 12<<20 + Headroom) // buffers, a quarter of them for bodies in flight
 	for _, tc := range []struct {
 		name, gomemlimit, gogc string
 		want                   Settings
