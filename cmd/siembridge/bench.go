@@ -54,7 +54,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	o.Exe, o.Args = exe, []string{"bench"}
-	o.Command = "siembridge bench " + strings.Join(args, " ")
+	o.Command = strings.TrimSpace("siembridge bench " + strings.Join(args, " "))
 	o.Progress = stderr
 	if *verbose {
 		o.Stderr = stderr

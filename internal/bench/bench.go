@@ -203,6 +203,9 @@ type Report struct {
 	Rows    []Row
 	Started time.Time
 	Elapsed time.Duration
+	// LoadStart and LoadEnd are the machine's 1-minute load average when
+	// the run started and ended (-1 unknown).
+	LoadStart, LoadEnd float64
 }
 
 // H is the harmonic bound 1/(1/a + 1/r) in events/s.
@@ -242,7 +245,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	rep := &Report{Options: o, Machine: ReadMachine(), Started: time.Now()}
+	rep := &Report{Options: o, Machine: ReadMachine(), Started: time.Now(), LoadStart: LoadAverage()}
 	s, err := newSuite(ctx, o)
 	if err != nil {
 		return nil, err
@@ -267,6 +270,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.Rows = s.rows
 	rep.Elapsed = time.Since(rep.Started)
+	rep.LoadEnd = LoadAverage()
 	return rep, nil
 }
 
@@ -504,8 +508,11 @@ func (d *dataset) appendEvent(dst []byte, g *gen.Generator, seq int64) []byte {
 // load produces n events into topic, event seq (counted from seq0) into
 // partition part(seq), and returns their total size.
 func load(ctx context.Context, broker, topic string, d *dataset, seq0, n int64, part func(int64) int32) (int64, error) {
+	if n <= 0 {
+		return 0, nil
+	}
 	sc := kafkatest.Config()
-	sc.Producer.Return.Successes = false
+	sc.Producer.Return.Successes = true
 	sc.Producer.RequiredAcks = sarama.WaitForLocal
 	sc.Producer.Flush.Messages = 0
 	sc.Producer.Flush.Bytes = 512 << 10
@@ -517,17 +524,33 @@ func load(ctx context.Context, broker, topic string, d *dataset, seq0, n int64, 
 	if err != nil {
 		return 0, err
 	}
+	// Every message is answered before the producer closes: a retry
+	// still under way at AsyncClose would fail with ErrShuttingDown.
 	var firstErr atomic.Pointer[error]
-	errsDone := make(chan struct{})
+	var answered sync.WaitGroup
+	answered.Add(2)
+	done := make(chan struct{})
+	var acked atomic.Int64
 	go func() {
-		defer close(errsDone)
+		defer answered.Done()
 		for pe := range p.Errors() {
 			err := error(pe)
 			firstErr.CompareAndSwap(nil, &err)
+			if acked.Add(1) == n {
+				close(done)
+			}
+		}
+	}()
+	go func() {
+		defer answered.Done()
+		for range p.Successes() {
+			if acked.Add(1) == n {
+				close(done)
+			}
 		}
 	}()
 	g := gen.New(d.seed)
-	var total int64
+	var total, sent int64
 	// Values are carved from large chunks: one allocation per 4 MiB.
 	var chunk []byte
 	for seq := seq0; seq < seq0+n; seq++ {
@@ -542,9 +565,16 @@ func load(ctx context.Context, broker, topic string, d *dataset, seq0, n int64, 
 		v := chunk[start:len(chunk):len(chunk)]
 		total += int64(len(v))
 		p.Input() <- &sarama.ProducerMessage{Topic: topic, Partition: part(seq), Value: sarama.ByteEncoder(v), Timestamp: d.at}
+		sent++
+	}
+	if sent == n {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
 	}
 	p.AsyncClose()
-	<-errsDone
+	answered.Wait()
 	if e := firstErr.Load(); e != nil {
 		return 0, *e
 	}

@@ -57,13 +57,13 @@ func TestHarness(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts brokers, receivers and bridges in child processes")
 	}
-	// Scenarios that share topics and measurements run together, as in a
-	// full run. The runs go at once (most of their time is waiting: round
+	// immediate and rtt share a measurement, and run together as in a full
+	// run. The runs go at once (much of their time is waiting: round
 	// trips, windows, group joins), not as parallel subtests, which
 	// -test.parallel would limit to GOMAXPROCS at a time.
 	groups := [][]string{
 		{ScenarioBase},
-		{ScenarioImmediate, ScenarioRTT, ScenarioPartitions},
+		{ScenarioImmediate, ScenarioRTT}, {ScenarioPartitions},
 		{ScenarioHot}, {ScenarioCapacity}, {ScenarioOutage}, {ScenarioScaleout},
 	}
 	reps := make([]*Report, len(groups))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,6 +19,24 @@ type Machine struct {
 	Model     string // model name from /proc/cpuinfo
 	GoVersion string
 	OS, Arch  string
+}
+
+// LoadAverage is the 1-minute load average (/proc/loadavg), -1 where
+// unknown: how much else the machine was running.
+func LoadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 // ReadMachine reads the machine's description.
@@ -149,11 +168,16 @@ func (r *Report) WriteMarkdown(w io.Writer, svg string) error {
 	fmt.Fprintf(&b, "- Machine: %d CPUs (`nproc`), %s, %s/%s\n", r.Machine.CPUs, r.Machine.Model, r.Machine.OS, r.Machine.Arch)
 	fmt.Fprintf(&b, "- Go: %s\n", r.Machine.GoVersion)
 	fmt.Fprintf(&b, "- Run: started %s, took %s; scenarios: %s\n", r.Started.UTC().Format(time.RFC3339), r.Elapsed.Round(time.Second), strings.Join(o.Scenarios, ", "))
+	if r.LoadStart >= 0 {
+		fmt.Fprintf(&b, "- Load average (1 min) of the machine: %.1f when the run started, %.1f when it ended, on %d CPUs\n", r.LoadStart, r.LoadEnd, r.Machine.CPUs)
+	}
 	if o.Quick {
 		b.WriteString("- **`--quick`: every scenario at a tiny size. These numbers test the harness and mean nothing.**\n")
 	}
 	b.WriteString("- The broker, each receiver and each bridge run in processes of their own on this machine's cores,\n")
-	b.WriteString("  which other work shares: single numbers are noisy. Compare ratios within one run, not across runs.\n\n")
+	b.WriteString("  which other work shares: single numbers are noisy, and a bound measured a minute before its row may\n")
+	b.WriteString("  have had more or less of the machine than the row (each row's note gives the load average after it).\n")
+	b.WriteString("  Compare ratios within one run, not across runs.\n\n")
 	if svg != "" {
 		fmt.Fprintf(&b, "![rates and ratios](%s)\n\n", svg)
 	}
@@ -204,8 +228,12 @@ func (r *Report) writeScenarios(b *strings.Builder) {
 	b.WriteString(".\n\n")
 	var notes []string
 	for _, row := range r.Rows {
-		if row.Note != "" {
-			notes = append(notes, fmt.Sprintf("- %s, %s: %s.", row.Scenario, row.Label, row.Note))
+		note := row.Note
+		if row.Load >= 0 {
+			note = joinNote(note, fmt.Sprintf("load average %.1f", row.Load))
+		}
+		if note != "" {
+			notes = append(notes, fmt.Sprintf("- %s, %s: %s.", row.Scenario, row.Label, note))
 		}
 	}
 	if len(notes) > 0 {
@@ -236,7 +264,9 @@ func (r *Report) writeScenarios(b *strings.Builder) {
 			"at once. The bound is H = 1/(1/a + 1/r) for each topic: a is a bare sarama consumer group reading the same\n"+
 			"topic (what consuming alone costs at that partition count), r the Model's intake alone, %s documents posted\n"+
 			"in bodies of %d unique `_id`s over %d connections (the sink's default batch and workers). Consuming and\n"+
-			"receiving share the cores, so H is the rate if the bridge cost nothing of its own.\n\n",
+			"receiving share the cores, so H is the rate if the bridge cost nothing of its own. a and r are each measured\n"+
+			"just before and just after the bridge, and the larger is taken: other work on the machine can only push a\n"+
+			"measurement below the ceiling.\n\n",
 			TargetImmediate, groupDigits(float64(sz.events)), groupDigits(float64(sz.intakeEvents)), r.Options.BulkEvents, r.Options.Conns)},
 		{ScenarioRTT, fmt.Sprintf("### rtt: %s round trip (target ≥ %.2f of the rate at once)\n\n"+
 			"The same 4-partition topic into the Model answering %s after each request, default settings. The bound is\n"+

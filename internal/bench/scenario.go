@@ -165,10 +165,9 @@ func (s *suite) farReceiver() receiverSpec { return receiverSpec{model: true, la
 func rssBound(bufferMax int64) int64 { return bufferMax + RSSAllowance }
 
 // intake measures (r) for the scenarios: the Model alone, fed bodies of
-// unique _ids. It is measured again for each topic, next to the rows it
-// bounds, since other work on the machine comes and goes.
-func (s *suite) intake(ctx context.Context, rcv *receiver, topic string) (Result, error) {
-	return s.memo("intake/"+topic+"/", func() (Result, error) {
+// unique _ids, as the round'th measurement for topic (see immediate).
+func (s *suite) intake(ctx context.Context, rcv *receiver, topic string, round int) (Result, error) {
+	return s.memo(fmt.Sprintf("intake%d/%s/", round, topic), func() (Result, error) {
 		o := s.o
 		o.Events = s.sz.intakeEvents
 		if err := rcv.reset(ctx); err != nil {
@@ -178,9 +177,9 @@ func (s *suite) intake(ctx context.Context, rcv *receiver, topic string) (Result
 	})
 }
 
-// consume measures (a) on topic.
-func (s *suite) consume(ctx context.Context, topic string, partitions int) (Result, error) {
-	return s.memo("consume/"+topic+"/", func() (Result, error) {
+// consume measures (a) on topic, as the round'th measurement.
+func (s *suite) consume(ctx context.Context, topic string, partitions, round int) (Result, error) {
+	return s.memo(fmt.Sprintf("consume%d/%s/", round, topic), func() (Result, error) {
 		return s.measure(ctx, runSpec{mode: ModeConsume, topic: topic, events: int(s.topics[topic]), partitions: partitions, timeout: s.sz.childTimeout})
 	})
 }
@@ -224,11 +223,15 @@ func (s *suite) immediate(ctx context.Context, scenario string, partitions ...in
 		if err != nil {
 			return err
 		}
-		r, err := s.intake(ctx, rcv, topic)
+		// The ceilings are measured before and after the bridge (before
+		// only, with Quick) and the larger of each is taken: work the
+		// machine runs besides can only make a measurement lower than
+		// the ceiling.
+		r1, err := s.intake(ctx, rcv, topic, 1)
 		if err != nil {
 			return err
 		}
-		a, err := s.consume(ctx, topic, p)
+		a1, err := s.consume(ctx, topic, p, 1)
 		if err != nil {
 			return err
 		}
@@ -236,14 +239,25 @@ func (s *suite) immediate(ctx context.Context, scenario string, partitions ...in
 		if err != nil {
 			return err
 		}
-		h := harmonic(a.Rate(), r.Rate())
+		a2, r2 := a1, r1
+		if !s.o.Quick {
+			if a2, err = s.consume(ctx, topic, p, 2); err != nil {
+				return err
+			}
+			if r2, err = s.intake(ctx, rcv, topic, 2); err != nil {
+				return err
+			}
+		}
+		a, r := max(a1.Rate(), a2.Rate()), max(r1.Rate(), r2.Rate())
+		h := harmonic(a, r)
 		s.addRow("immediate/"+topic, Row{
 			Scenario: scenario, Label: fmt.Sprintf("%d partitions, receiver answering at once", p),
 			Value: c.Rate(), Bound: h, Unit: "events/s", BoundName: "H",
 			Checks: []Check{{Name: "rate / H", Value: ratio(c.Rate(), h), Limit: TargetImmediate}},
 			RSS:    []int64{c.MaxRSS}, RSSBound: rssBound(c.BufferMaxBytes),
-			Note: joinNote(fmt.Sprintf("a = %s, r = %s events/s; bridge CPU %.2f s/M events, receiver %.2f, broker %.2f",
-				groupDigits(a.Rate()), groupDigits(r.Rate()), c.CPUPerMillion(), c.ReceiverCPU, c.BrokerCPU), c.Note),
+			Note: joinNote(fmt.Sprintf("a = %s (before the bridge %s, after %s), r = %s (%s, %s) events/s; bridge CPU %.2f s/M events, receiver %.2f, broker %.2f",
+				groupDigits(a), groupDigits(a1.Rate()), groupDigits(a2.Rate()), groupDigits(r), groupDigits(r1.Rate()), groupDigits(r2.Rate()),
+				c.CPUPerMillion(), c.ReceiverCPU, c.BrokerCPU), c.Note),
 		})
 	}
 	return nil
@@ -723,6 +737,12 @@ func (s *suite) scaleoutRun(ctx context.Context, n int, row *Row) (float64, erro
 	m := int64(sz.scaleEvents)
 	s.progress("scaleout: %d process(es) settled; loading %d events", n, m)
 	// The load runs while the receiver's totals are sampled.
+	type point struct {
+		t        time.Time
+		created  int64
+		loadDone bool
+	}
+	points := []point{{t: time.Now()}}
 	var loadEnd atomic.Int64 // unix ns, 0 while loading
 	loadErr := make(chan error, 1)
 	go func() {
@@ -730,12 +750,6 @@ func (s *suite) scaleoutRun(ctx context.Context, n int, row *Row) (float64, erro
 		loadEnd.Store(time.Now().UnixNano())
 		loadErr <- err
 	}()
-	type point struct {
-		t        time.Time
-		created  int64
-		loadDone bool
-	}
-	var points []point
 	err = waitFor(ctx, sz.childTimeout, sz.sample, "delivering 90 % of the events", func() (bool, error) {
 		st, err := rcv.stats(ctx)
 		if err != nil {
@@ -750,12 +764,14 @@ func (s *suite) scaleoutRun(ctx context.Context, n int, row *Row) (float64, erro
 	if err != nil {
 		return 0, err
 	}
-	// From the first point after the load with 10 % delivered, or, if the
-	// bridges were faster than the load, the first with 10 %.
+	// From the first point after the load with 10 % delivered; if the
+	// bridges were faster than the load, from the first with 10 %; if
+	// they delivered 10 to 90 % between two points, from the point
+	// before (the rate is then a lower bound).
 	end := points[len(points)-1]
 	start := -1
-	for i, p := range points {
-		if p.created*10 >= m && p.loadDone && i < len(points)-1 {
+	for i, p := range points[:len(points)-1] {
+		if p.created*10 >= m && p.loadDone {
 			start = i
 			break
 		}
@@ -770,7 +786,8 @@ func (s *suite) scaleoutRun(ctx context.Context, n int, row *Row) (float64, erro
 		}
 	}
 	if start < 0 {
-		return 0, errors.New("10 % to 90 % delivered between two samples: load more events")
+		start = len(points) - 2
+		row.Note = "10 to 90 % were delivered between two samples: a lower bound"
 	}
 	t0, c0, t1, c1 := points[start].t, points[start].created, end.t, end.created
 	rate := float64(c1-c0) / t1.Sub(t0).Seconds()

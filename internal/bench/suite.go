@@ -79,6 +79,7 @@ func (s *suite) addRow(key string, r Row) {
 		return
 	}
 	r.Err = strings.ReplaceAll(r.Err, "\n", "; ")
+	r.Load = LoadAverage()
 	s.rowKeys[key] = true
 	s.rows = append(s.rows, r)
 	msg := fmt.Sprintf("%s: %s: %s", r.Scenario, r.Label, formatValue(r.Value, r.Unit))
@@ -91,7 +92,7 @@ func (s *suite) addRow(key string, r Row) {
 	if r.Err != "" {
 		msg += "; error: " + r.Err
 	}
-	s.progress("%s, RSS %s: %s", msg, r.rssText(), r.Verdict())
+	s.progress("%s, RSS %s, load average %.1f: %s", msg, r.rssText(), r.Load, r.Verdict())
 }
 
 // memo returns the result stored under key, measuring it with f the
@@ -115,7 +116,13 @@ func (s *suite) createTopic(name string, partitions int) error {
 		return fmt.Errorf("creating topic %s: %w", name, err)
 	}
 	s.topics[name] = 0
-	return nil
+	// A producer that meets the topic before the broker's metadata has it
+	// retries, and a retry still under way when the load closes the
+	// producer fails: wait until every partition answers.
+	return waitFor(context.Background(), 30*time.Second, 20*time.Millisecond, "topic "+name+" appearing", func() (bool, error) {
+		ends, err := kafkatest.EndOffsets([]string{s.brokerAddr}, name)
+		return err == nil && len(ends) == partitions, nil
+	})
 }
 
 // createAndLoad creates a topic and loads n events into it, event seq

@@ -49,6 +49,9 @@ type Row struct {
 	RSS      []int64 `json:"rss_bytes,omitempty"`
 	RSSBound int64   `json:"rss_bound_bytes,omitempty"`
 	Note     string  `json:"note,omitempty"`
+	// Load is the machine's 1-minute load average when the row was done
+	// (-1 unknown): the noise it was measured in.
+	Load float64 `json:"load_average"`
 	// Err says why the row could not be measured; the row fails.
 	Err string `json:"error,omitempty"`
 }
