@@ -302,7 +302,7 @@ type Sink struct {
 // and Elastic Cloud.
 type Elasticsearch struct {
 	// URLs of the cluster nodes. Required unless CloudID is set.
-	URLs []string `yaml:"urls"`
+	URLs []string `yaml:"urls,omitempty"`
 	// CloudID is an Elastic Cloud deployment's Cloud ID, as Beats'
 	// cloud.id: the client decodes it to the cluster's URL. Exclusive with
 	// URLs.
