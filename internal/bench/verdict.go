@@ -69,15 +69,6 @@ func (r Row) RSSPass() bool {
 	return true
 }
 
-// PeakRSS is the largest RSS of the row's processes.
-func (r Row) PeakRSS() int64 {
-	var m int64
-	for _, v := range r.RSS {
-		m = max(m, v)
-	}
-	return m
-}
-
 // Pass reports whether the row was measured, meets every check and kept
 // its processes within the RSS bound. A row without checks passes on RSS
 // alone.
@@ -100,11 +91,6 @@ func (r Row) Verdict() string {
 		return "info"
 	}
 	return verdict(r.Pass())
-}
-
-// ratioCheck is the row's target on Ratio.
-func ratioCheck(name string, value, limit float64, atMost bool) Check {
-	return Check{Name: name, Value: value, Limit: limit, AtMost: atMost}
 }
 
 // formatValue renders v in unit.
@@ -136,7 +122,7 @@ func groupDigits(v float64) string {
 	return b.String()
 }
 
-// checksText renders the checks after the first (which has columns of
+// extraChecks renders the checks after the first (which has columns of
 // its own), e.g. "429s / delivered 0.51 (≤ 0.10) FAIL".
 func (r Row) extraChecks() string {
 	if len(r.Checks) < 2 {
