@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/siembridge/siembridge/config"
 )
 
 // Machine describes where a run happened.
@@ -254,16 +256,17 @@ func (r *Report) writeScenarios(b *strings.Builder) {
 	b.WriteString("- Rates of the immediate, 100 ms, hot partition and partitions rows run, as the base rows, from the first\n")
 	b.WriteString("  event consumed to the last delivered, leaving out the last 1000 events per partition (a partial last\n")
 	b.WriteString("  batch waits `batch.max_wait`).\n")
-	fmt.Fprintf(b, "- RSS: every bridge process of every row keeps its peak RSS (VmHWM) within `buffer.max_bytes` (64 MiB by\n")
+	fmt.Fprintf(b, "- RSS: every bridge process of every row keeps its peak RSS (VmHWM) within `buffer.max_bytes` (%d MiB by\n", config.DefaultBufferMaxBytes>>20)
 	fmt.Fprintf(b, "  default) + %d MiB (the runtime, fetches in flight, request and response buffers: the slack\n", RSSAllowance>>20)
-	b.WriteString("  integration's TestBoundedMemory allows with 64 partitions), 160 MiB with the defaults; a row over it fails.\n\n")
+	fmt.Fprintf(b, "  integration's TestBoundedMemory allows with 64 partitions), %d MiB with the defaults; a row over it fails.\n\n",
+		rssBound(int64(config.DefaultBufferMaxBytes))>>20)
 
 	sections := []struct{ name, text string }{
 		{ScenarioImmediate, fmt.Sprintf("### immediate: a receiver answering at once (target rate / H ≥ %.2f)\n\n"+
 			"The bridge reads a topic of %s events spread evenly over 4, and over 16, partitions into the Model answering\n"+
 			"at once. The bound is H = 1/(1/a + 1/r) for each topic: a is a bare sarama consumer group reading the same\n"+
 			"topic (what consuming alone costs at that partition count), r the Model's intake alone, %s documents posted\n"+
-			"in bodies of %d unique `_id`s over %d connections (the sink's default batch and workers). Consuming and\n"+
+			"in bodies of %d unique `_id`s (the sink's default batch) over %d connections. Consuming and\n"+
 			"receiving share the cores, so H is the rate if the bridge cost nothing of its own. a and r are each measured\n"+
 			"just before and just after the bridge, and the larger is taken: other work on the machine can only push a\n"+
 			"measurement below the ceiling.\n\n",
@@ -282,26 +285,28 @@ func (r *Report) writeScenarios(b *strings.Builder) {
 			TargetCapacity, TargetThrottled, groupDigits(sz.capacity), joinInts(sz.bursts, " or "), sz.capPartitions, sz.settle, sz.window)},
 		{ScenarioOutage, fmt.Sprintf("### outage: recovery under live load (target ≤ %.2f × the ideal)\n\n"+
 			"A producer writes %s events a second into an empty topic of %d partitions that the bridge reads, with\n"+
-			"`rate: {events_per_second: %s, catchup_events_per_second: %s, catchup_lag: %d}`. The catch-up threshold is\n"+
-			"one second of live traffic: with the default 10000 the route would leave catch-up with 9000 events still behind,\n"+
+			"`rate: {events_per_second: %g, catchup_events_per_second: %g, catchup_lag: %d}`. The catch-up threshold is\n"+
+			"one second of live traffic: with the default %d the route would leave catch-up with %d events still behind,\n"+
 			"which then drain at only %s − %s events/s, a setting rather than something the bridge can do better. The lag\n"+
 			"is events produced − distinct `_id`s indexed, sampled every %s. After %s of live load, its 95th percentile\n"+
 			"(leaving out the first fifth) is the live level L. The Model then refuses connections for %s. From the\n"+
 			"moment it listens again, the row measures the time until the lag is back at L or below. The ideal is\n"+
 			"(backlog when it came back − L) / (catch-up rate − live rate): draining at the full catch-up rate from the\n"+
 			"first moment. The note gives the delay until the first delivery after the return (noticing the SIEM is back).\n\n",
-			TargetRecovery, groupDigits(sz.live), sz.outagePartitions, groupDigits(sz.liveLimit), groupDigits(sz.catchup), sz.catchupLag,
+			TargetRecovery, groupDigits(sz.live), sz.outagePartitions, sz.liveLimit, sz.catchup, sz.catchupLag,
+			config.DefaultCatchupLag, config.DefaultCatchupLag-config.DefaultCatchupLag/10,
 			groupDigits(sz.liveLimit), groupDigits(sz.live), sz.sample, sz.warmup, sz.outage)},
 		{ScenarioHot, fmt.Sprintf("### hot: one partition with half the events (reported; the issue sets no target)\n\n"+
 			"A topic of %s events in 6 partitions: every second event in partition 0, the rest spread over the other\n"+
 			"five, as a topic keyed by host with one loud host. The Model answers after %s. The bound is the rate of the\n"+
-			"same number of events spread evenly over 6 partitions into the same receiver, in the same run. With one\n"+
-			"batch in flight per partition, the hot partition alone sets the pace once the others are done.\n\n",
+			"same number of events spread evenly over 6 partitions into the same receiver, in the same run. Once the\n"+
+			"other partitions are done, the hot one drains alone, at what the batches one partition may have in flight\n"+
+			"allow; the ratio shows what that costs.\n\n",
 			groupDigits(float64(sz.events)), sz.rtt)},
 		{ScenarioPartitions, fmt.Sprintf("### partitions: 16 and 64 partitions (target rate / H ≥ %.2f)\n\n"+
 			"As immediate, with topics of 16 and 64 partitions (16 is the same measurement as in immediate and shown\n"+
-			"once). The buffer (`buffer.max_events` 20000 by default) is shared by all the partitions, and the RSS bound\n"+
-			"must hold whatever their number.\n\n", TargetImmediate)},
+			"once). The buffer (`buffer.max_events`, `buffer.max_bytes`) is shared by all the partitions, and the RSS\n"+
+			"bound must hold whatever their number.\n\n", TargetImmediate)},
 		{ScenarioScaleout, fmt.Sprintf("### scaleout: 1, 2 and 3 processes in one group (target 2 processes ≥ %.2f × one)\n\n"+
 			"1, 2 and 3 bridge processes share one consumer group over a topic of %d partitions, into the Model answering\n"+
 			"after %s. The issue's target holds \"when round-trip bound\", so each process is capped at `workers: %d`\n"+
