@@ -57,10 +57,12 @@ type RouteStats struct {
 	DeadLettered   int64 `json:"dead_lettered"`
 	// Filtered events were not for this sink (its filter); they count as
 	// done for offsets.
-	Filtered        int64 `json:"filtered"`
-	Requests        int64 `json:"requests"`
-	FailedRequests  int64 `json:"failed_requests"`
-	BufferedEvents  int64 `json:"buffered_events"`
+	Filtered       int64 `json:"filtered"`
+	Requests       int64 `json:"requests"`
+	FailedRequests int64 `json:"failed_requests"`
+	BufferedEvents int64 `json:"buffered_events"`
+	// BufferedBytes: the held events' keys and values plus EventOverhead
+	// each, what the pause at BufferMaxBytes compares.
 	BufferedBytes   int64 `json:"buffered_bytes"`
 	BufferMaxEvents int64 `json:"buffer_max_events"`
 	BufferMaxBytes  int64 `json:"buffer_max_bytes"`

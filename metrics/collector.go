@@ -68,7 +68,7 @@ func NewCollector(src Source) *Collector {
 		rate:             d("rate_limit_events_per_second", "Rate limit in effect, events/s; 0 means unlimited.", "route"),
 		configuredRate:   d("rate_limit_configured_events_per_second", "Configured rate limit of the current mode, events/s; 0 means unlimited.", "route"),
 		bufEvents:        d("buffer_events", "Events consumed and not yet delivered or dead-lettered.", "route"),
-		bufBytes:         d("buffer_bytes", "Bytes consumed and not yet delivered or dead-lettered.", "route"),
+		bufBytes:         d("buffer_bytes", "Bytes consumed and not yet delivered or dead-lettered: keys and values plus 192 bytes per event for its bookkeeping.", "route"),
 		bufMaxE:          d("buffer_max_events", "Buffer bound in events; at it the route pauses.", "route"),
 		bufMaxB:          d("buffer_max_bytes", "Buffer bound in bytes; at it the route pauses.", "route"),
 		lagRoute:         d("route_lag_events", "Events between the committable offset and the log end, summed over the route's partitions.", "route"),
