@@ -13,6 +13,7 @@ import (
 	"github.com/siembridge/siembridge/checkpoint"
 	"github.com/siembridge/siembridge/deliver"
 	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/kafka"
 )
 
 // handler implements sarama.ConsumerGroupHandler for a route.
@@ -352,6 +353,7 @@ func (c *claimRun) take(msg *sarama.ConsumerMessage, wait context.Context) bool 
 	c.slab = c.slab[:len(c.slab)+1]
 	ev := &c.slab[len(c.slab)-1]
 	ev.Init(msg.Topic, msg.Partition, msg.Offset, msg.Timestamp, c.own(msg.Key), c.own(msg.Value), c.r.skim)
+	kafka.AttachHeaders(ev, msg.Headers, c.r.b.cfg.Kafka.Headers)
 	c.pendEvents++
 	c.pendBytes += ev.Size()
 	started := c.batcher.Started()

@@ -224,7 +224,7 @@ func (r *route) newGroup(ctx context.Context) (sarama.ConsumerGroup, error) {
 	bo.MaxInterval = 15 * time.Second
 	bo.MaxElapsedTime = 0
 	for {
-		group, err := r.b.newConsumerGroup(r.b.cfg.Kafka.Brokers, r.groupID(), r.saramaConfig())
+		group, err := kafka.NewGroup(r.b.newConsumerGroup, r.b.cfg.Kafka, r.cfg, r.saramaConfig(), r.log)
 		if err == nil {
 			if r.runErr.Swap(nil) != nil {
 				r.log.Info("consumer group created", "group", r.groupID())
