@@ -54,9 +54,10 @@ const (
 )
 
 // Concurrency bounds the requests of a route in flight, adaptively: the
-// limit grows by one per window (a window lasts one reference round-trip
-// time) in which the limit was reached and the round-trip time stayed
-// flat, and shrinks by 10 % in a window in which it climbed (its mean is
+// limit grows per window (a window lasts one base round-trip time) in
+// which the limit was reached and the round-trip time stayed flat — it
+// doubles until the first decrease (slow start, as TCP's), then grows by
+// one — and shrinks by 10 % in a window in which it climbed (its mean is
 // over 1.25 × the lowest window mean of the last 32 windows: requests
 // queue at the sink) or the sink was overloaded — additive increase, multiplicative decrease on round-trip
 // time, as Vector's adaptive request concurrency and TCP Vegas do. It never
@@ -92,6 +93,10 @@ type Concurrency struct {
 	nMeans     int
 	base       float64
 	ups, downs int64
+	// slowStart: until the first decrease (and again after Recover) the
+	// limit doubles per window instead of growing by one, so that a sink
+	// far away gets its requests in flight within a few round trips.
+	slowStart bool
 }
 
 // NewConcurrency returns a controller of at most maxInFlight requests.
@@ -100,7 +105,7 @@ func NewConcurrency(maxInFlight int, adaptive bool, clk clock.Clock) *Concurrenc
 	if clk == nil {
 		clk = clock.System{}
 	}
-	c := &Concurrency{max: max(1, maxInFlight), adaptive: adaptive, clock: clk}
+	c := &Concurrency{max: max(1, maxInFlight), adaptive: adaptive, clock: clk, slowStart: true}
 	c.limit = c.max
 	if adaptive {
 		c.limit = min(c.max, concurrencyInitial)
@@ -211,6 +216,7 @@ func (c *Concurrency) adjustLocked() {
 		mean > c.base*(1+rttTolerance) && mean > c.base+rttSlack.Seconds()
 	switch {
 	case c.overload || climbing:
+		c.slowStart = false
 		if next := max(1, int(float64(c.limit)*concurrencyDecrease)); next < c.limit {
 			c.limit = next
 			c.downs++
@@ -221,7 +227,11 @@ func (c *Concurrency) adjustLocked() {
 	case c.throttled:
 		// the rate's signal: hold still
 	case c.reached && c.limit < c.max:
-		c.limit++
+		if c.slowStart {
+			c.limit = min(c.max, 2*c.limit)
+		} else {
+			c.limit++
+		}
 		c.ups++
 	}
 	if c.winN > 0 {
@@ -245,6 +255,7 @@ func (c *Concurrency) Recover() {
 		return
 	}
 	c.limit = max(c.limit, min(c.max, concurrencyInitial))
+	c.slowStart = true
 	c.nMeans, c.base = 0, 0
 	c.winStart, c.winSum, c.winN = time.Time{}, 0, 0
 	c.overload, c.throttled, c.reached = false, false, false

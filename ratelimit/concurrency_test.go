@@ -42,9 +42,9 @@ func TestConcurrencyRules(t *testing.T) {
 		max   int
 		steps []step
 	}{
-		{"grows by one a window while the limit is reached and the round trip flat", 32, []step{
+		{"doubles a window while the limit is reached and the round trip flat (slow start), up to the maximum", 32, []step{
 			{-1, rtt, Answered, 4}, // the first answer opens the window
-			{-1, rtt, Answered, 5}, {-1, rtt, Answered, 6}, {-1, rtt, Answered, 7},
+			{-1, rtt, Answered, 8}, {-1, rtt, Answered, 16}, {-1, rtt, Answered, 32}, {-1, rtt, Answered, 32},
 		}},
 		{"never above the maximum", 5, []step{
 			{-1, rtt, Answered, 4}, {-1, rtt, Answered, 5}, {-1, rtt, Answered, 5}, {-1, rtt, Answered, 5},
@@ -52,23 +52,24 @@ func TestConcurrencyRules(t *testing.T) {
 		{"no growth when the limit is not reached", 32, []step{
 			{2, rtt, Answered, 4}, {2, rtt, Answered, 4}, {3, rtt, Answered, 4},
 		}},
-		{"shrinks when the round trip climbs", 32, []step{
-			{-1, rtt, Answered, 4}, {-1, rtt, Answered, 5}, {-1, rtt, Answered, 6}, {-1, rtt, Answered, 7},
-			{-1, 3 * rtt, Answered, 8}, // judged at the next window's first answer
-			{-1, rtt, Answered, 7},     // 8 × 0.9 = 7.2
+		{"shrinks when the round trip climbs, then grows by one", 64, []step{
+			{-1, rtt, Answered, 4}, {-1, rtt, Answered, 8}, {-1, rtt, Answered, 16}, {-1, rtt, Answered, 32},
+			{-1, 3 * rtt, Answered, 64}, // judged at the next window's first answer
+			{-1, rtt, Answered, 57},     // 64 × 0.9 = 57.6; slow start is over
+			{-1, rtt, Answered, 58},
 		}},
 		{"a slightly slower round trip is noise", 32, []step{
-			{-1, rtt, Answered, 4}, {-1, rtt, Answered, 5}, {-1, 110 * time.Millisecond, Answered, 6},
+			{-1, rtt, Answered, 4}, {-1, rtt, Answered, 8}, {-1, 110 * time.Millisecond, Answered, 16}, {-1, rtt, Answered, 32},
 		}},
 		{"shrinks on overload, never below one", 32, []step{
 			{-1, rtt, Overloaded, 4}, {-1, rtt, Overloaded, 3}, {-1, rtt, Overloaded, 2}, {-1, rtt, Overloaded, 1},
 			{1, rtt, Overloaded, 1}, {1, rtt, Overloaded, 1},
 		}},
 		{"holds still on 429s: the rate's signal", 32, []step{
-			{-1, rtt, Answered, 4}, {-1, rtt, Throttled, 5}, {-1, rtt, Throttled, 5}, {-1, rtt, Answered, 5}, {-1, rtt, Answered, 6},
+			{-1, rtt, Answered, 4}, {-1, rtt, Throttled, 8}, {-1, rtt, Throttled, 8}, {-1, rtt, Answered, 8}, {-1, rtt, Answered, 16},
 		}},
 		{"ignores requests without an answer", 32, []step{
-			{-1, rtt, Answered, 4}, {-1, 50 * rtt, Failed, 4}, {-1, rtt, Answered, 5}, {-1, rtt, Answered, 6},
+			{-1, rtt, Answered, 4}, {-1, 50 * rtt, Failed, 4}, {-1, rtt, Answered, 8}, {-1, rtt, Answered, 16},
 		}},
 	}
 	for _, tt := range tests {
