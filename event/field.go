@@ -119,6 +119,11 @@ func matchKey(raw []byte, path string) (n int, full bool) {
 	return -1, false
 }
 
+// StringEnd returns the index of the closing quote of the JSON string
+// whose contents start at b[i], honoring escapes; false when it does not
+// close. Package shape scans documents with it too.
+func StringEnd(b []byte, i int) (int, bool) { return stringEnd(b, i) }
+
 // stringEnd returns the index of the closing quote of the string whose
 // contents start at b[i], honoring escapes.
 func stringEnd(b []byte, i int) (int, bool) {

@@ -3,6 +3,7 @@ package shape
 import (
 	"encoding/json"
 
+	"github.com/siembridge/siembridge/event"
 	"github.com/siembridge/siembridge/internal/text"
 )
 
@@ -77,7 +78,7 @@ func parseObject(b []byte, capHint int) (*object, bool) {
 		if i >= len(b) || b[i] != '"' {
 			return nil, false
 		}
-		kEnd, ok := stringEnd(b, i+1)
+		kEnd, ok := event.StringEnd(b, i+1)
 		if !ok {
 			return nil, false
 		}
@@ -169,22 +170,6 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// stringEnd returns the index of the closing quote of the string whose
-// contents start at b[i], honoring escapes.
-func stringEnd(b []byte, i int) (int, bool) {
-	for i < len(b) {
-		switch b[i] {
-		case '"':
-			return i, true
-		case '\\':
-			i += 2
-		default:
-			i++
-		}
-	}
-	return len(b), false
-}
-
 // skipValue returns the index just past the value starting at b[i]. It
 // checks only what it needs to find the end: brackets balance and strings
 // close.
@@ -194,7 +179,7 @@ func skipValue(b []byte, i int) (int, bool) {
 	}
 	switch b[i] {
 	case '"':
-		end, ok := stringEnd(b, i+1)
+		end, ok := event.StringEnd(b, i+1)
 		return end + 1, ok
 	case '{', '[':
 		depth := 0
@@ -208,7 +193,7 @@ func skipValue(b []byte, i int) (int, bool) {
 					return i + 1, true
 				}
 			case '"':
-				end, ok := stringEnd(b, i+1)
+				end, ok := event.StringEnd(b, i+1)
 				if !ok {
 					return end, false
 				}
@@ -285,7 +270,7 @@ func hasIn(b []byte, i int, paths []string) bool {
 		default:
 			return true
 		}
-		kEnd, ok := stringEnd(b, i+1)
+		kEnd, ok := event.StringEnd(b, i+1)
 		if !ok {
 			return true
 		}
