@@ -440,7 +440,7 @@ func (r *Report) WriteSVG(w io.Writer) error {
 			case "PASS":
 				color = "#16a34a"
 			}
-			b := bar{label: row.Scenario + ": " + shorten(row.Label, 44), value: row.Ratio(), color: color,
+			b := bar{label: shorten(row.Scenario+": "+row.Label, 42), value: row.Ratio(), color: color,
 				text: fmt.Sprintf("%.2f %s", row.Ratio(), row.Verdict())}
 			if len(row.Checks) > 0 {
 				b.target = row.Checks[0].Limit
