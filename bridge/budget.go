@@ -296,8 +296,9 @@ func (r *route) warnRetention(p *partition, st budget.DeferralStats, ret time.Du
 		"topic", p.topic, "partition", p.partition, "oldest_deferred", st.FromTime, "retention", ret)
 }
 
-// retention returns the route's topics' retention, read again every
-// retentionRefresh (an error keeps the last one).
+// retention returns the route's topics' retention (topics_regex matches
+// included), read again every retentionRefresh (an error keeps the last
+// one).
 func (r *route) retention(now time.Time) map[string]time.Duration {
 	rb := r.budget
 	rb.retMu.Lock()
@@ -310,7 +311,7 @@ func (r *route) retention(now time.Time) map[string]time.Duration {
 	admin, err := sarama.NewClusterAdminFromClient(r.b.client)
 	if err == nil {
 		var ret map[string]time.Duration
-		if ret, err = budget.Retention(admin, r.cfg.Topics); err == nil {
+		if ret, err = budget.Retention(admin, r.routeTopics()); err == nil {
 			rb.retention = ret
 		}
 	}

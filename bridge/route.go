@@ -424,13 +424,26 @@ func routeFilter(rc config.Route) (func(*event.Event) bool, error) {
 }
 
 // fetchPlan is the route's plan for the partitions of its topics, counted
-// with the bridge's client (which Run connects before the routes start).
+// with the bridge's client (which Run connects before the routes start):
+// the listed topics and those its topics_regex matches now.
 func (r *route) fetchPlan() kafka.FetchPlan {
 	parts := len(r.cfg.Topics)
 	if r.b.client != nil {
-		parts = kafka.TopicPartitions(r.b.client, r.cfg.Topics)
+		parts = kafka.TopicPartitions(r.b.client, r.routeTopics())
 	}
 	return kafka.PlanFetch(int64(r.cfg.Buffer.MaxBytes), parts, r.b.sc.Consumer.Fetch.Default, r.b.sc.Consumer.Fetch.MaxBytes)
+}
+
+// routeTopics is the route's topics resolved with the bridge's client
+// (topics_regex matched against its metadata now); the listed topics alone
+// when that fails (a warning says why).
+func (r *route) routeTopics() []string {
+	topics, err := kafka.RouteTopics(r.b.client, r.cfg)
+	if err != nil {
+		r.log.Warn("cannot resolve topics_regex; counting the listed topics only", "err", err)
+		return r.cfg.Topics
+	}
+	return topics
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

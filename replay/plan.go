@@ -11,6 +11,7 @@ import (
 
 	"github.com/siembridge/siembridge/checkpoint"
 	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/kafka"
 )
 
 // PlanResult is what a replay (or an export) of a window would read,
@@ -107,7 +108,11 @@ func Plan(ctx context.Context, cfg *config.Config, opts Options) (*PlanResult, e
 	defer client.Close()
 
 	log := opts.Logger.With("job", "replay plan", "route", rc.Name)
-	st, gaps, err := planPartitions(client, sc, rc.Topics, opts, st, log)
+	topics, err := kafka.RouteTopics(client, rc)
+	if err != nil {
+		return nil, fmt.Errorf("route %s: topics_regex: %w", rc.Name, err)
+	}
+	st, gaps, err := planPartitions(client, sc, topics, opts, st, log)
 	if err != nil {
 		return nil, err
 	}

@@ -264,7 +264,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (res Result, err
 	}
 	res.Gaps = gaps
 	j := &replayJob{
-		rc: rc, log: log, stage: parts.Stage, skim: deliver.AcceptsUnchecked(sink, sel != nil || deliver.ReadsFields(rc)), hooks: opts.Hooks,
+		rc: rc, log: log, stage: parts.Stage, skim: deliver.AcceptsUnchecked(sink, sel != nil || deliver.ReadsFields(rc)), headers: cfg.Kafka.Headers, hooks: opts.Hooks,
 		client: k.client, sc: sc, consumer: k.consumer, opts: opts, state: state, start: time.Now(),
 		window: replayWindow{from: opts.From, to: opts.To, lateness: opts.lateness()}, dirty: true,
 	}
@@ -508,7 +508,11 @@ func loadResume(opts Options) (*checkpoint.ReplayState, error) {
 // AllowPartial, and are returned otherwise, the resumed partitions moved
 // past them.
 func planReplay(client sarama.Client, sc *sarama.Config, rc config.Route, opts Options, st *checkpoint.ReplayState, log *slog.Logger) (*checkpoint.ReplayState, []RetentionGap, error) {
-	st, gaps, err := planPartitions(client, sc, rc.Topics, opts, st, log)
+	topics, err := kafka.RouteTopics(client, rc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("route %s: topics_regex: %w", rc.Name, err)
+	}
+	st, gaps, err := planPartitions(client, sc, topics, opts, st, log)
 	if err != nil || len(gaps) == 0 {
 		return st, nil, err
 	}
@@ -651,7 +655,8 @@ type replayJob struct {
 	log      *slog.Logger
 	stage    *deliver.Stage
 	skim     bool
-	hooks    Hooks // nil: none
+	headers  config.KafkaHeaders // kafka.headers: added to each event as the bridge does
+	hooks    Hooks               // nil: none
 	client   sarama.Client
 	sc       *sarama.Config
 	consumer sarama.Consumer
@@ -886,6 +891,7 @@ func (pr *partRun) take(ctx context.Context, msg *sarama.ConsumerMessage) error 
 	} else {
 		ev := new(event.Event)
 		ev.Init(msg.Topic, msg.Partition, msg.Offset, msg.Timestamp, msg.Key, msg.Value, j.skim)
+		kafka.AttachHeaders(ev, msg.Headers, j.headers)
 		if j.hooks != nil {
 			j.hooks.OnConsumed(j.rc.Name, msg.Topic, msg.Partition, 1, ev.Size())
 		}

@@ -58,7 +58,7 @@ func cmdRewind(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := checkGroupStopped(k.admin, rc, *force); err != nil {
 		return err
 	}
-	parts, err := readRewindOffsets(k, group, rc.Topics, to)
+	parts, topics, err := readRewindOffsets(k, rc, to)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func cmdRewind(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	// Read the offsets back: the table shows what the group now holds.
-	after, err := committedOffsets(k.admin, group, rc.Topics, k.client)
+	after, err := committedOffsets(k.admin, group, topics, k.client)
 	if err != nil {
 		return fmt.Errorf("rewind committed, but reading the offsets back failed: %w", err)
 	}
@@ -265,18 +265,24 @@ func checkGroupStopped(admin sarama.ClusterAdmin, rc config.Route, force bool) e
 	return nil
 }
 
-// readRewindOffsets reads, for every partition of topics, the group's
-// committed offset, the log start and end, and the offset at time to.
-func readRewindOffsets(k *kafkaConn, group string, topics []string, to time.Time) ([]partitionOffsets, error) {
-	committed, err := committedOffsets(k.admin, group, topics, k.client)
+// readRewindOffsets reads, for every partition of the route's topics
+// (topics_regex resolved against the brokers' metadata now), the group's
+// committed offset, the log start and end, and the offset at time to. It
+// returns the topics it read too.
+func readRewindOffsets(k *kafkaConn, rc config.Route, to time.Time) ([]partitionOffsets, []string, error) {
+	topics, err := routeTopics(k.client, rc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	committed, err := committedOffsets(k.admin, rc.GroupID(), topics, k.client)
+	if err != nil {
+		return nil, nil, err
 	}
 	var out []partitionOffsets
 	for _, topic := range topics {
 		parts, err := k.client.Partitions(topic)
 		if err != nil {
-			return nil, fmt.Errorf("topic %s: %w", topic, err)
+			return nil, nil, fmt.Errorf("topic %s: %w", topic, err)
 		}
 		for _, p := range parts {
 			po := partitionOffsets{Topic: topic, Partition: p, Committed: -1}
@@ -284,20 +290,20 @@ func readRewindOffsets(k *kafkaConn, group string, topics []string, to time.Time
 				po.Committed = c
 			}
 			if po.LogStart, err = k.client.GetOffset(topic, p, sarama.OffsetOldest); err != nil {
-				return nil, fmt.Errorf("log start of %s/%d: %w", topic, p, err)
+				return nil, nil, fmt.Errorf("log start of %s/%d: %w", topic, p, err)
 			}
 			if po.LogEnd, err = k.client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
-				return nil, fmt.Errorf("log end of %s/%d: %w", topic, p, err)
+				return nil, nil, fmt.Errorf("log end of %s/%d: %w", topic, p, err)
 			}
 			// ListOffsets by timestamp answers -1 when no record is at
 			// or after the time.
 			if po.AtT, err = k.client.GetOffset(topic, p, to.UnixMilli()); err != nil {
-				return nil, fmt.Errorf("offset of %s/%d at %s: %w", topic, p, fmtUTC(to), err)
+				return nil, nil, fmt.Errorf("offset of %s/%d at %s: %w", topic, p, fmtUTC(to), err)
 			}
 			out = append(out, po)
 		}
 	}
-	return out, nil
+	return out, topics, nil
 }
 
 // commitRewind commits the target offsets of the partitions the plan
@@ -407,6 +413,16 @@ func dialKafka(k config.Kafka) (*kafkaConn, error) {
 
 // close closes the admin, which closes the client.
 func (k *kafkaConn) close() { k.admin.Close() }
+
+// routeTopics is the route's topics: its listed ones and those its
+// topics_regex matches in the brokers' metadata now.
+func routeTopics(client sarama.Client, rc config.Route) ([]string, error) {
+	topics, err := kafka.RouteTopics(client, rc)
+	if err != nil {
+		return nil, fmt.Errorf("route %s: topics_regex: %w", rc.Name, err)
+	}
+	return topics, nil
+}
 
 // committedOffsets returns the group's committed offset of every partition
 // of topics that has one.

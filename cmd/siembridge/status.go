@@ -124,11 +124,15 @@ func routeStatusOf(ctx context.Context, k *kafkaConn, rc config.Route, now time.
 			rs.State, rs.Members = d.State, len(d.Members)
 		}
 	}
-	committed, err := committedOffsets(k.admin, rc.GroupID(), rc.Topics, k.client)
+	topics, err := routeTopics(k.client, rc)
 	if err != nil {
 		return rs, err
 	}
-	for _, topic := range rc.Topics {
+	committed, err := committedOffsets(k.admin, rc.GroupID(), topics, k.client)
+	if err != nil {
+		return rs, err
+	}
+	for _, topic := range topics {
 		parts, err := k.client.Partitions(topic)
 		if err != nil {
 			return rs, fmt.Errorf("topic %s: %w", topic, err)
