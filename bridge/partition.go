@@ -99,6 +99,14 @@ func (r *route) partition(topic string, part int32) *partition {
 }
 
 const (
+	// queuedBatches is how many cut batches of a partition may wait for
+	// the sender. The route's buffer bounds what they hold; the queue must
+	// not, because a reader blocked on it stops taking records from
+	// sarama, and sarama fetches for none of a broker's partitions until
+	// every one of them took the records of the last response: one
+	// partition whose batches are all in flight to a far-away sink would
+	// hold back all the others.
+	queuedBatches = 64
 	// slabEvents is how many events ConsumeClaim allocates at once.
 	slabEvents = 64
 	// burstMax bounds a burst of records handled without looking at the
@@ -116,7 +124,7 @@ func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	r := h.r
 	c := &claimRun{r: r, sess: sess, p: r.partition(claim.Topic(), claim.Partition()),
 		batcher: deliver.NewBatcher(r.cfg.Batch.MaxEvents, int(r.cfg.Batch.MaxBytes)),
-		batches: make(chan *deliver.Batch, 1), timer: time.NewTimer(time.Hour)}
+		batches: make(chan *deliver.Batch, queuedBatches), timer: time.NewTimer(time.Hour)}
 	c.timer.Stop()
 	defer c.timer.Stop()
 	c.p.active.Store(true)
