@@ -241,7 +241,7 @@ func checkOptions(cfg *config.Config, opts *Options) (config.Route, error) {
 
 // exportConfig is cfg with the route as the export reads it: its rate
 // (replay's catch-up rate) set from opts, one delivery slot per partition
-// read at once, and no routes[].filter.
+// read at once, no routes[].filter and no kafka.headers.
 func exportConfig(cfg *config.Config, rc config.Route, opts Options) *config.Config {
 	if opts.Rate >= 0 {
 		rc.Rate.CatchupEventsPerSecond = opts.Rate
@@ -253,6 +253,10 @@ func exportConfig(cfg *config.Config, rc config.Route, opts Options) *config.Con
 	rc.Workers = opts.Parallel
 	rc.Filter = nil
 	c := *cfg
+	// An export keeps each record's value, not the delivered document
+	// (see eventJSON): Kafka headers added to the document would reach
+	// only the records whose value is not a one-line object.
+	c.Kafka.Headers.Include = false
 	c.Routes = []config.Route{rc}
 	return &c
 }
