@@ -114,7 +114,8 @@ type Route struct {
 	// TopicsRegex also consumes every topic whose whole name matches this
 	// RE2 expression, found at start and every
 	// kafka.topic_metadata_refresh_interval; a change rejoins the group.
-	// Internal topics (__*) and the route's dead-letter topic never match.
+	// Internal topics (__*), the route's dead-letter topic and its
+	// budget.topic never match.
 	TopicsRegex string `yaml:"topics_regex"`
 	// Group is the consumer group. Default "siembridge-<name>" (see
 	// GroupID).

@@ -55,7 +55,7 @@ func NewGroup(newGroup NewGroupFunc, k config.Kafka, rt config.Route, sc *sarama
 	if err != nil {
 		return nil, err
 	}
-	topics := TopicResolver{Fixed: rt.Topics, Regex: re, Exclude: []string{rt.DeadLetterTopic()}, List: metadataTopics(client)}
+	topics := TopicResolver{Fixed: rt.Topics, Regex: re, Exclude: excludedTopics(rt), List: metadataTopics(client)}
 	planMatched(&c, client, topics, rt)
 	g, err := newGroup(k.Brokers, rt.GroupID(), &c)
 	if err != nil {
@@ -92,7 +92,17 @@ func RouteTopics(client sarama.Client, rt config.Route) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return TopicResolver{Fixed: rt.Topics, Regex: re, Exclude: []string{rt.DeadLetterTopic()}, List: client.Topics}.Resolve()
+	return TopicResolver{Fixed: rt.Topics, Regex: re, Exclude: excludedTopics(rt), List: client.Topics}.Resolve()
+}
+
+// excludedTopics are the topics the route writes, which its topics_regex
+// must not match: its dead-letter topic and its budget's state topic.
+func excludedTopics(rt config.Route) []string {
+	ex := []string{rt.DeadLetterTopic()}
+	if rt.Budget != nil && rt.Budget.Topic != "" {
+		ex = append(ex, rt.Budget.Topic)
+	}
+	return ex
 }
 
 // planMatched lowers the prefetch of sc (see PlanFetch) to cover the
@@ -126,7 +136,7 @@ func metadataTopics(client sarama.Client) func() ([]string, error) {
 type TopicResolver struct {
 	Fixed   []string       // routes[].topics, always included
 	Regex   *regexp.Regexp // matches whole names (config.CompileTopicsRegex)
-	Exclude []string       // never included when matched (the dead-letter topic)
+	Exclude []string       // never included when matched (the dead-letter and budget topics)
 	List    func() ([]string, error)
 }
 

@@ -255,7 +255,7 @@ func TestRegexGroupConsume(t *testing.T) {
 }
 
 func TestRouteTopics(t *testing.T) {
-	c, err := kafkatest.Start(1, []string{"app.a", "app.b", "app.dlq", "db"})
+	c, err := kafkatest.Start(1, []string{"app.a", "app.b", "app.dlq", "budget.app", "db"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,6 +272,8 @@ func TestRouteTopics(t *testing.T) {
 		{config.Route{Name: "r", Topics: []string{"db"}}, []string{"db"}},
 		{config.Route{Name: "r", TopicsRegex: `app\..*`, DeadLetter: config.DeadLetter{Topic: "app.dlq"}}, []string{"app.a", "app.b"}},
 		{config.Route{Name: "r", Topics: []string{"db"}, TopicsRegex: `app\.a`}, []string{"app.a", "db"}},
+		// The route's budget state is not its input.
+		{config.Route{Name: "r", TopicsRegex: `(app|budget)\..*`, DeadLetter: config.DeadLetter{Topic: "app.dlq"}, Budget: &config.Budget{Topic: "budget.app"}}, []string{"app.a", "app.b"}},
 	} {
 		got, err := RouteTopics(client, tc.rt)
 		if err != nil || !slices.Equal(got, tc.want) {
