@@ -106,7 +106,7 @@ type Breaker struct {
 	// recovered is closed at the next change from Down to Up (see
 	// Recovered); nil until someone asks.
 	recovered chan struct{}
-	seq      uint64  // of the last change announced to onChange
+	seq       uint64 // of the last change announced to onChange
 
 	hookMu  sync.Mutex // serializes onChange calls
 	hookSeq uint64     // guarded by hookMu
