@@ -307,8 +307,8 @@ func (r *Report) writeScenarios(b *strings.Builder) {
 			"As immediate, with topics of 16 and 64 partitions (16 is the same measurement as in immediate and shown\n"+
 			"once). The buffer (`buffer.max_events`, `buffer.max_bytes`) is shared by all the partitions, and the RSS\n"+
 			"bound must hold whatever their number.\n\n", TargetImmediate)},
-		{ScenarioScaleout, fmt.Sprintf("### scaleout: 1, 2 and 3 processes in one group (target 2 processes ≥ %.2f × one)\n\n"+
-			"1, 2 and 3 bridge processes share one consumer group over a topic of %d partitions, into the Model answering\n"+
+		{ScenarioScaleout, fmt.Sprintf("### scaleout: %s processes in one group (target 2 processes ≥ %.2f × one)\n\n"+
+			"%s bridge processes share one consumer group over a topic of %d partitions, into the Model answering\n"+
 			"after %s. The issue's target holds \"when round-trip bound\", so each process is capped at `workers: %d`\n"+
 			"(requests in flight): round trips then allow one process %s events/s, well below what this machine's\n"+
 			"cores take. With the default 32 workers and 4 batches in flight per partition, one process would already\n"+
@@ -316,7 +316,7 @@ func (r *Report) writeScenarios(b *strings.Builder) {
 			"joins an empty topic and settles (every process holds partitions) before %s events are loaded, so that\n"+
 			"no rebalance falls into the measurement; the rate counts the distinct `_id`s indexed from the end of the\n"+
 			"load (and at least 10%% delivered) to 90%% delivered. 3 processes are reported without a target.\n\n",
-			TargetScaleout, sz.scaleParts, sz.rtt, sz.scaleWorkers, groupDigits(float64(sz.scaleWorkers)*1000/sz.rtt.Seconds()),
+			listInts(sz.procs), TargetScaleout, listInts(sz.procs), sz.scaleParts, sz.rtt, sz.scaleWorkers, groupDigits(float64(sz.scaleWorkers)*1000/sz.rtt.Seconds()),
 			groupDigits(float64(sz.scaleEvents)))},
 	}
 	for _, sec := range sections {
@@ -332,6 +332,15 @@ func joinInts(vs []int, sep string) string {
 		parts[i] = fmt.Sprint(v)
 	}
 	return strings.Join(parts, sep)
+}
+
+// listInts writes vs as "1, 2 and 3".
+func listInts(vs []int) string {
+	s := joinInts(vs, ", ")
+	if i := strings.LastIndex(s, ", "); i >= 0 {
+		s = s[:i] + " and " + s[i+2:]
+	}
+	return s
 }
 
 // mdEscape keeps text from breaking a Markdown table cell.

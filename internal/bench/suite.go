@@ -37,12 +37,11 @@ type suite struct {
 	results   map[string]Result    // measured, by key
 	rows      []Row
 	rowKeys   map[string]bool
-	progressW io.Writer
 }
 
 func newSuite(ctx context.Context, o Options) (*suite, error) {
 	s := &suite{
-		o: o, sz: sizesFor(o.Quick), data: newDataset(o), progressW: o.Progress,
+		o: o, sz: sizesFor(o.Quick), data: newDataset(o),
 		topics: map[string]int64{}, receivers: map[string]*receiver{}, results: map[string]Result{}, rowKeys: map[string]bool{},
 	}
 	var broker struct{ Addr string }
@@ -69,7 +68,7 @@ func (s *suite) close() {
 }
 
 func (s *suite) progress(format string, args ...any) {
-	fmt.Fprintf(s.progressW, "bench: "+format+"\n", args...)
+	fmt.Fprintf(s.o.Progress, "bench: "+format+"\n", args...)
 }
 
 // addRow records a row once per key (a row two scenarios share, such as
