@@ -196,8 +196,20 @@ func (r *Report) WriteMarkdown(w io.Writer, svg string) error {
 
 // writeScenarios writes the scenario table and a section per scenario.
 func (r *Report) writeScenarios(b *strings.Builder) {
-	sz := sizesFor(r.Options.Quick)
 	b.WriteString("## Scenarios (issue 14)\n\n")
+	r.writeScenarioTable(b)
+	r.writeScenarioNotes(b)
+	writeScenarioCommon(b)
+	for _, sec := range scenarioSections(sizesFor(r.Options.Quick), r.Options) {
+		if slices.Contains(r.Options.Scenarios, sec.name) {
+			b.WriteString(sec.text)
+		}
+	}
+}
+
+// writeScenarioTable writes a line per scenario row and the verdict of
+// all of them (and of the base rows, when they ran).
+func (r *Report) writeScenarioTable(b *strings.Builder) {
 	b.WriteString("| scenario | configuration | measured | bound | ratio | target | other targets | peak RSS of each bridge (bound) | verdict |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---|---:|---|\n")
 	for _, row := range r.Rows {
@@ -228,6 +240,11 @@ func (r *Report) writeScenarios(b *strings.Builder) {
 		fmt.Fprintf(b, "; base rows: **%s**", verdict(r.BasePass()))
 	}
 	b.WriteString(".\n\n")
+}
+
+// writeScenarioNotes lists each row's note and the load average it was
+// measured under.
+func (r *Report) writeScenarioNotes(b *strings.Builder) {
 	var notes []string
 	for _, row := range r.Rows {
 		note := row.Note
@@ -241,7 +258,12 @@ func (r *Report) writeScenarios(b *strings.Builder) {
 	if len(notes) > 0 {
 		b.WriteString("Notes from the run:\n\n" + strings.Join(notes, "\n") + "\n\n")
 	}
+}
 
+// writeScenarioCommon writes what every scenario has in common: the
+// receiver, the bridge's configuration, how rates are timed and the RSS
+// bound.
+func writeScenarioCommon(b *strings.Builder) {
 	b.WriteString("### What every scenario shares\n\n")
 	b.WriteString("- The receiver is `bulkrecv.Model` (internal/fake/bulkrecv), in a process of its own, one per\n")
 	b.WriteString("  configuration. It costs what a cluster costs per document before indexing: it JSON-decodes every action\n")
@@ -260,8 +282,15 @@ func (r *Report) writeScenarios(b *strings.Builder) {
 	fmt.Fprintf(b, "  default) + %d MiB (the runtime, fetches in flight, request and response buffers: the slack\n", RSSAllowance>>20)
 	fmt.Fprintf(b, "  integration's TestBoundedMemory allows with 64 partitions), %d MiB with the defaults; a row over it fails.\n\n",
 		rssBound(int64(config.DefaultBufferMaxBytes))>>20)
+}
 
-	sections := []struct{ name, text string }{
+// scenarioSection is the text describing one scenario, under its name.
+type scenarioSection struct{ name, text string }
+
+// scenarioSections describes every scenario as run at the sizes sz, in
+// the order of the report.
+func scenarioSections(sz sizes, o Options) []scenarioSection {
+	return []scenarioSection{
 		{ScenarioImmediate, fmt.Sprintf("### immediate: a receiver answering at once (target rate / H ≥ %.2f)\n\n"+
 			"The bridge reads a topic of %s events spread evenly over 4, and over 16, partitions into the Model answering\n"+
 			"at once. The bound is H = 1/(1/a + 1/r) for each topic: a is a bare sarama consumer group reading the same\n"+
@@ -270,7 +299,7 @@ func (r *Report) writeScenarios(b *strings.Builder) {
 			"receiving share the cores, so H is the rate if the bridge cost nothing of its own. a and r are each measured\n"+
 			"just before and just after the bridge, and the larger is taken: other work on the machine can only push a\n"+
 			"measurement below the ceiling.\n\n",
-			TargetImmediate, groupDigits(float64(sz.events)), groupDigits(float64(sz.intakeEvents)), r.Options.BulkEvents, r.Options.Conns)},
+			TargetImmediate, groupDigits(float64(sz.events)), groupDigits(float64(sz.intakeEvents)), o.BulkEvents, o.Conns)},
 		{ScenarioRTT, fmt.Sprintf("### rtt: %s round trip (target ≥ %.2f of the rate at once)\n\n"+
 			"The same 4-partition topic into the Model answering %s after each request, default settings. The bound is\n"+
 			"the rate into the Model answering at once, the immediate row of the same run. A round trip costs the\n"+
@@ -318,11 +347,6 @@ func (r *Report) writeScenarios(b *strings.Builder) {
 			"load (and at least 10%% delivered) to 90%% delivered. 3 processes are reported without a target.\n\n",
 			listInts(sz.procs), TargetScaleout, listInts(sz.procs), sz.scaleParts, sz.rtt, sz.scaleWorkers, groupDigits(float64(sz.scaleWorkers)*1000/sz.rtt.Seconds()),
 			groupDigits(float64(sz.scaleEvents)))},
-	}
-	for _, sec := range sections {
-		if slices.Contains(r.Options.Scenarios, sec.name) {
-			b.WriteString(sec.text)
-		}
 	}
 }
 
@@ -399,108 +423,136 @@ func (r *Report) writeBase(b *strings.Builder) {
 	b.WriteString("- `--rounds` repeats the base rows only.\n\n")
 }
 
+// svgBar is one bar of a chart: its label, its length in the chart's
+// unit, its colour, the text after it and a mark at target (0 for none).
+type svgBar struct {
+	label  string
+	value  float64
+	color  string
+	text   string
+	target float64
+}
+
+// svgChart is a titled bar chart whose axis runs from 0 to scale, its
+// ticks written by ticks.
+type svgChart struct {
+	title string
+	bars  []svgBar
+	scale float64
+	ticks func(float64) string
+}
+
+// The charts' geometry in pixels: the image's width, the margins left of
+// the bars (their labels) and right of them (their texts), a bar's
+// height, the gap between bars and the height of a chart's title.
+const (
+	svgWidth, svgLeft, svgRight = 860, 330, 110
+	svgBarH, svgGap, svgHead    = 24, 10, 48
+)
+
+// height is the chart's height in pixels, its axis labels included.
+func (c svgChart) height() int { return svgHead + len(c.bars)*(svgBarH+svgGap) + 40 }
+
 // WriteSVG writes two horizontal bar charts: events/s of the base rows,
 // and each scenario row's ratio to its bound with its target marked.
 func (r *Report) WriteSVG(w io.Writer) error {
-	type bar struct {
-		label  string
-		value  float64
-		color  string
-		text   string
-		target float64 // a mark at the target, 0 for none
-	}
-	var charts []struct {
-		title string
-		bars  []bar
-		scale float64
-		ticks func(float64) string
-	}
+	var charts []svgChart
 	if r.Base {
-		bars := []bar{
-			{label: "(a) sarama consumer, discard", value: r.Consume.Rate(), color: "#6b7280"},
-			{label: "(r) _bulk receiver", value: r.Receiver.Rate(), color: "#6b7280"},
-			{label: "H = 1/(1/a + 1/r)", value: r.H(), color: "#9ca3af"},
-			{label: "(b) siembridge → null", value: r.Null.Rate(), color: "#2563eb"},
-			{label: "(c) siembridge → Elasticsearch", value: r.ES.Rate(), color: "#2563eb"},
-		}
-		top := 0.0
-		for i := range bars {
-			bars[i].text = fmt.Sprintf("%.0f", bars[i].value)
-			top = max(top, bars[i].value)
-		}
-		charts = append(charts, struct {
-			title string
-			bars  []bar
-			scale float64
-			ticks func(float64) string
-		}{fmt.Sprintf("base rows, events/s (%d events, %d partitions, %d CPUs)", r.Options.Events, r.Options.Partitions, r.Machine.CPUs), bars, niceCeil(top), humanRate})
+		charts = append(charts, r.baseChart())
 	}
 	if len(r.Rows) > 0 {
-		var bars []bar
-		top := 1.0
-		for _, row := range r.Rows {
-			if row.Bound <= 0 {
-				continue
-			}
-			color := "#2563eb"
-			switch row.Verdict() {
-			case "FAIL":
-				color = "#dc2626"
-			case "PASS":
-				color = "#16a34a"
-			}
-			b := bar{label: shorten(row.Scenario+": "+row.Label, 42), value: row.Ratio(), color: color,
-				text: fmt.Sprintf("%.2f %s", row.Ratio(), row.Verdict())}
-			if len(row.Checks) > 0 {
-				b.target = row.Checks[0].Limit
-			}
-			top = max(top, b.value, b.target)
-			bars = append(bars, b)
-		}
-		charts = append(charts, struct {
-			title string
-			bars  []bar
-			scale float64
-			ticks func(float64) string
-		}{"scenarios: measured / bound (black mark: target; time rows: lower is better)", bars, niceCeil(top), func(v float64) string { return fmt.Sprintf("%g", v) }})
+		charts = append(charts, r.scenarioChart())
 	}
-	const (
-		width, left, right = 860, 330, 110
-		barH, gap, head    = 24, 10, 48
-	)
-	plot := float64(width - left - right)
 	height := 0
 	for _, c := range charts {
-		height += head + len(c.bars)*(barH+gap) + 40
+		height += c.height()
 	}
 	var s strings.Builder
-	fmt.Fprintf(&s, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="13">`+"\n", width, height, width, height)
-	fmt.Fprintf(&s, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", width, height)
+	fmt.Fprintf(&s, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="13">`+"\n", svgWidth, height, svgWidth, height)
+	fmt.Fprintf(&s, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", svgWidth, height)
 	y0 := 0
 	for _, c := range charts {
-		fmt.Fprintf(&s, `<text x="%d" y="%d" font-size="15" font-weight="bold">%s</text>`+"\n", 12, y0+24, xmlEscape(c.title))
-		axisY := y0 + head + len(c.bars)*(barH+gap)
-		for i := 0; i <= 4; i++ {
-			x := float64(left) + plot*float64(i)/4
-			fmt.Fprintf(&s, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#e5e7eb"/>`+"\n", x, y0+head-6, x, axisY)
-			fmt.Fprintf(&s, `<text x="%.1f" y="%d" text-anchor="middle" fill="#374151">%s</text>`+"\n", x, axisY+18, c.ticks(c.scale*float64(i)/4))
-		}
-		for i, b := range c.bars {
-			y := y0 + head + i*(barH+gap)
-			wpx := plot * b.value / c.scale
-			fmt.Fprintf(&s, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-8, y+barH/2+5, xmlEscape(b.label))
-			fmt.Fprintf(&s, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", left, y, wpx, barH, b.color)
-			if b.target > 0 {
-				x := float64(left) + plot*b.target/c.scale
-				fmt.Fprintf(&s, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#111827" stroke-width="2"/>`+"\n", x, y-3, x, y+barH+3)
-			}
-			fmt.Fprintf(&s, `<text x="%.1f" y="%d" fill="#111827">%s</text>`+"\n", float64(left)+wpx+6, y+barH/2+5, xmlEscape(b.text))
-		}
-		y0 += head + len(c.bars)*(barH+gap) + 40
+		c.draw(&s, y0)
+		y0 += c.height()
 	}
 	s.WriteString("</svg>\n")
 	_, err := io.WriteString(w, s.String())
 	return err
+}
+
+// baseChart is the base rows' events/s.
+func (r *Report) baseChart() svgChart {
+	bars := []svgBar{
+		{label: "(a) sarama consumer, discard", value: r.Consume.Rate(), color: "#6b7280"},
+		{label: "(r) _bulk receiver", value: r.Receiver.Rate(), color: "#6b7280"},
+		{label: "H = 1/(1/a + 1/r)", value: r.H(), color: "#9ca3af"},
+		{label: "(b) siembridge → null", value: r.Null.Rate(), color: "#2563eb"},
+		{label: "(c) siembridge → Elasticsearch", value: r.ES.Rate(), color: "#2563eb"},
+	}
+	top := 0.0
+	for i := range bars {
+		bars[i].text = fmt.Sprintf("%.0f", bars[i].value)
+		top = max(top, bars[i].value)
+	}
+	return svgChart{
+		title: fmt.Sprintf("base rows, events/s (%d events, %d partitions, %d CPUs)", r.Options.Events, r.Options.Partitions, r.Machine.CPUs),
+		bars:  bars, scale: niceCeil(top), ticks: humanRate,
+	}
+}
+
+// scenarioChart is each scenario row's ratio to its bound, coloured by
+// its verdict, with its first target marked; rows without a bound are
+// left out.
+func (r *Report) scenarioChart() svgChart {
+	var bars []svgBar
+	top := 1.0
+	for _, row := range r.Rows {
+		if row.Bound <= 0 {
+			continue
+		}
+		color := "#2563eb"
+		switch row.Verdict() {
+		case "FAIL":
+			color = "#dc2626"
+		case "PASS":
+			color = "#16a34a"
+		}
+		b := svgBar{label: shorten(row.Scenario+": "+row.Label, 42), value: row.Ratio(), color: color,
+			text: fmt.Sprintf("%.2f %s", row.Ratio(), row.Verdict())}
+		if len(row.Checks) > 0 {
+			b.target = row.Checks[0].Limit
+		}
+		top = max(top, b.value, b.target)
+		bars = append(bars, b)
+	}
+	return svgChart{
+		title: "scenarios: measured / bound (black mark: target; time rows: lower is better)",
+		bars:  bars, scale: niceCeil(top), ticks: func(v float64) string { return fmt.Sprintf("%g", v) },
+	}
+}
+
+// draw writes the chart with its top at y0: the title, the grid with its
+// tick labels, and each bar with its label, its target mark and its text.
+func (c svgChart) draw(s *strings.Builder, y0 int) {
+	plot := float64(svgWidth - svgLeft - svgRight)
+	fmt.Fprintf(s, `<text x="%d" y="%d" font-size="15" font-weight="bold">%s</text>`+"\n", 12, y0+24, xmlEscape(c.title))
+	axisY := y0 + svgHead + len(c.bars)*(svgBarH+svgGap)
+	for i := 0; i <= 4; i++ {
+		x := float64(svgLeft) + plot*float64(i)/4
+		fmt.Fprintf(s, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#e5e7eb"/>`+"\n", x, y0+svgHead-6, x, axisY)
+		fmt.Fprintf(s, `<text x="%.1f" y="%d" text-anchor="middle" fill="#374151">%s</text>`+"\n", x, axisY+18, c.ticks(c.scale*float64(i)/4))
+	}
+	for i, b := range c.bars {
+		y := y0 + svgHead + i*(svgBarH+svgGap)
+		wpx := plot * b.value / c.scale
+		fmt.Fprintf(s, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", svgLeft-8, y+svgBarH/2+5, xmlEscape(b.label))
+		fmt.Fprintf(s, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", svgLeft, y, wpx, svgBarH, b.color)
+		if b.target > 0 {
+			x := float64(svgLeft) + plot*b.target/c.scale
+			fmt.Fprintf(s, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#111827" stroke-width="2"/>`+"\n", x, y-3, x, y+svgBarH+3)
+		}
+		fmt.Fprintf(s, `<text x="%.1f" y="%d" fill="#111827">%s</text>`+"\n", float64(svgLeft)+wpx+6, y+svgBarH/2+5, xmlEscape(b.text))
+	}
 }
 
 // shorten cuts s to n runes with an ellipsis.
