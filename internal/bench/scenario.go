@@ -491,8 +491,18 @@ func (s *suite) outageRun(ctx context.Context, p int, row *Row) error {
 		return err
 	}
 	defer func() { stopLive(); <-live.done }()
+	sample := lagSampler(ctx, live, rcv)
+	level, err := s.liveLag(ctx, sample)
+	if err != nil {
+		return err
+	}
+	return s.outageRecovery(ctx, rcv, sample, level, row)
+}
 
-	sample := func() (lagSample, error) {
+// lagSampler samples the lag of the bridge behind the live producer:
+// events produced − distinct `_id`s the receiver indexed.
+func lagSampler(ctx context.Context, live *liveProducer, rcv *receiver) func() (lagSample, error) {
+	return func() (lagSample, error) {
 		if err := live.error(); err != nil {
 			return lagSample{}, fmt.Errorf("producing: %w", err)
 		}
@@ -503,16 +513,21 @@ func (s *suite) outageRun(ctx context.Context, p int, row *Row) error {
 		}
 		return lagSample{t: time.Now(), lag: produced - st.Created, delivered: st.Created, produced: produced}, nil
 	}
-	// Live: the lag's level is its 95th percentile once the load runs.
+}
+
+// liveLag samples the lag for sz.warmup of live load and returns its
+// level: the 95th percentile of the samples after the first fifth.
+func (s *suite) liveLag(ctx context.Context, sample func() (lagSample, error)) (int64, error) {
+	sz := s.sz
 	start := time.Now()
 	var lags []int64
 	for time.Since(start) < sz.warmup {
 		if err := sleep(ctx, sz.sample); err != nil {
-			return err
+			return 0, err
 		}
 		sm, err := sample()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if sm.t.Sub(start) >= sz.warmup/5 {
 			lags = append(lags, sm.lag)
@@ -520,6 +535,15 @@ func (s *suite) outageRun(ctx context.Context, p int, row *Row) error {
 	}
 	level := max(1, percentile(lags, 0.95))
 	s.progress("outage: live lag %d (p95 of %d samples); the receiver goes down for %s", level, len(lags), sz.outage)
+	return level, nil
+}
+
+// outageRecovery makes the receiver refuse connections for sz.outage,
+// then samples the lag until it is back at level (or the time allowed
+// ran out), and fills in row: the time it took, the ideal time as its
+// bound, and a note of the backlog and the first delivery.
+func (s *suite) outageRecovery(ctx context.Context, rcv *receiver, sample func() (lagSample, error), level int64, row *Row) error {
+	sz := s.sz
 	if err := rcv.refuse(ctx, true); err != nil {
 		return err
 	}
@@ -707,11 +731,35 @@ func (s *suite) scaleoutRun(ctx context.Context, n int, row *Row) (float64, erro
 	extra.kafka = joinLines(extra.kafka, sz.scaleKafka)
 	extra.route = joinLines(extra.route, fmt.Sprintf("workers: %d", sz.scaleWorkers))
 	group := fmt.Sprintf("bench-scaleout-%d-%d", n, time.Now().UnixNano())
+	started, err := s.startGroup(ctx, n, topic, group, rcv.url, extra)
+	defer func() {
+		rss, bufMax, _ := stopAll(started)
+		row.RSS, row.RSSBound = rss, rssBound(bufMax)
+	}()
+	if err != nil {
+		return 0, err
+	}
+	if err := s.waitSettled(ctx, started); err != nil {
+		return 0, err
+	}
+	m := int64(sz.scaleEvents)
+	s.progress("scaleout: %d process(es) settled; loading %d events", n, m)
+	points, err := s.loadSampling(ctx, rcv, topic, m)
+	if err != nil {
+		return 0, err
+	}
+	return scaleoutRate(points, m, row), nil
+}
+
+// startGroup starts n bridge processes in one consumer group at once. It
+// returns those that started, to be stopped by the caller, also when
+// another failed to.
+func (s *suite) startGroup(ctx context.Context, n int, topic, group, url string, extra configExtra) ([]*bridgeProc, error) {
 	procs := make([]*bridgeProc, n)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range procs {
-		wg.Go(func() { procs[i], errs[i] = s.startBridge(ctx, topic, group, rcv.url, extra) })
+		wg.Go(func() { procs[i], errs[i] = s.startBridge(ctx, topic, group, url, extra) })
 	}
 	wg.Wait()
 	var started []*bridgeProc
@@ -720,15 +768,13 @@ func (s *suite) scaleoutRun(ctx context.Context, n int, row *Row) (float64, erro
 			started = append(started, p)
 		}
 	}
-	defer func() {
-		rss, bufMax, _ := stopAll(started)
-		row.RSS, row.RSSBound = rss, rssBound(bufMax)
-	}()
-	if err := errors.Join(errs...); err != nil {
-		return 0, err
-	}
-	// Settled: every process holds partitions, and together all of them.
-	if err := waitFor(ctx, sz.joinTimeout, sz.sample, "the group settling", func() (bool, error) {
+	return started, errors.Join(errs...)
+}
+
+// waitSettled waits until the group has settled: every process holds
+// partitions, and together all of them.
+func (s *suite) waitSettled(ctx context.Context, procs []*bridgeProc) error {
+	return waitFor(ctx, s.sz.joinTimeout, s.sz.sample, "the group settling", func() (bool, error) {
 		total := 0
 		for _, p := range procs {
 			st, err := p.status()
@@ -740,19 +786,24 @@ func (s *suite) scaleoutRun(ctx context.Context, n int, row *Row) (float64, erro
 			}
 			total += st.Partitions
 		}
-		return total == sz.scaleParts, nil
-	}); err != nil {
-		return 0, err
-	}
-	m := int64(sz.scaleEvents)
-	s.progress("scaleout: %d process(es) settled; loading %d events", n, m)
-	// The load runs while the receiver's totals are sampled.
-	type point struct {
-		t        time.Time
-		created  int64
-		loadDone bool
-	}
-	points := []point{{t: time.Now()}}
+		return total == s.sz.scaleParts, nil
+	})
+}
+
+// deliveryPoint is the receiver's count of distinct `_id`s indexed at t,
+// and whether the load had ended by then.
+type deliveryPoint struct {
+	t        time.Time
+	created  int64
+	loadDone bool
+}
+
+// loadSampling loads m events into topic while it samples the receiver's
+// totals, until 90 % of them are delivered. The first point is the start
+// of the load, with nothing delivered.
+func (s *suite) loadSampling(ctx context.Context, rcv *receiver, topic string, m int64) ([]deliveryPoint, error) {
+	sz := s.sz
+	points := []deliveryPoint{{t: time.Now()}}
 	var loadEnd atomic.Int64 // unix ns, 0 while loading
 	loadErr := make(chan error, 1)
 	go func() {
@@ -760,24 +811,31 @@ func (s *suite) scaleoutRun(ctx context.Context, n int, row *Row) (float64, erro
 		loadEnd.Store(time.Now().UnixNano())
 		loadErr <- err
 	}()
-	err = waitFor(ctx, sz.childTimeout, sz.sample, "delivering 90 % of the events", func() (bool, error) {
+	err := waitFor(ctx, sz.childTimeout, sz.sample, "delivering 90 % of the events", func() (bool, error) {
 		st, err := rcv.stats(ctx)
 		if err != nil {
 			return false, err
 		}
-		points = append(points, point{time.Now(), st.Created, loadEnd.Load() != 0})
+		points = append(points, deliveryPoint{time.Now(), st.Created, loadEnd.Load() != 0})
 		return st.Created*10 >= 9*m, nil
 	})
 	if lerr := <-loadErr; lerr != nil {
-		return 0, lerr
+		return nil, lerr
 	}
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	// From the first point after the load with 10 % delivered; if the
-	// bridges were faster than the load, from the first with 10 %; if
-	// they delivered 10 to 90 % between two points, from the point
-	// before (the rate is then a lower bound).
+	return points, nil
+}
+
+// scaleoutRate is the rate of delivery between the start of the window
+// and the last point (90 % of m delivered); it notes on row how the
+// window was chosen, its length and its events. The window starts at the
+// first point after the load with 10 % delivered; if the bridges were
+// faster than the load, at the first with 10 %; if they delivered 10 to
+// 90 % between two points, at the point before (the rate is then a lower
+// bound).
+func scaleoutRate(points []deliveryPoint, m int64, row *Row) float64 {
 	end := points[len(points)-1]
 	start := -1
 	for i, p := range points[:len(points)-1] {
@@ -802,5 +860,5 @@ func (s *suite) scaleoutRun(ctx context.Context, n int, row *Row) (float64, erro
 	t0, c0, t1, c1 := points[start].t, points[start].created, end.t, end.created
 	rate := float64(c1-c0) / t1.Sub(t0).Seconds()
 	row.Note = joinNote(row.Note, fmt.Sprintf("window %s, %d events", t1.Sub(t0).Round(time.Millisecond), c1-c0))
-	return rate, nil
+	return rate
 }
