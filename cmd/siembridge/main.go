@@ -56,7 +56,7 @@ func commands() []command {
 		{"status", "show committed offsets, lag and how far behind each route is", cmdStatus},
 		{"check", "validate a configuration and test the brokers, topics and sinks it names", cmdCheck},
 		{"generate", "produce synthetic security events into a Kafka topic at a given rate", cmdGenerate},
-		{"bench", "measure throughput against Kafka and _bulk ceilings; write docs/benchmarks.md", cmdBench},
+		{"bench", "measure throughput and SIEM scenarios (far, at capacity, down, scaled out); write docs/benchmarks.md", cmdBench},
 		{"version", "print the version, the Go version and the VCS revision (also: --version)", cmdVersion},
 	}
 }
