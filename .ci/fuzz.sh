@@ -18,6 +18,7 @@ targets=(
 	"./event FuzzSkim"                                 # event decoder for sinks that check JSON
 	"./event FuzzTimestamp"                            # @timestamp parsing
 	"./event FuzzIndexTemplate"                        # index name template
+	"./event FuzzTextTemplate"                         # HEC metadata template
 	"./event FuzzField"                                # dotted field lookup
 	"./sinks/elasticsearch FuzzParseBulkResponse"      # _bulk response parser
 	"./sinks/elasticsearch FuzzDataStreamName"         # data stream names from event fields
