@@ -119,11 +119,14 @@ func TestPipelining(t *testing.T) {
 	const partitions, perPartition = 2, 600
 	for _, tc := range []struct {
 		name, extra string
-		want        int
+		// want is the bound; least what must be reached at least (the
+		// route's adaptive concurrency, shared by the partitions, may
+		// keep the default's 8 from being reached at once).
+		want, least int
 	}{
-		{"default: 4 in flight per partition", "", 4},
-		{"set to 2", "    max_in_flight_per_partition: 2\n", 2},
-		{"ordered: one, in order", "    ordered: true\n", 1},
+		{"default: up to 8 in flight per partition", "", 8, 5},
+		{"set to 2", "    max_in_flight_per_partition: 2\n", 2, 2},
+		{"ordered: one, in order", "    ordered: true\n", 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cluster, err := kafkatest.Start(partitions, []string{"events"})
@@ -156,8 +159,8 @@ func TestPipelining(t *testing.T) {
 				t.Fatal(sink.badCommit)
 			}
 			for p := range int32(partitions) {
-				if got := sink.maxFlight[p]; got != tc.want {
-					t.Errorf("partition %d: at most %d requests in flight at once, want %d", p, got, tc.want)
+				if got := sink.maxFlight[p]; got > tc.want || got < tc.least {
+					t.Errorf("partition %d: at most %d requests in flight at once, want %d to %d", p, got, tc.least, tc.want)
 				}
 				if got := len(sink.order[p]); got != perPartition {
 					t.Errorf("partition %d: %d events delivered, want %d once each", p, got, perPartition)

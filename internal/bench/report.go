@@ -340,7 +340,7 @@ func scenarioSections(sz sizes, o Options) []scenarioSection {
 			"%s bridge processes share one consumer group over a topic of %d partitions, into the Model answering\n"+
 			"after %s. The issue's target holds \"when round-trip bound\", so each process is capped at `workers: %d`\n"+
 			"(requests in flight): round trips then allow one process %s events/s, well below what this machine's\n"+
-			"cores take. With the default 32 workers and 4 batches in flight per partition, one process would already\n"+
+			"cores take. With the default 32 workers and 8 batches in flight per partition, one process would already\n"+
 			"use all the CPU of a small machine, and a second process on the same cores could add nothing. Each group\n"+
 			"joins an empty topic and settles (every process holds partitions) before %s events are loaded, so that\n"+
 			"no rebalance falls into the measurement; the rate counts the distinct `_id`s indexed from the end of the\n"+
