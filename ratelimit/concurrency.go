@@ -16,8 +16,18 @@ const (
 	// route starts no slower than it did.
 	concurrencyInitial = 4
 	// concurrencyDecrease multiplies the limit when the round-trip time
-	// climbs or the sink is overloaded.
+	// climbs: requests begin to queue at the sink.
 	concurrencyDecrease = 0.9
+	// overloadDecrease multiplies the limit when the sink was overloaded
+	// (a request timed out, or 503 "busy"): the sink is far past its
+	// capacity, and a timed-out request goes on costing it work after we
+	// gave up on it, so a 10 % step per round trip lets the timeouts (and
+	// the retries they cause) pile up. Halving is TCP's answer to loss.
+	overloadDecrease = 0.5
+	// overloadMemory is how long an overload is remembered across
+	// Recover: a sink that tripped the breaker by timing out is not sent
+	// its old number of requests at once when it answers again.
+	overloadMemory = time.Minute
 	// rttTolerance: a window's mean round-trip time above the base (the
 	// lowest window mean of the last rttHistory windows) by more than
 	// this fraction, and by more than rttSlack, counts as climbing:
@@ -64,8 +74,10 @@ const (
 // doubles until the first decrease (slow start, as TCP's), then grows by
 // one — and shrinks by 10 % in a window in which it climbed (its mean is
 // over 1.25 × the lowest window mean of the last 32 windows: requests
-// queue at the sink) or the sink was overloaded — additive increase, multiplicative decrease on round-trip
-// time, as Vector's adaptive request concurrency and TCP Vegas do. It never
+// queue at the sink), by half in one in which the sink was overloaded
+// (timeouts, 503) — additive increase, multiplicative decrease on
+// round-trip time, as Vector's adaptive request concurrency and TCP Vegas
+// do. It never
 // goes above its maximum (routes[].workers) or below 1. With adaptive off
 // it is a plain semaphore of the maximum.
 //
@@ -102,6 +114,11 @@ type Concurrency struct {
 	// limit doubles per window instead of growing by one, so that a sink
 	// far away gets its requests in flight within a few round trips.
 	slowStart bool
+	// ssthresh caps slow start (TCP's slow-start threshold): the limit
+	// after the last overload, the maximum when there was none within
+	// overloadMemory. lastOverload is when it was set.
+	ssthresh     int
+	lastOverload time.Time
 }
 
 // NewConcurrency returns a controller of at most maxInFlight requests.
@@ -111,7 +128,7 @@ func NewConcurrency(maxInFlight int, adaptive bool, clk clock.Clock) *Concurrenc
 		clk = clock.System{}
 	}
 	c := &Concurrency{max: max(1, maxInFlight), adaptive: adaptive, clock: clk, slowStart: true}
-	c.limit = c.max
+	c.limit, c.ssthresh = c.max, c.max
 	if adaptive {
 		c.limit = min(c.max, concurrencyInitial)
 	}
@@ -191,7 +208,7 @@ func (c *Concurrency) observeLocked(now time.Time, rtt time.Duration, sig Signal
 	window := max(minWindow, time.Duration(c.base*float64(time.Second)))
 	if now.Sub(c.winStart) >= window {
 		// The window is over: judge it, then this answer opens the next.
-		c.adjustLocked()
+		c.adjustLocked(now)
 		c.winStart, c.winSum, c.winN = now, 0, 0
 		c.reached = c.inFlight >= c.limit
 		c.overload, c.throttled = false, false
@@ -208,8 +225,8 @@ func (c *Concurrency) observeLocked(now time.Time, rtt time.Duration, sig Signal
 	}
 }
 
-// adjustLocked applies the rules at the end of a window.
-func (c *Concurrency) adjustLocked() {
+// adjustLocked applies the rules at the end of a window judged at now.
+func (c *Concurrency) adjustLocked(now time.Time) {
 	if c.winN == 0 && !c.overload {
 		return // nothing measured: keep everything
 	}
@@ -220,21 +237,18 @@ func (c *Concurrency) adjustLocked() {
 	climbing := c.nMeans > 0 && c.winN > 0 &&
 		mean > c.base*(1+rttTolerance) && mean > c.base+rttSlack.Seconds()
 	switch {
-	case c.overload || climbing:
-		c.slowStart = false
-		if next := max(1, int(float64(c.limit)*concurrencyDecrease)); next < c.limit {
-			c.limit = next
-			c.downs++
-		} else if c.limit > 1 {
-			c.limit--
-			c.downs++
-		}
+	case c.overload:
+		c.decreaseLocked(overloadDecrease)
+		c.ssthresh, c.lastOverload = c.limit, now
+	case climbing:
+		c.decreaseLocked(concurrencyDecrease)
 	case c.throttled:
 		// the rate's signal: hold still
 	case c.reached && c.limit < c.max:
-		if c.slowStart {
-			c.limit = min(c.max, 2*c.limit)
+		if c.slowStart && c.limit < c.ssthresh {
+			c.limit = min(c.max, 2*c.limit, c.ssthresh)
 		} else {
+			c.slowStart = false
 			c.limit++
 		}
 		c.ups++
@@ -249,17 +263,35 @@ func (c *Concurrency) adjustLocked() {
 	}
 }
 
+// decreaseLocked multiplies the limit by factor, by one at least, never
+// below 1, and ends slow start.
+func (c *Concurrency) decreaseLocked(factor float64) {
+	c.slowStart = false
+	next := min(c.limit-1, int(float64(c.limit)*factor))
+	if next = max(1, next); next < c.limit {
+		c.limit = next
+		c.downs++
+	}
+}
+
 // Recover is called when the sink comes back after an outage: the limit
 // goes back to at least its initial value, so the backlog drains at once
 // rather than after a ramp, and the round-trip history is forgotten (the
-// sink that came back may answer differently).
+// sink that came back may answer differently). After an overload (the
+// breaker tripped on timeouts or 503s, or the sink was overloaded less
+// than overloadMemory ago) the limit is not raised above what was left
+// after it, and slow start stops there: the sink that timed out would
+// otherwise be sent the same load again, and time out again.
 func (c *Concurrency) Recover() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.adaptive {
 		return
 	}
-	c.limit = max(c.limit, min(c.max, concurrencyInitial))
+	if c.lastOverload.IsZero() || c.clock.Now().Sub(c.lastOverload) >= overloadMemory {
+		c.ssthresh, c.lastOverload = c.max, time.Time{}
+	}
+	c.limit = max(c.limit, min(c.max, concurrencyInitial, c.ssthresh))
 	c.slowStart = true
 	c.nMeans, c.base = 0, 0
 	c.winStart, c.winSum, c.winN = time.Time{}, 0, 0

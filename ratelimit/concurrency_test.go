@@ -61,9 +61,13 @@ func TestConcurrencyRules(t *testing.T) {
 		{"a slightly slower round trip is noise", 32, []step{
 			{-1, rtt, Answered, 4}, {-1, rtt, Answered, 8}, {-1, 110 * time.Millisecond, Answered, 16}, {-1, rtt, Answered, 32},
 		}},
-		{"shrinks on overload, never below one", 32, []step{
-			{-1, rtt, Overloaded, 4}, {-1, rtt, Overloaded, 3}, {-1, rtt, Overloaded, 2}, {-1, rtt, Overloaded, 1},
-			{1, rtt, Overloaded, 1}, {1, rtt, Overloaded, 1},
+		{"halves on overload, never below one", 32, []step{
+			{-1, rtt, Overloaded, 4}, {-1, rtt, Overloaded, 2}, {-1, rtt, Overloaded, 1}, {-1, rtt, Overloaded, 1},
+			{1, rtt, Overloaded, 1},
+		}},
+		{"after an overload, grows by one: slow start is over", 32, []step{
+			{-1, rtt, Answered, 4}, {-1, rtt, Answered, 8}, {-1, rtt, Answered, 16},
+			{-1, rtt, Overloaded, 32}, {-1, rtt, Answered, 16}, {-1, rtt, Answered, 17}, {-1, rtt, Answered, 18},
 		}},
 		{"holds still on 429s: the rate's signal", 32, []step{
 			{-1, rtt, Answered, 4}, {-1, rtt, Throttled, 8}, {-1, rtt, Throttled, 8}, {-1, rtt, Answered, 8}, {-1, rtt, Answered, 16},
@@ -170,20 +174,50 @@ func TestConcurrencyAcquireWaitsAndHandsOver(t *testing.T) {
 	}
 }
 
-// TestConcurrencyRecover: after an outage that shrank the limit, the
-// route starts again at the initial limit at least, with a fresh base.
+// TestConcurrencyRecover: after an outage the route starts again at the
+// initial limit at least, with a fresh base and slow start; after an
+// overload (timeouts, 503) less than overloadMemory ago, no higher than the
+// overload left it, and slow start stops there.
 func TestConcurrencyRecover(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
-	c := NewConcurrency(32, true, clk)
-	for range 5 {
-		window(t, c, clk, c.Stats().Limit, time.Second, Overloaded)
+	const rtt = 100 * time.Millisecond
+	tests := []struct {
+		name string
+		// before: the windows that led to the outage
+		before []Signal
+		// gap: the time from the last window to Recover
+		gap time.Duration
+		// want: the limit after Recover, then after each of three full
+		// windows with a flat round trip
+		want [4]int
+	}{
+		{"an outage without overload: the initial limit, then doubling", []Signal{Answered, Failed, Failed}, time.Second, [4]int{4, 4, 8, 16}},
+		{"a limit above the initial one is kept", []Signal{Answered, Answered, Answered, Failed}, time.Second, [4]int{16, 16, 32, 32}},
+		{"overloaded down to 1: stays, then grows by one", []Signal{Overloaded, Overloaded, Overloaded, Overloaded}, time.Second, [4]int{1, 1, 2, 3}},
+		{"overloaded at 16: slow start up to 8, then by one", []Signal{Answered, Answered, Overloaded, Answered, Failed}, time.Second, [4]int{8, 8, 9, 10}},
+		{"an overload long ago is forgotten", []Signal{Overloaded, Overloaded, Overloaded, Overloaded}, 2 * overloadMemory, [4]int{4, 4, 8, 16}},
 	}
-	if l := c.Stats().Limit; l >= concurrencyInitial {
-		t.Fatalf("limit %d after overload, want below %d", l, concurrencyInitial)
-	}
-	c.Recover()
-	if st := c.Stats(); st.Limit != concurrencyInitial || st.RTT != 0 {
-		t.Fatalf("after Recover: %+v, want limit %d and no base", st, concurrencyInitial)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clk := newFakeClock()
+			c := NewConcurrency(32, true, clk)
+			for _, sig := range tt.before {
+				window(t, c, clk, c.Stats().Limit, rtt, sig)
+			}
+			clk.Advance(tt.gap)
+			c.Recover()
+			st := c.Stats()
+			if st.RTT != 0 {
+				t.Fatalf("after Recover: base %s, want none", st.RTT)
+			}
+			got := [4]int{st.Limit}
+			for i := 1; i < 4; i++ {
+				got[i] = window(t, c, clk, c.Stats().Limit, rtt, Answered)
+			}
+			if got != tt.want {
+				t.Fatalf("limits %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -335,6 +335,15 @@ func (s *Server) Count(topic string, partition int32, offset int64) int {
 	return s.byKey[Key{topic, strconv.Itoa(int(partition)), strconv.FormatInt(offset, 10)}]
 }
 
+// Distinct is the number of different kafka_* indexed field triples among
+// the stored events: the number of Kafka records in HEC, duplicates
+// counted once. It is cheap enough to poll.
+func (s *Server) Distinct() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byKey)
+}
+
 // Counts returns the number of stored events per kafka_* indexed fields.
 func (s *Server) Counts() map[Key]int {
 	s.mu.Lock()
