@@ -92,6 +92,11 @@ type ConcurrencyStats struct {
 	RequestEvents int `json:"request_events"`
 	// PerPartition is how many batches of one partition may be in flight.
 	PerPartition int `json:"per_partition"`
+	// Increases and Decreases count the adaptive limit's changes since
+	// start: a route whose decreases keep pace with its increases is
+	// probing a sink at its capacity.
+	Increases int64 `json:"increases"`
+	Decreases int64 `json:"decreases"`
 }
 
 // PartitionStats is one claimed partition.
@@ -155,7 +160,8 @@ func (r *route) snapshot() RouteStats {
 	}
 	cs := r.stage.Concurrency().Stats()
 	rs.Concurrency = ConcurrencyStats{Limit: cs.Limit, Max: cs.Max, InFlight: cs.InFlight, Adaptive: cs.Adaptive,
-		RTTSeconds: cs.RTT.Seconds(), RequestEvents: r.stage.RequestEvents(), PerPartition: r.cfg.InFlightPerPartition()}
+		RTTSeconds: cs.RTT.Seconds(), RequestEvents: r.stage.RequestEvents(), PerPartition: r.cfg.InFlightPerPartition(),
+		Increases: cs.Ups, Decreases: cs.Downs}
 	switch {
 	case rs.SinkState == "down":
 		if err := r.brk.LastError(); err != nil {

@@ -39,7 +39,7 @@ type Collector struct {
 	bufEvents, bufBytes, bufMaxE, bufMaxB   *prometheus.Desc
 	lagRoute, lag, logEnd, oldestPendingAge *prometheus.Desc
 
-	concLimit, concMax, inFlight, rtt, requestEvents *prometheus.Desc
+	concLimit, concMax, inFlight, rtt, requestEvents, concChanges *prometheus.Desc
 
 	volume volumeDescs
 	budget budgetDescs
@@ -80,6 +80,7 @@ func NewCollector(src Source) *Collector {
 		inFlight:         d("requests_in_flight", "Requests in flight now.", "route"),
 		rtt:              d("sink_rtt_seconds", "The sink's base round-trip time as the concurrency controller sees it; 0 before it is known.", "route"),
 		requestEvents:    d("request_max_events", "Most events one request carries now: the batch size, or less while the sink answers items 429.", "route"),
+		concChanges:      d("concurrency_adjustments_total", "Changes of the adaptive concurrency limit since start, by direction (up, down).", "route", "direction"),
 		volume:           newVolumeDescs(),
 		budget:           newBudgetDescs(),
 	}
@@ -91,7 +92,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.ready, c.joined, c.sinkUp, c.sinkDegraded, c.routeRunning, c.paused, c.info, c.mode, c.adaptive,
 		c.rate, c.configuredRate, c.bufEvents, c.bufBytes, c.bufMaxE, c.bufMaxB,
 		c.lagRoute, c.lag, c.logEnd, c.oldestPendingAge,
-		c.concLimit, c.concMax, c.inFlight, c.rtt, c.requestEvents,
+		c.concLimit, c.concMax, c.inFlight, c.rtt, c.requestEvents, c.concChanges,
 	} {
 		ch <- d
 	}
@@ -138,6 +139,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.inFlight, float64(r.Concurrency.InFlight), r.Name)
 		gauge(c.rtt, r.Concurrency.RTTSeconds, r.Name)
 		gauge(c.requestEvents, float64(r.Concurrency.RequestEvents), r.Name)
+		ch <- prometheus.MustNewConstMetric(c.concChanges, prometheus.CounterValue, float64(r.Concurrency.Increases), r.Name, "up")
+		ch <- prometheus.MustNewConstMetric(c.concChanges, prometheus.CounterValue, float64(r.Concurrency.Decreases), r.Name, "down")
 		c.volume.collect(ch, r)
 		c.budget.collect(ch, r, now)
 		for _, p := range r.Partitions {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,7 +186,8 @@ func (s *suite) intake(ctx context.Context, rcv *receiver, topic string, round i
 // consume measures (a) on topic, as the round'th measurement.
 func (s *suite) consume(ctx context.Context, topic string, partitions, round int) (Result, error) {
 	return s.memo(fmt.Sprintf("consume%d/%s/", round, topic), func() (Result, error) {
-		return s.measure(ctx, runSpec{mode: ModeConsume, topic: topic, events: int(s.topics[topic]), partitions: partitions, timeout: s.sz.childTimeout})
+		return s.measure(ctx, runSpec{mode: ModeConsume, topic: topic, events: int(s.topics[topic]), partitions: partitions, timeout: s.sz.childTimeout,
+			profile: s.profile(fmt.Sprintf("consume%d-%s", round, topic))})
 	})
 }
 
@@ -197,7 +200,7 @@ func (s *suite) es(ctx context.Context, topic string, partitions int, spec recei
 			return Result{}, err
 		}
 		res, err := s.measure(ctx, runSpec{mode: ModeES, topic: topic, events: int(s.topics[topic]), partitions: partitions,
-			recv: rcv, extra: s.sz.extra, timeout: s.sz.childTimeout})
+			recv: rcv, extra: s.sz.extra, timeout: s.sz.childTimeout, profile: s.profile("es-" + topic + "-" + spec.key())})
 		if err != nil {
 			return Result{}, err
 		}
@@ -206,6 +209,21 @@ func (s *suite) es(ctx context.Context, topic string, partitions int, spec recei
 		}
 		return res, nil
 	})
+}
+
+// profile is the CPU profile file of a scenario's child named name, ""
+// without --cpuprofile.
+func (s *suite) profile(name string) string {
+	if s.o.CPUProfileDir == "" {
+		return ""
+	}
+	name = strings.Map(func(r rune) rune {
+		if strings.ContainsRune("/ :,=", r) {
+			return '_'
+		}
+		return r
+	}, name)
+	return filepath.Join(s.o.CPUProfileDir, name+".pprof")
 }
 
 func joinNote(a, b string) string {
