@@ -12,7 +12,6 @@ import (
 
 	"github.com/siembridge/siembridge/config"
 	"github.com/siembridge/siembridge/export"
-	"github.com/siembridge/siembridge/filter"
 	"github.com/siembridge/siembridge/replay"
 )
 
@@ -42,13 +41,15 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // exportFlags are the export subcommand's flags as given.
 type exportFlags struct {
-	config, route, from, to, filter, out, format string
-	maxFileSize, rateBytes                       string
-	rate                                         float64
-	parallel                                     int
-	lateness                                     time.Duration
-	resume, allowPartial, dryRun                 bool
-	set                                          map[string]bool // flags given
+	routeFlags
+	windowFlags
+	filter, out, format          string
+	maxFileSize, rateBytes       string
+	rate                         float64
+	parallel                     int
+	lateness                     time.Duration
+	resume, allowPartial, dryRun bool
+	set                          map[string]bool // flags given
 }
 
 func parseExportFlags(args []string, stdout io.Writer) (*exportFlags, error) {
@@ -60,10 +61,8 @@ func parseExportFlags(args []string, stdout io.Writer) (*exportFlags, error) {
 			"Check it later with 'siembridge verify DIR'. No consumer group is used. The route names\n"+
 			"the topics; its sink and its routes[].filter play no part. Times: RFC 3339, \"now\", -2h.", stdout)
 	f := &exportFlags{set: map[string]bool{}}
-	fs.StringVar(&f.config, "config", "siembridge.yaml", "configuration file")
-	fs.StringVar(&f.route, "route", "", "route whose topics to export (default: the only route)")
-	fs.StringVar(&f.from, "from", "", "start of the window, inclusive (required unless --resume)")
-	fs.StringVar(&f.to, "to", "", "end of the window, exclusive (required unless --resume)")
+	f.routeFlags.define(fs, "route whose topics to export")
+	f.windowFlags.define(fs, "", "", " (required unless --resume)")
 	fs.StringVar(&f.filter, "filter", "", "export only the events this expression accepts, in the routes[].filter language (e.g. 'host.name == \"web-01\"')")
 	fs.StringVar(&f.out, "out", "", "export directory (required; created if missing)")
 	fs.StringVar(&f.format, "format", string(export.NDJSON), "file format: ndjson.gz or parquet (ECS fields as columns, the event as JSON)")
@@ -71,7 +70,7 @@ func parseExportFlags(args []string, stdout io.Writer) (*exportFlags, error) {
 	fs.Float64Var(&f.rate, "rate", -1, "events of the window read per second (before --filter); 0 = unlimited (default: the route's catch-up rate)")
 	fs.StringVar(&f.rateBytes, "rate-bytes", "", "bytes per second of the window's events read (before --filter), with a unit (10MiB); 0 = unlimited (default: the route's catch-up bytes rate)")
 	fs.IntVar(&f.parallel, "parallel", 4, "partitions read at once")
-	fs.DurationVar(&f.lateness, "lateness", replay.DefaultLateness, "how far record times may be out of order in a partition: read from --from minus this until a record stamped at or after --to plus this; 0 = none")
+	defineLateness(fs, &f.lateness)
 	fs.BoolVar(&f.resume, "resume", false, "continue the interrupted export in --out (the window, filter and format are taken from it)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print per partition the offsets, estimated events and bytes, retention gaps and the estimated duration; write nothing")
 	fs.BoolVar(&f.allowPartial, "allow-partial", false, "export what Kafka still holds when retention deleted part of the window (recorded in the manifest)")
@@ -106,11 +105,7 @@ func newExportRun(args []string, stdout io.Writer) (*exportRun, error) {
 			return nil, err
 		}
 	}
-	cfg, err := loadConfig(f.config)
-	if err != nil {
-		return nil, err
-	}
-	rc, err := pickRoute(cfg, f.route)
+	cfg, rc, err := f.load()
 	if err != nil {
 		return nil, err
 	}
@@ -132,35 +127,23 @@ func newExportRun(args []string, stdout io.Writer) (*exportRun, error) {
 		}
 		e.opts.RateBytes = float64(rb)
 	}
-	if f.lateness < 0 {
-		return nil, flagErrorf("lateness", "%s must not be negative", f.lateness)
+	if e.opts.Lateness, err = latenessOption(f.lateness); err != nil {
+		return nil, err
 	}
-	e.opts.Lateness = replayLateness(f.lateness)
 	if f.parallel < 1 {
 		return nil, flagErrorf("parallel", "%d must be at least 1", f.parallel)
 	}
-	if f.filter != "" {
-		sel, err := filter.Compile(f.filter)
-		if err != nil {
-			return nil, flagErrorf("filter", "%v", err)
-		}
-		e.opts.Filter = sel.Accepts
+	if e.opts.Filter, err = filterOption(f.filter); err != nil {
+		return nil, err
 	}
-	now := time.Now()
 	switch {
 	case f.from == "":
 		return nil, missingFlag("from", "unless --resume")
 	case f.to == "":
 		return nil, missingFlag("to", "unless --resume")
 	}
-	if e.opts.From, err = parseTime(f.from, now); err != nil {
-		return nil, flagErrorf("from", "%v", err)
-	}
-	if e.opts.To, err = parseTime(f.to, now); err != nil {
-		return nil, flagErrorf("to", "%v", err)
-	}
-	if !e.opts.From.Before(e.opts.To) {
-		return nil, flagErrorf("to", "%s is not after --from %s", fmtUTC(e.opts.To), fmtUTC(e.opts.From))
+	if e.opts.From, e.opts.To, err = f.windowFlags.parse(time.Now()); err != nil {
+		return nil, err
 	}
 	return e, nil
 }

@@ -8,6 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/siembridge/siembridge/config"
+	"github.com/siembridge/siembridge/event"
+	"github.com/siembridge/siembridge/filter"
+	"github.com/siembridge/siembridge/replay"
 )
 
 // cmdFlags is a command's flag set. Every command builds one with
@@ -145,4 +150,88 @@ func missingFlag(name, cond string) error {
 		msg += " " + cond
 	}
 	return usageError{err: errors.New(msg), help: true}
+}
+
+// routeFlags are --config and --route, the flags of a command that acts on
+// one route of a configuration file.
+type routeFlags struct {
+	config, route string
+}
+
+// define defines --config and --route on fs. does starts the help of
+// --route: what the command does with the route ("route to replay").
+func (r *routeFlags) define(fs *cmdFlags, does string) {
+	fs.StringVar(&r.config, "config", "siembridge.yaml", "configuration file")
+	fs.StringVar(&r.route, "route", "", does+" (default: the only route)")
+}
+
+// load loads the configuration --config names and picks the route --route
+// names, or the only route when --route is not given.
+func (r *routeFlags) load() (*config.Config, config.Route, error) {
+	cfg, err := loadConfig(r.config)
+	if err != nil {
+		return nil, config.Route{}, err
+	}
+	rc, err := pickRoute(cfg, r.route)
+	if err != nil {
+		return nil, config.Route{}, err
+	}
+	return cfg, rc, nil
+}
+
+// windowFlags are --from and --to: a window of Kafka record times, from
+// inclusive, to exclusive.
+type windowFlags struct {
+	from, to string
+}
+
+// define defines --from and --to on fs with these defaults; note ends the
+// help of both (" (required unless --resume)"), may be empty.
+func (w *windowFlags) define(fs *cmdFlags, from, to, note string) {
+	fs.StringVar(&w.from, "from", from, "start of the window, inclusive"+note)
+	fs.StringVar(&w.to, "to", to, "end of the window, exclusive"+note)
+}
+
+// parse reads the window, relative times counting back from now; --to
+// must be after --from.
+func (w *windowFlags) parse(now time.Time) (from, to time.Time, err error) {
+	if from, err = parseTime(w.from, now); err != nil {
+		return from, to, flagErrorf("from", "%v", err)
+	}
+	if to, err = parseTime(w.to, now); err != nil {
+		return from, to, flagErrorf("to", "%v", err)
+	}
+	if !from.Before(to) {
+		return from, to, flagErrorf("to", "%s is not after --from %s", fmtUTC(to), fmtUTC(from))
+	}
+	return from, to, nil
+}
+
+// defineLateness defines --lateness, the out-of-order bound of the
+// commands that read a window (replay, export).
+func defineLateness(fs *cmdFlags, d *time.Duration) {
+	fs.DurationVar(d, "lateness", replay.DefaultLateness, "how far record times may be out of order in a partition: read from --from minus this until a record stamped at or after --to plus this; 0 = none")
+}
+
+// latenessOption checks --lateness and maps it to the Lateness of
+// replay.Options and export.Options (see replayLateness).
+func latenessOption(d time.Duration) (time.Duration, error) {
+	if d < 0 {
+		return 0, flagErrorf("lateness", "%s must not be negative", d)
+	}
+	return replayLateness(d), nil
+}
+
+// filterOption compiles --filter, an expression in the routes[].filter
+// language, to the Filter of replay.Options and export.Options; an empty
+// expression is no filter (nil).
+func filterOption(expr string) (func(*event.Event) bool, error) {
+	if expr == "" {
+		return nil, nil
+	}
+	sel, err := filter.Compile(expr)
+	if err != nil {
+		return nil, flagErrorf("filter", "%v", err)
+	}
+	return sel.Accepts, nil
 }

@@ -18,10 +18,10 @@ func cmdPreview(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			"bridge would, without sending or committing anything: prints what each step leaves (events\n"+
 			"and bytes) and the first events as they would be sent. Times as for replay: RFC 3339,\n"+
 			"\"now\", or ago (-2h, -30m, -1d).", stdout)
-	path := fs.String("config", "siembridge.yaml", "configuration file")
-	routeName := fs.String("route", "", "route to preview (default: the only route)")
-	from := fs.String("from", "-1h", "start of the window, inclusive")
-	to := fs.String("to", "now", "end of the window, exclusive")
+	var rf routeFlags
+	rf.define(fs, "route to preview")
+	var wf windowFlags
+	wf.define(fs, "-1h", "now", "")
 	limit := fs.Int("limit", preview.DefaultLimit, "most records read, shared by the partitions")
 	show := fs.Int("show", preview.DefaultShow, "events printed as they would be sent; 0 = none")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -34,23 +34,11 @@ func cmdPreview(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *show < 0 {
 		return flagErrorf("show", "%d must not be negative", *show)
 	}
-	now := time.Now()
-	t1, err := parseTime(*from, now)
-	if err != nil {
-		return flagErrorf("from", "%v", err)
-	}
-	t2, err := parseTime(*to, now)
-	if err != nil {
-		return flagErrorf("to", "%v", err)
-	}
-	if !t1.Before(t2) {
-		return flagErrorf("to", "%s is not after --from %s", fmtUTC(t2), fmtUTC(t1))
-	}
-	cfg, err := loadConfig(*path)
+	t1, t2, err := wf.parse(time.Now())
 	if err != nil {
 		return err
 	}
-	rc, err := pickRoute(cfg, *routeName)
+	cfg, rc, err := rf.load()
 	if err != nil {
 		return err
 	}

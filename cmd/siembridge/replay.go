@@ -15,7 +15,6 @@ import (
 
 	"github.com/siembridge/siembridge/checkpoint"
 	"github.com/siembridge/siembridge/config"
-	"github.com/siembridge/siembridge/filter"
 	"github.com/siembridge/siembridge/replay"
 )
 
@@ -42,8 +41,8 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // replayFlags are the replay subcommand's flags as given.
 type replayFlags struct {
-	config, route         string
-	from, to              string
+	routeFlags
+	windowFlags
 	rate                  float64
 	index                 string
 	resume                bool
@@ -65,10 +64,8 @@ func parseReplayFlags(args []string, stdout io.Writer) (*replayFlags, error) {
 			"sink, without a consumer group: the live bridge's offsets are untouched. Times: RFC 3339\n"+
 			"(2024-05-01T13:00:00Z), \"now\", or ago: -2h, -30m, -1d, -1h30m.", stdout)
 	f := &replayFlags{}
-	fs.StringVar(&f.config, "config", "siembridge.yaml", "configuration file")
-	fs.StringVar(&f.route, "route", "", "route to replay (default: the only route)")
-	fs.StringVar(&f.from, "from", "", "start of the window, inclusive (required unless --resume)")
-	fs.StringVar(&f.to, "to", "", "end of the window, exclusive (required unless --resume)")
+	f.routeFlags.define(fs, "route to replay")
+	f.windowFlags.define(fs, "", "", " (required unless --resume)")
 	fs.Float64Var(&f.rate, "rate", -1, "events per second; 0 = unlimited (default: the route's catch-up rate)")
 	fs.StringVar(&f.rateBytes, "rate-bytes", "", "bytes per second of documents, with a unit (10MiB, 500KB); 0 = unlimited (default: the route's catch-up bytes rate, none with --rate 0)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print per partition the offsets, estimated events and bytes, retention gaps and the estimated duration; deliver nothing")
@@ -77,7 +74,7 @@ func parseReplayFlags(args []string, stdout io.Writer) (*replayFlags, error) {
 	fs.BoolVar(&f.resume, "resume", false, "continue an interrupted replay from its checkpoint")
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "checkpoint file (default .siembridge-replay-<route>-<from>-<to>.json in the working directory)")
 	fs.IntVar(&f.parallel, "parallel", 0, "partitions replayed at once (default: the route's workers)")
-	fs.DurationVar(&f.lateness, "lateness", replay.DefaultLateness, "how far record times may be out of order in a partition: read from --from minus this until a record stamped at or after --to plus this; 0 = none")
+	defineLateness(fs, &f.lateness)
 	fs.BoolVar(&f.allowPartial, "allow-partial", false, "replay what Kafka still holds when retention deleted part of the window (otherwise: exit 1 naming what is gone)")
 	if err := fs.parse(args); err != nil {
 		return nil, err
@@ -107,16 +104,13 @@ func newReplayRun(args []string, stdout io.Writer) (*replayRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := loadConfig(f.config)
+	cfg, rc, err := f.load()
 	if err != nil {
 		return nil, err
 	}
-	rc, err := pickRoute(cfg, f.route)
+	lateness, err := latenessOption(f.lateness)
 	if err != nil {
 		return nil, err
-	}
-	if f.lateness < 0 {
-		return nil, flagErrorf("lateness", "%s must not be negative", f.lateness)
 	}
 	rateBytes, err := parseRateBytes(f.rateBytes)
 	if err != nil {
@@ -124,14 +118,10 @@ func newReplayRun(args []string, stdout io.Writer) (*replayRun, error) {
 	}
 	r := &replayRun{configPath: f.config, cfg: cfg, route: rc.Name,
 		opts: replay.Options{Route: rc.Name, Rate: f.rate, Index: f.index, Checkpoint: f.checkpoint, Resume: f.resume,
-			Parallel: f.parallel, Lateness: replayLateness(f.lateness), AllowPartial: f.allowPartial, RateBytes: rateBytes},
+			Parallel: f.parallel, Lateness: lateness, AllowPartial: f.allowPartial, RateBytes: rateBytes},
 		dryRun: f.dryRun}
-	if f.filter != "" {
-		sel, err := filter.Compile(f.filter)
-		if err != nil {
-			return nil, flagErrorf("filter", "%v", err)
-		}
-		r.opts.Filter = sel.Accepts
+	if r.opts.Filter, err = filterOption(f.filter); err != nil {
+		return nil, err
 	}
 	now := time.Now()
 	switch {
@@ -184,14 +174,8 @@ func (r *replayRun) resumeWindow(f *replayFlags) error {
 // never overwritten.
 func (r *replayRun) newWindow(f *replayFlags, now time.Time) error {
 	var err error
-	if r.opts.From, err = parseTime(f.from, now); err != nil {
-		return flagErrorf("from", "%v", err)
-	}
-	if r.opts.To, err = parseTime(f.to, now); err != nil {
-		return flagErrorf("to", "%v", err)
-	}
-	if !r.opts.From.Before(r.opts.To) {
-		return flagErrorf("to", "%s is not after --from %s", fmtUTC(r.opts.To), fmtUTC(r.opts.From))
+	if r.opts.From, r.opts.To, err = f.windowFlags.parse(now); err != nil {
+		return err
 	}
 	if r.opts.Checkpoint == "" {
 		r.opts.Checkpoint = checkpoint.ReplayFileName(r.route, r.opts.From, r.opts.To)

@@ -24,8 +24,8 @@ func cmdRewind(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			"data). A partition whose group is already at or before TIME is left alone: a rewind\n"+
 			"never skips an event unless --allow-skip says so. Stop the bridge first.\n"+
 			"Times: RFC 3339, \"now\", or ago: -2h, -1d.", stdout)
-	path := fs.String("config", "siembridge.yaml", "configuration file")
-	routeName := fs.String("route", "", "route whose group to rewind (default: the only route)")
+	var rf routeFlags
+	rf.define(fs, "route whose group to rewind")
 	toFlag := fs.String("to", "", "time to rewind to (required)")
 	allowSkip := fs.Bool("allow-skip", false, "also move partitions forward to T, skipping the undelivered events before T (printed per partition)")
 	force := fs.Bool("force", false, "rewind although the group has live members (Kafka normally refuses the commit then)")
@@ -36,11 +36,7 @@ func cmdRewind(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *toFlag == "" {
 		return missingFlag("to", "")
 	}
-	cfg, err := loadConfig(*path)
-	if err != nil {
-		return err
-	}
-	rc, err := pickRoute(cfg, *routeName)
+	cfg, rc, err := rf.load()
 	if err != nil {
 		return err
 	}
