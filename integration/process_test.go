@@ -1,12 +1,9 @@
 package integration
 
 import (
-	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,58 +11,19 @@ import (
 	"github.com/siembridge/siembridge/event"
 	"github.com/siembridge/siembridge/internal/fake/esfake"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
-)
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
+	"github.com/siembridge/siembridge/internal/testbin"
 )
 
 // siembridgeBinary builds cmd/siembridge once per test run.
 func siembridgeBinary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "siembridge-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "siembridge")
-		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/siembridge").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// syncBuffer collects a process's output; it may be read while the
-// process writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	return testbin.Siembridge(t)
 }
 
 // proc is a running siembridge process.
 type proc struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testbin.Output
 	done chan struct{} // closed when the process has exited
 }
 
@@ -80,7 +38,7 @@ func startProcIn(t testing.TB, dir string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(siembridgeBinary(t), args...)
 	cmd.Dir = dir
-	out := new(syncBuffer)
+	out := new(testbin.Output)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@
 package interop
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/internal/gen"
+	"github.com/siembridge/siembridge/internal/testbin"
 )
 
 // TestMain checks for leaked goroutines; sarama's metrics registry starts
@@ -81,31 +80,10 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 // siembridgeBinary builds cmd/siembridge once per test run.
 func siembridgeBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "siembridge-interop-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "siembridge")
-		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/siembridge").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return testbin.Siembridge(t)
 }
 
 // freePort returns a loopback port that was free a moment ago, for a
@@ -156,29 +134,11 @@ func poll(timeout time.Duration, cond func() bool) bool {
 	return true
 }
 
-// syncBuffer collects a process's output; it may be read while written.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // process is a child process: siembridge or a receiver.
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testbin.Output
 	done chan struct{} // closed when it exited
 }
 
@@ -189,7 +149,7 @@ func start(t *testing.T, env []string, path string, args ...string) *process {
 	cmd := exec.Command(path, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := &process{name: filepath.Base(path), cmd: cmd, out: new(syncBuffer), done: make(chan struct{})}
+	p := &process{name: filepath.Base(path), cmd: cmd, out: new(testbin.Output), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
