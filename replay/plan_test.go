@@ -39,25 +39,8 @@ func TestEstimateDuration(t *testing.T) {
 // one a minute from base.
 func plantedCluster(t *testing.T) (*kafkatest.Cluster, time.Time) {
 	t.Helper()
-	cluster, err := kafkatest.Start(1, []string{"events"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
 	base := time.Date(2024, 5, 1, 1, 0, 0, 0, time.UTC)
-	prod, err := kafkatest.NewProducer(cluster.Brokers())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	var recs []kafkatest.Record
-	for i := range 60 {
-		recs = append(recs, kafkatest.Record{Topic: "events", Value: []byte(`{"a":1}`), Timestamp: base.Add(time.Duration(i) * time.Minute)})
-	}
-	if err := prod.Send(recs...); err != nil {
-		t.Fatal(err)
-	}
-	return cluster, base
+	return startEvents(t, 1, stamped(1, 60, base, time.Minute)), base
 }
 
 // TestPlanOffsetsAndEstimates: a partition is planned from the first

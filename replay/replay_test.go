@@ -108,17 +108,8 @@ func TestReplayBoundaries(t *testing.T) {
 }
 
 func testReplayBoundaries(t *testing.T, lateness time.Duration, want []int64, skipped, total int64) {
-	cluster, err := kafkatest.Start(2, []string{"events"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
 	base := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
-	prod, err := kafkatest.NewProducer(cluster.Brokers())
-	if err != nil {
-		t.Fatal(err)
-	}
 	var recs []kafkatest.Record
 	// Partition 0, offsets 0..6.
 	for _, ms := range []int{50, 200, 80, 300, 350, 1500, 400} {
@@ -128,10 +119,7 @@ func testReplayBoundaries(t *testing.T, lateness time.Duration, want []int64, sk
 	for _, ms := range []int{10, 20} {
 		recs = append(recs, kafkatest.Record{Topic: "events", Partition: 1, Value: []byte(`{"a":1}`), Timestamp: at(ms)})
 	}
-	if err := prod.Send(recs...); err != nil {
-		t.Fatal(err)
-	}
-	prod.Close()
+	cluster := startEvents(t, 2, recs)
 
 	cfg := replayTestConfig(t, cluster.Brokers())
 	sink := &recordingSink{}
@@ -165,34 +153,73 @@ func testReplayBoundaries(t *testing.T, lateness time.Duration, want []int64, sk
 	}
 }
 
-// TestReplayResumeSkipsDone: a resumed job starts each partition at its
-// saved watermark and does not touch finished partitions.
-// startWithRecords starts a cluster whose topic "events" holds n records
-// spread round-robin over its partitions, record i stamped base + i
-// seconds.
-func startWithRecords(t *testing.T, partitions int32, n int) (*kafkatest.Cluster, time.Time) {
+// startEvents starts a cluster whose topic "events" has the given number
+// of partitions and holds the records of batches, each batch sent in one
+// call, in order. The cluster is closed at the end of the test.
+func startEvents(t *testing.T, partitions int32, batches ...[]kafkatest.Record) *kafkatest.Cluster {
 	t.Helper()
 	cluster, err := kafkatest.Start(partitions, []string{"events"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Close)
-	base := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	prod, err := kafkatest.NewProducer(cluster.Brokers())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	var recs []kafkatest.Record
-	for i := range n {
-		recs = append(recs, kafkatest.Record{Topic: "events", Partition: int32(i) % partitions, Value: []byte(`{"a":1}`), Timestamp: base.Add(time.Duration(i) * time.Second)})
+	for _, recs := range batches {
+		if err := prod.Send(recs...); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := prod.Send(recs...); err != nil {
-		t.Fatal(err)
-	}
-	return cluster, base
+	return cluster
 }
 
+// stamped returns n records of topic "events" spread round-robin over
+// partitions, record i stamped base + i·step.
+func stamped(partitions int32, n int, base time.Time, step time.Duration) []kafkatest.Record {
+	recs := make([]kafkatest.Record, n)
+	for i := range recs {
+		recs[i] = kafkatest.Record{Topic: "events", Partition: int32(i) % partitions, Value: []byte(`{"a":1}`), Timestamp: base.Add(time.Duration(i) * step)}
+	}
+	return recs
+}
+
+// startWithRecords starts a cluster whose topic "events" holds n records
+// spread round-robin over its partitions, record i stamped base + i
+// seconds.
+func startWithRecords(t *testing.T, partitions int32, n int) (*kafkatest.Cluster, time.Time) {
+	t.Helper()
+	base := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	return startEvents(t, partitions, stamped(partitions, n, base, time.Second)), base
+}
+
+// replayWholeWindow replays [base, base + 1h) of the cluster of
+// startWithRecords(t, 1, n) into a recording sink and fails t unless the
+// run completes having delivered offsets 0..n-1 in order.
+func replayWholeWindow(t *testing.T, cluster *kafkatest.Cluster, base time.Time, n int) {
+	t.Helper()
+	sink := &recordingSink{}
+	cfg := replayTestConfig(t, cluster.Brokers())
+	res, err := Run(context.Background(), cfg, Options{
+		Route: "elastic", From: base, To: base.Add(time.Hour), Rate: 0, Sink: sink, Logger: quiet,
+		Checkpoint: filepath.Join(t.TempDir(), "cp.json"),
+	})
+	if err != nil || !res.Complete {
+		t.Fatalf("Replay: %+v, %v", res, err)
+	}
+	want := make([]int64, n)
+	for i := range want {
+		want[i] = int64(i)
+	}
+	if got := sink.offsets(); !equalInt64(got[0], want) {
+		t.Fatalf("delivered %v, want offsets 0..%d", got[0], n-1)
+	}
+}
+
+// TestReplayResumeSkipsDone: a resumed job starts each partition at its
+// saved watermark and does not touch finished partitions.
 func TestReplayResumeSkipsDone(t *testing.T) {
 	cluster, base := startWithRecords(t, 2, 20)
 	from, to := base, base.Add(time.Hour)
@@ -315,24 +342,9 @@ func TestReplayFetchErrorsAreNotIdleness(t *testing.T) {
 	lift := time.AfterFunc(5*tailCheckAfter, fault.Remove)
 	defer lift.Stop()
 
-	sink := &recordingSink{}
-	cfg := replayTestConfig(t, cluster.Brokers())
-	res, err := Run(context.Background(), cfg, Options{
-		Route: "elastic", From: base, To: base.Add(time.Hour), Rate: 0, Sink: sink, Logger: quiet,
-		Checkpoint: filepath.Join(t.TempDir(), "cp.json"),
-	})
-	if err != nil || !res.Complete {
-		t.Fatalf("Replay: %+v, %v", res, err)
-	}
+	replayWholeWindow(t, cluster, base, 20)
 	if fault.Hits() == 0 {
 		t.Fatal("no fetch failed: the test tested nothing")
-	}
-	want := make([]int64, 20)
-	for i := range want {
-		want[i] = int64(i)
-	}
-	if got := sink.offsets(); !equalInt64(got[0], want) {
-		t.Fatalf("delivered %v, want offsets 0..19", got[0])
 	}
 }
 
@@ -342,31 +354,12 @@ func TestReplayFetchErrorsAreNotIdleness(t *testing.T) {
 // and counts the 1000 others as skipped: the records stamped after To but
 // within the lateness bound do not end the partition.
 func TestReplayLateRecords(t *testing.T) {
-	cluster, err := kafkatest.Start(1, []string{"events"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
 	day := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
 	hm := func(h, m int) time.Time { return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
 	spread := func(from, to time.Time, n int) []kafkatest.Record {
-		recs := make([]kafkatest.Record, n)
-		step := to.Sub(from) / time.Duration(n)
-		for i := range recs {
-			recs[i] = kafkatest.Record{Topic: "events", Value: []byte(`{"a":1}`), Timestamp: from.Add(time.Duration(i) * step)}
-		}
-		return recs
+		return stamped(1, n, from, to.Sub(from)/time.Duration(n))
 	}
-	prod, err := kafkatest.NewProducer(cluster.Brokers())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, part := range [][]kafkatest.Record{spread(hm(1, 0), hm(1, 30), 1000), spread(hm(2, 1), hm(2, 3), 1000), spread(hm(1, 30), hm(1, 59), 1000)} {
-		if err := prod.Send(part...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	prod.Close()
+	cluster := startEvents(t, 1, spread(hm(1, 0), hm(1, 30), 1000), spread(hm(2, 1), hm(2, 3), 1000), spread(hm(1, 30), hm(1, 59), 1000))
 
 	cfg := replayTestConfig(t, cluster.Brokers())
 	cfg.Routes[0].Batch.MaxEvents = 500
@@ -423,24 +416,9 @@ func TestReplayHungFetchIsNotTheEnd(t *testing.T) {
 	lift := time.AfterFunc(3*time.Second, release)
 	defer lift.Stop()
 
-	sink := &recordingSink{}
-	cfg := replayTestConfig(t, cluster.Brokers())
-	res, err := Run(context.Background(), cfg, Options{
-		Route: "elastic", From: base, To: base.Add(time.Hour), Rate: 0, Sink: sink, Logger: quiet,
-		Checkpoint: filepath.Join(t.TempDir(), "cp.json"),
-	})
-	if err != nil || !res.Complete {
-		t.Fatalf("Replay: %+v, %v", res, err)
-	}
+	replayWholeWindow(t, cluster, base, 20)
 	if hung.Load() == 0 {
 		t.Fatal("no fetch hung: the test tested nothing")
-	}
-	want := make([]int64, 20)
-	for i := range want {
-		want[i] = int64(i)
-	}
-	if got := sink.offsets(); !equalInt64(got[0], want) {
-		t.Fatalf("delivered %v, want offsets 0..19", got[0])
 	}
 }
 
@@ -463,24 +441,7 @@ func deleteRecords(t *testing.T, cluster *kafkatest.Cluster, partition int32, of
 // T1 to the oldest record's time); AllowPartial replays the rest.
 func TestReplayRetentionGap(t *testing.T) {
 	// Records stamped base, base+1m, ... one a minute.
-	cluster, err := kafkatest.Start(1, []string{"events"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	base := time.Date(2024, 5, 1, 1, 0, 0, 0, time.UTC)
-	prod, err := kafkatest.NewProducer(cluster.Brokers())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []kafkatest.Record
-	for i := range 60 {
-		recs = append(recs, kafkatest.Record{Topic: "events", Value: []byte(`{"a":1}`), Timestamp: base.Add(time.Duration(i) * time.Minute)})
-	}
-	if err := prod.Send(recs...); err != nil {
-		t.Fatal(err)
-	}
-	prod.Close()
+	cluster, base := plantedCluster(t)
 	deleteRecords(t, cluster, 0, 20) // the oldest record left is stamped 01:20
 
 	cfg := replayTestConfig(t, cluster.Brokers())
