@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/siembridge/siembridge/kafka"
 	"slices"
 	"strings"
 	"sync"
@@ -264,5 +265,32 @@ func TestOwnCopies(t *testing.T) {
 	a := c.own([]byte("first"))
 	if cap(a) != len(a) {
 		t.Errorf("a small copy has capacity %d beyond its length %d", cap(a), len(a))
+	}
+}
+
+// TestPauseMark: a route pauses early by what its Kafka client may still
+// hand out once paused, so that the events in memory stay within
+// buffer.max_bytes, and never below half of it.
+func TestPauseMark(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		name            string
+		maxBytes, ahead int64
+		want            int64
+	}{
+		{"a quarter of the buffer ahead (the plan's request limit)", 64 * mib, 16 * mib, 48 * mib},
+		{"nothing ahead", 64 * mib, 0, 64 * mib},
+		{"a request limit above the buffer: half of it", 8 * mib, 16 * mib, 4 * mib},
+		{"more than half ahead: half of it", 32 * mib, 20 * mib, 16 * mib},
+	} {
+		if got := pauseMark(tc.maxBytes, tc.ahead); got != tc.want {
+			t.Errorf("%s: pauseMark(%d, %d) = %d, want %d", tc.name, tc.maxBytes, tc.ahead, got, tc.want)
+		}
+	}
+	// The plan the route applies: a 64 MiB buffer fetches at most 16 MiB
+	// a request, so the route pauses at 48 MiB.
+	plan := kafka.PlanFetch(64*mib, 64, 1*mib, 64*mib)
+	if got := pauseMark(64*mib, plan.Ahead()); got != 48*mib {
+		t.Errorf("64 MiB buffer over 64 partitions: pauses at %d MiB, want 48", got/mib)
 	}
 }

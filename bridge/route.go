@@ -41,9 +41,12 @@ type route struct {
 
 	// Bounded memory: events and bytes consumed but not yet released.
 	bufEvents, bufBytes atomic.Int64
-	pauseMu             sync.Mutex
-	paused              atomic.Bool
-	pauseReason         string
+	// pauseBytes is where the route pauses for bytes (see pauseMark); 0
+	// before the consumer group is configured: buffer.max_bytes.
+	pauseBytes  atomic.Int64
+	pauseMu     sync.Mutex
+	paused      atomic.Bool
+	pauseReason string
 	// flight bounds the bytes of the batches on their way to the sink
 	// over all partitions (see flightBytes): each is encoded into a
 	// request body beside its events.
@@ -274,7 +277,9 @@ func (r *route) saramaConfig() *sarama.Config {
 	} else {
 		sc.Consumer.Offsets.Initial = sarama.OffsetOldest
 	}
-	r.fetchPlan().Apply(&sc) // sarama's prefetch sized from the buffer (kafka.PlanFetch)
+	plan := r.fetchPlan() // sarama's prefetch sized from the buffer (kafka.PlanFetch)
+	plan.Apply(&sc)
+	r.pauseBytes.Store(pauseMark(int64(r.cfg.Buffer.MaxBytes), plan.Ahead()))
 	return &sc
 }
 
@@ -300,9 +305,29 @@ const EventOverhead = 192
 // pauses the partitions at the bound.
 func (r *route) addBuffer(events, bytes int64) {
 	e, b := r.bufEvents.Add(events), r.bufBytes.Add(bytes+events*EventOverhead)
-	if !r.paused.Load() && (e >= int64(r.cfg.Buffer.MaxEvents) || b >= int64(r.cfg.Buffer.MaxBytes)) {
+	if !r.paused.Load() && (e >= int64(r.cfg.Buffer.MaxEvents) || b >= r.maxBytes()) {
 		r.updatePause()
 	}
+}
+
+// pauseMark is where a route whose buffer is maxBytes pauses for bytes:
+// early by what the Kafka client may still hand out once its partitions
+// are paused (ahead: the fetch response being handed out, which pausing
+// does not take back), so that the events in memory stay within maxBytes
+// rather than overshoot it by a response. At 64 partitions that overshoot
+// was a fifth of the buffer, and the garbage collector, working under a
+// memory limit sized from the buffer, ran every few milliseconds. Never
+// below half of maxBytes.
+func pauseMark(maxBytes, ahead int64) int64 {
+	return max(maxBytes-ahead, maxBytes/2)
+}
+
+// maxBytes is the byte bound the route pauses at (see pauseMark).
+func (r *route) maxBytes() int64 {
+	if b := r.pauseBytes.Load(); b > 0 {
+		return b
+	}
+	return int64(r.cfg.Buffer.MaxBytes)
 }
 
 // releaseBuffer accounts for events that left memory (delivered,
@@ -334,7 +359,7 @@ func (r *route) updatePause() {
 	r.pauseMu.Lock()
 	defer r.pauseMu.Unlock()
 	e, b := r.bufEvents.Load(), r.bufBytes.Load()
-	maxE, maxB := int64(r.cfg.Buffer.MaxEvents), int64(r.cfg.Buffer.MaxBytes)
+	maxE, maxB := int64(r.cfg.Buffer.MaxEvents), r.maxBytes()
 	var reason string
 	switch {
 	case r.sinkDown():

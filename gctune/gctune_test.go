@@ -17,7 +17,9 @@ func TestApply(t *testing.T) {
 		{Buffer: config.Buffer{MaxBytes: 16 << 20}},
 		{Buffer: config.Buffer{MaxBytes: 32 << 20}},
 	}}
-	const limit = int64(48<<20 + 12<<20 + Headroom) // buffers, a quarter of them for bodies in flight
+	// The buffers, a quarter of them for bodies in flight and a quarter
+	// for the collector, and the headroom.
+	const limit = int64(48<<20+12<<20+12<<20) + Headroom
 	for _, tc := range []struct {
 		name, gomemlimit, gogc string
 		want                   Settings

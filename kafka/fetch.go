@@ -90,6 +90,11 @@ func clamp(v, lo, hi int64) int64 {
 	return min(max(v, lo), hi)
 }
 
+// Ahead is what the Kafka client may still hand out after the route
+// pauses its partitions: the response being handed out, at most the
+// request-level limit (sarama does not take back what it fetched).
+func (p FetchPlan) Ahead() int64 { return int64(p.requestFetch) }
+
 // Apply sets the plan in sc. Consumer.Fetch.Max stays as SaramaConfig set
 // it (0: a record larger than the fetch is fetched whole).
 func (p FetchPlan) Apply(sc *sarama.Config) {

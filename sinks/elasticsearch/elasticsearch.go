@@ -125,6 +125,7 @@ type sendBuf struct {
 	body   []byte
 	resp   []byte
 	index  []byte     // scratch for one index name
+	action []byte     // scratch for one action line (sizeBody)
 	sent   []int      // batch position of each event in body, in order
 	items  []bulkItem // parsed response items
 	reader bytes.Reader
@@ -279,7 +280,7 @@ func (s *Sink) send(ctx context.Context, batch []*event.Event) error {
 	defer s.putBuf(b)
 
 	var failed []sinks.ItemError // stays nil (no allocation) when all is well
-	b.body, b.sent = b.body[:0], b.sent[:0]
+	b.body, b.sent = s.sizeBody(b.body[:0], b, batch), b.sent[:0]
 	for i, e := range batch {
 		if len(e.Doc) > s.maxEventBytes {
 			failed = append(failed, sinks.ItemError{
@@ -367,7 +368,31 @@ func itemReason(it *bulkItem) string {
 }
 
 // appendEvent appends one action line and one source line.
-func (s *Sink) appendEvent(body []byte, b *sendBuf, e *event.Event) []byte {
+// sizeBody returns body with room for batch's request, so that it is
+// allocated once rather than grown by doubling: under a tight memory
+// limit the pool of bodies is emptied by nearly every collection, and the
+// doubling allocated twice a body's size for every request. The action
+// lines are sized from the first event's (a batch is one partition's, so
+// they differ in the offset's digits, and in the index or pipeline only
+// when a template reads document fields: then one growth may remain).
+func (s *Sink) sizeBody(body []byte, b *sendBuf, batch []*event.Event) []byte {
+	if len(batch) == 0 {
+		return body
+	}
+	b.action = s.appendAction(b.action[:0], b, batch[0])
+	need := len(batch) * (len(b.action) + 8)
+	for _, e := range batch {
+		need += len(e.Doc) + 1
+	}
+	need += need / 32
+	if cap(body) >= need {
+		return body
+	}
+	return make([]byte, 0, need)
+}
+
+// appendAction appends e's action line, newline included.
+func (s *Sink) appendAction(body []byte, b *sendBuf, e *event.Event) []byte {
 	body = append(body, s.actionPrefix...)
 	b.index = s.appendIndex(b.index[:0], e)
 	// Index names from event.IndexTemplate are already safe, but the
@@ -377,7 +402,11 @@ func (s *Sink) appendEvent(body []byte, b *sendBuf, e *event.Event) []byte {
 	body = append(body, `,"_id":`...)
 	body = appendID(body, e)
 	body, b.index = s.pipeline.appendParam(body, b.index, e)
-	body = append(body, "}}\n"...)
+	return append(body, "}}\n"...)
+}
+
+func (s *Sink) appendEvent(body []byte, b *sendBuf, e *event.Event) []byte {
+	body = s.appendAction(body, b, e)
 	start := len(body)
 	body = append(body, e.Doc...)
 	if e.Unchecked {

@@ -694,3 +694,44 @@ func TestUnfilteredResponses(t *testing.T) {
 		}
 	}
 }
+
+// TestSizeBody: the body of a request is allocated once, with room for
+// every action line and document, whatever the index name, the pipeline
+// and the document sizes; appending the batch never grows it.
+func TestSizeBody(t *testing.T) {
+	long := strings.Repeat("x", 200)
+	for _, tc := range []struct {
+		name     string
+		index    string
+		pipeline string
+		docBytes []int
+	}{
+		{"small documents", "logs-%{+yyyy.MM.dd}", "", []int{10, 20, 30}},
+		{"one large document", "logs", "", []int{1 << 16}},
+		{"a long index name and a pipeline", "logs-" + long + "-%{+yyyy.MM.dd}", "geoip-" + long, []int{5, 5, 5, 5, 5, 5, 5, 5}},
+		{"empty documents", "i", "", []int{0, 0, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := baseConfig("http://127.0.0.1:1")
+			cfg.Index, cfg.Pipeline = tc.index, tc.pipeline
+			s := newSink(t, cfg)
+			batch := make([]*event.Event, len(tc.docBytes))
+			for i, n := range tc.docBytes {
+				doc := fmt.Sprintf(`{"@timestamp":"2025-03-14T10:00:00Z","p":%q}`, strings.Repeat("a", n))
+				batch[i] = event.New("topic-"+long, 3, int64(1e12+i), day, nil, []byte(doc))
+			}
+			var b sendBuf
+			body := s.sizeBody(nil, &b, batch)
+			c := cap(body)
+			for _, e := range batch {
+				body = s.appendEvent(body, &b, e)
+			}
+			if cap(body) != c {
+				t.Errorf("the body grew from %d to %d bytes (%d used)", c, cap(body), len(body))
+			}
+			if again := s.sizeBody(body[:0], &b, batch); cap(again) != c {
+				t.Errorf("a body large enough was replaced: capacity %d, want %d", cap(again), c)
+			}
+		})
+	}
+}
