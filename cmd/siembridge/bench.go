@@ -34,6 +34,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.CPUProfileDir, "cpuprofile", "", "directory for CPU profiles of the children (base rows: consume, null, es; scenarios: consume and es by topic)")
 	scenarios := fs.String("scenarios", strings.Join(bench.AllScenarios, ","), "comma-separated scenarios to run: "+strings.Join(bench.AllScenarios, ", ")+" (or all)")
 	fs.BoolVar(&o.Quick, "quick", false, "run every scenario at a tiny size (tests the harness; the numbers mean nothing)")
+	fs.StringVar(&o.Route, "route", "", "YAML added to every scenario bridge's route, e.g. 'buffer: {max_bytes: 16MiB}' (the report's targets stay those of the defaults)")
 	out := fs.String("out", "docs/benchmarks.md", "Markdown report to write (empty: none)")
 	svg := fs.String("svg", "docs/benchmarks.svg", "SVG chart to write (empty: none)")
 	verbose := fs.Bool("v", false, "show the children's stderr")

@@ -75,6 +75,9 @@ type Options struct {
 	// Quick runs every scenario at a tiny size, for tests of the harness:
 	// its numbers mean nothing.
 	Quick bool
+	// Route is YAML added to the route of every scenario's bridge, e.g.
+	// "buffer: {max_bytes: 16MiB}", to see what a setting changes.
+	Route string
 
 	// Exe and Args start a child: Exe Args... <kind> [flags] must run
 	// Child with <kind> [flags]. Env is added to the child's environment.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -233,16 +234,27 @@ func childRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer pprof.StopCPUProfile()
+		// Next to it, what the run allocated (pprof -sample_index
+		// alloc_space), written when the run is over.
+		defer writeAllocs(*cpuprofile + ".allocs")
 	}
 	var (
 		res Result
 		err error
 	)
+	cnt := newCounter(*events, *tail)
+	if *cpuprofile != "" {
+		// What is in memory when half the events are done: the steady
+		// state (pprof -sample_index inuse_space), sampled finely enough
+		// to count per-partition structures.
+		runtime.MemProfileRate = 16 << 10
+		go cnt.heapAt(ctx, *events/2, *cpuprofile+".heap")
+	}
 	switch *mode {
 	case ModeConsume:
-		res, err = runConsume(ctx, *brokers, *topic, *group, newCounter(*events, *tail))
+		res, err = runConsume(ctx, *brokers, *topic, *group, cnt)
 	case ModeNull, ModeES:
-		res, err = runBridge(ctx, *mode, *brokers, *topic, *group, *url, extra, newCounter(*events, *tail), stderr)
+		res, err = runBridge(ctx, *mode, *brokers, *topic, *group, *url, extra, cnt, stderr)
 	default:
 		return fmt.Errorf("bench run: unknown mode %q", *mode)
 	}
@@ -250,6 +262,17 @@ func childRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return writeLine(stdout, res)
+}
+
+// writeAllocs writes the allocation profile to path; a failure costs only
+// the profile.
+func writeAllocs(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = pprof.Lookup("allocs").WriteTo(f, 0)
 }
 
 // counter records the measured window: from the first event consumed to
@@ -294,6 +317,28 @@ func (c *counter) add(events, bytes int) {
 	if n >= c.want {
 		c.once.Do(func() { close(c.done) })
 	}
+}
+
+// heapAt writes a heap profile to path once n events are done, unless ctx
+// ends first.
+func (c *counter) heapAt(ctx context.Context, n int64, path string) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for c.events.Load() < n {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = pprof.Lookup("heap").WriteTo(f, 0)
 }
 
 // result is called after done.

@@ -44,6 +44,7 @@ func newSuite(ctx context.Context, o Options) (*suite, error) {
 		o: o, sz: sizesFor(o.Quick), data: newDataset(o),
 		topics: map[string]int64{}, receivers: map[string]*receiver{}, results: map[string]Result{}, rowKeys: map[string]bool{},
 	}
+	s.sz.extra.route = joinLines(s.sz.extra.route, o.Route)
 	var broker struct{ Addr string }
 	// The broker starts with one small topic; the scenarios create theirs.
 	srv, err := o.startServer(ctx, &broker, "broker", "--partitions", "1", "--topic", "bench-warmup")
