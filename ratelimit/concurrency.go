@@ -77,9 +77,8 @@ const (
 // queue at the sink), by half in one in which the sink was overloaded
 // (timeouts, 503) — additive increase, multiplicative decrease on
 // round-trip time, as Vector's adaptive request concurrency and TCP Vegas
-// do. It never
-// goes above its maximum (routes[].workers) or below 1. With adaptive off
-// it is a plain semaphore of the maximum.
+// do. It never goes above its maximum (routes[].workers) or below 1. With
+// adaptive off it is a plain semaphore of the maximum.
 //
 // It and the Limiter's adaptive rate do not fight: 429s are the rate's
 // signal (the concurrency holds still), round-trip time and overload are

@@ -367,7 +367,6 @@ func itemReason(it *bulkItem) string {
 	return text.Truncate(string(it.errType)+": "+reason, maxReason)
 }
 
-// appendEvent appends one action line and one source line.
 // sizeBody returns body with room for batch's request, so that it is
 // allocated once rather than grown by doubling: under a tight memory
 // limit the pool of bodies is emptied by nearly every collection, and the
@@ -405,6 +404,7 @@ func (s *Sink) appendAction(body []byte, b *sendBuf, e *event.Event) []byte {
 	return append(body, "}}\n"...)
 }
 
+// appendEvent appends one action line and one source line.
 func (s *Sink) appendEvent(body []byte, b *sendBuf, e *event.Event) []byte {
 	body = s.appendAction(body, b, e)
 	start := len(body)
