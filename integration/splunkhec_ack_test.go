@@ -1,16 +1,15 @@
 package integration
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/internal/fake/hecfake"
+	"github.com/siembridge/siembridge/internal/testbin"
 )
 
 // TestSplunkHECAckRefused runs a HEC route with indexer acknowledgement
@@ -36,7 +35,7 @@ func TestSplunkHECAckRefused(t *testing.T) {
 	hec.RefuseAck(http.StatusBadRequest)
 	produceSeq(t, cluster.Brokers(), topic, partitions, 1, n, nil)
 
-	var logs hecLogBuffer
+	var logs testbin.Output // the bridge's log, read while written
 	// A request timeout far above what a loaded machine takes: a timed-out
 	// request that HEC took anyway is a duplicate too (at-least-once), but
 	// not the one this test counts.
@@ -97,22 +96,4 @@ func TestSplunkHECAckRefused(t *testing.T) {
 	if t.Failed() {
 		t.Logf("bridge log:\n%s", logs.String())
 	}
-}
-
-// hecLogBuffer collects the bridge's log; it may be read while written.
-type hecLogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *hecLogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *hecLogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
