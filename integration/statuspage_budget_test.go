@@ -1,9 +1,6 @@
 package integration
 
 import (
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +8,6 @@ import (
 	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/budget"
 	"github.com/siembridge/siembridge/metrics"
-	"github.com/siembridge/siembridge/web"
 )
 
 // TestStatusPageBudget: a route with a spent budget and deferred events
@@ -28,21 +24,7 @@ func TestStatusPageBudget(t *testing.T) {
 		}}},
 		{RouteStats: bridge.RouteStats{Name: "free", SinkState: "up", Mode: "live", Joined: true}},
 	}}
-	body, err := json.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /{$}", web.Handler())
-	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-	})
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) { http.NotFound(w, nil) })
-	ts := httptest.NewServer(mux)
-	defer ts.Close()
-
-	dom := chromium(t, ts.URL+"/", "--dump-dom")
+	dom := staticStatusDOM(t, st)
 	capped := routeSection(t, dom, "capped")
 	if row, _ := domElement(capped, "data-field", "budget_row"); strings.Contains(row, "hidden") {
 		t.Errorf("the budget row of a route with a budget is hidden: %q", row)

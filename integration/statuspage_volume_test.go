@@ -26,21 +26,7 @@ func TestStatusPageVolume(t *testing.T) {
 		}}},
 		{RouteStats: bridge.RouteStats{Name: "plain", SinkState: "up", Mode: "live", Joined: true}},
 	}}
-	body, err := json.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /{$}", web.Handler())
-	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-	})
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) { http.NotFound(w, nil) })
-	ts := httptest.NewServer(mux)
-	defer ts.Close()
-
-	dom := chromium(t, ts.URL+"/", "--dump-dom")
+	dom := staticStatusDOM(t, st)
 	trimmed := routeSection(t, dom, "trimmed")
 	if v := fieldValue(t, trimmed, "saved_bytes"); v != "7340032" {
 		t.Errorf("saved_bytes value %q, want 7340032", v)
@@ -54,6 +40,26 @@ func TestStatusPageVolume(t *testing.T) {
 	if tag, _ := domElement(plain, "data-field", "saved_bytes"); !strings.Contains(plain, tag+"—<") {
 		t.Errorf("a route without volume settings shows savings:\n%s", around(plain, "Saved", 600))
 	}
+}
+
+// staticStatusDOM serves the status page beside an API that answers st
+// (and 404 for the rest), loads the page in chromium and returns its DOM.
+func staticStatusDOM(t *testing.T, st metrics.Status) string {
+	t.Helper()
+	body, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", web.Handler())
+	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	})
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) { http.NotFound(w, nil) })
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	return chromium(t, ts.URL+"/", "--dump-dom")
 }
 
 // around is the text of s from marker on, at most n bytes.
