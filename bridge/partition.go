@@ -3,6 +3,7 @@ package bridge
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -281,7 +282,7 @@ func (c *claimRun) land(f *flight) {
 	for n < len(c.flying) && c.flying[n].done {
 		n++
 	}
-	c.flying = c.flying[n:]
+	c.flying = slices.Delete(c.flying, 0, n)
 	if len(c.flying) == 0 {
 		p.oldest.Store(0)
 	} else {
@@ -289,6 +290,12 @@ func (c *claimRun) land(f *flight) {
 	}
 	c.tracker.ReleaseRange(b.Events[0].Offset, b.Events[len(b.Events)-1].Offset)
 	c.remember(f)
+	// A finished flight may wait in flying behind an earlier one; it lets
+	// go of its events now, as the buffer does below. flying is shifted
+	// down, not resliced: the array's old slots would keep finished
+	// flights, and with them their events and copy blocks, in memory
+	// beyond what the buffer counts.
+	f.b = nil
 	next := p.deferral.Cap(c.tracker.Committable())
 	p.deferral.Forget(next)
 	p.next.Store(next)

@@ -31,7 +31,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.Size, "size", 700, "approximate event size in bytes (generated events average ~700; larger pads them)")
 	fs.IntVar(&o.Conns, "conns", 4, "connections of the _bulk load client of (r)")
 	fs.IntVar(&o.Rounds, "rounds", 1, "repeat the base rows; report each configuration's median round")
-	fs.StringVar(&o.CPUProfileDir, "cpuprofile", "", "directory for CPU profiles of the children (base rows: consume, null, es; scenarios: consume and es by topic)")
+	fs.StringVar(&o.CPUProfileDir, "cpuprofile", "", "directory for CPU profiles of the children (base rows: consume, null, es; scenarios: consume and es by topic; the receiver during each es run)")
 	scenarios := fs.String("scenarios", strings.Join(bench.AllScenarios, ","), "comma-separated scenarios to run: "+strings.Join(bench.AllScenarios, ", ")+" (or all)")
 	fs.BoolVar(&o.Quick, "quick", false, "run every scenario at a tiny size (tests the harness; the numbers mean nothing)")
 	fs.StringVar(&o.Route, "route", "", "YAML added to every scenario bridge's route, e.g. 'buffer: {max_bytes: 16MiB}' (the report's targets stay those of the defaults)")

@@ -438,7 +438,15 @@ func (s *suite) measure(ctx context.Context, spec runSpec) (Result, error) {
 	if bBefore, err = s.broker.usage(); err != nil {
 		return Result{}, err
 	}
+	if spec.recv != nil && spec.profile != "" {
+		if err := spec.recv.command(ctx, "/cpuprofile?path="+neturl.QueryEscape(spec.profile+".receiver")); err != nil {
+			return Result{}, err
+		}
+	}
 	res, err := s.o.runChild(ctx, spec, s.brokerAddr)
+	if spec.recv != nil && spec.profile != "" {
+		err = errors.Join(err, spec.recv.command(ctx, "/cpuprofile?path="))
+	}
 	if err != nil {
 		return Result{}, err
 	}

@@ -173,6 +173,7 @@ func childReceiver(ctx context.Context, args []string, stdin io.Reader, stdout, 
 			writeJSONResponse(w, receiverStats{bulkrecv.ModelStats{Requests: st.Requests, Items: st.Items, Bytes: st.Bytes}, getUsage()})
 		})
 	}
+	control.HandleFunc("POST /cpuprofile", serveCPUProfile)
 	cln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -185,6 +186,28 @@ func childReceiver(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	}
 	waitStdin(ctx, stdin, io.Discard)
 	return nil
+}
+
+// serveCPUProfile starts a CPU profile of the receiver into the file the
+// query's path names, or stops the one running when path is empty.
+func serveCPUProfile(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Query().Get("path")
+	if path == "" {
+		pprof.StopCPUProfile()
+		writeJSONResponse(w, struct{}{})
+		return
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		if err = pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSONResponse(w, struct{}{})
 }
 
 func writeJSONResponse(w http.ResponseWriter, v any) {
