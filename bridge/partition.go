@@ -28,6 +28,10 @@ type handler struct {
 func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	h.r.joined.Store(true)
 	h.r.log.Info("joined group", "group", h.r.groupID(), "generation", sess.GenerationID(), "claims", sess.Claims())
+	if e, b := h.r.batchLimits(claimedPartitions(sess)); e < h.r.cfg.Batch.MaxEvents || b < int(h.r.cfg.Batch.MaxBytes) {
+		h.r.log.Info("batches cut smaller than configured: two must fit in each partition's share of the buffer",
+			"max_events", e, "max_bytes", b, "partitions", claimedPartitions(sess))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stopTick, h.tickDone = cancel, make(chan struct{})
 	go func() {
@@ -44,6 +48,15 @@ func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 		}
 	}()
 	return nil
+}
+
+// claimedPartitions counts the partitions sess claimed.
+func claimedPartitions(sess sarama.ConsumerGroupSession) int {
+	n := 0
+	for _, ps := range sess.Claims() {
+		n += len(ps)
+	}
+	return n
 }
 
 // Cleanup runs after every ConsumeClaim of the session returned: it commits
@@ -124,7 +137,7 @@ const (
 func (h *handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	r := h.r
 	c := &claimRun{r: r, sess: sess, p: r.partition(claim.Topic(), claim.Partition()),
-		batcher: deliver.NewBatcher(r.cfg.Batch.MaxEvents, int(r.cfg.Batch.MaxBytes)),
+		batcher: deliver.NewBatcher(r.batchLimits(claimedPartitions(sess))),
 		batches: make(chan *deliver.Batch, queuedBatches), timer: time.NewTimer(time.Hour)}
 	c.timer.Stop()
 	defer c.timer.Stop()

@@ -359,3 +359,79 @@ func TestDeliveredEventsLetGo(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchLimits: a batch is at most half of a partition's share of the
+// buffer (by events, and by bytes of the mark the route pauses at, each
+// event counting at least its overhead), and never more than
+// batch.max_events and batch.max_bytes.
+func TestBatchLimits(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		name                  string
+		claimed               int
+		bufEvents             int
+		pause                 int64 // the route's pause mark, bytes
+		batchEvents           int
+		batchBytes            int64
+		wantEvents, wantBytes int
+	}{
+		{"defaults, 4 partitions: the batch settings", 4, 100000, 56 * mib, 1000, 5 * mib, 1000, 5 * mib},
+		{"defaults, 16 partitions: the events of the batch settings", 16, 100000, 56 * mib, 1000, 5 * mib, 1000, 56 * mib / 32},
+		{"defaults, 64 partitions: half a share of the bytes", 64, 100000, 56 * mib, 1000, 5 * mib, 781, 56 * mib / 128},
+		{"events bind first", 8, 4000, 56 * mib, 1000, 5 * mib, 250, 56 * mib / 16},
+		{"no partition claimed counts as one", 0, 100000, 4 * mib, 1000, 5 * mib, 1000, 2 * mib},
+		{"a share below one event: one event", 1000, 1000, 1 * mib, 1000, 5 * mib, 1, 1 * mib / 2000},
+		{"small events: as many as their overhead fits", 16, 100000, 256 << 10, 1000, 5 * mib, 42, 8 << 10},
+		{"a tiny buffer: at least a byte", 4, 1, 4, 1, 1 * mib, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &route{cfg: config.Route{
+				Batch:  config.Batch{MaxEvents: tc.batchEvents, MaxBytes: config.ByteSize(tc.batchBytes)},
+				Buffer: config.Buffer{MaxEvents: tc.bufEvents, MaxBytes: config.ByteSize(tc.pause)},
+			}}
+			r.pauseBytes.Store(tc.pause)
+			events, bytes := r.batchLimits(tc.claimed)
+			if events != tc.wantEvents || bytes != tc.wantBytes {
+				t.Errorf("batchLimits(%d) = %d events, %d bytes; want %d, %d", tc.claimed, events, bytes, tc.wantEvents, tc.wantBytes)
+			}
+		})
+	}
+}
+
+// TestManyPartitionsSmallBuffer: with more partitions than the buffer
+// holds full batches of, batches are cut to fit, and the events flow
+// without waiting for batch.max_wait (set far beyond the test's wait).
+// Cut at batch.max_events, no batch would fill: nothing would be sent for
+// a minute.
+func TestManyPartitionsSmallBuffer(t *testing.T) {
+	const partitions, perPartition = 16, 300
+	cluster, err := kafkatest.Start(partitions, []string{"events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	produce(t, cluster.Brokers(), partitions, perPartition)
+	// Events of ~60 bytes + 192 of overhead: a 512 KiB buffer holds about
+	// 2000 events, 130 a partition — a batch of 1000 would never fill.
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+kafka:
+  brokers: [%q]
+routes:
+  - name: r
+    topics: [events]
+    sink: {type: null}
+    batch: {max_events: 1000, max_bytes: 256KiB, max_wait: 1m}
+    buffer: {max_events: 100000, max_bytes: 512KiB}
+    commit_interval: 100ms
+shutdown_timeout: 5s
+`, cluster.Brokers()[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := newSlowSink(time.Millisecond, time.Millisecond)
+	_, stop := startLifecycleBridge(t, cfg, sink)
+	defer stop()
+	// The last partial batch of each partition waits for max_wait; all
+	// the others go at once.
+	waitUntil(t, 30*time.Second, "nine in ten events delivered before batch.max_wait", func() bool { return sink.count() >= partitions*perPartition*9/10 })
+}

@@ -322,6 +322,30 @@ func pauseMark(maxBytes, ahead int64) int64 {
 	return max(maxBytes-ahead, maxBytes/2)
 }
 
+// batchesPerShare is how many batches fit in a partition's share of the
+// buffer at least (see batchLimits).
+const batchesPerShare = 2
+
+// batchLimits are the events and bytes of one batch of a route that
+// claimed partitions: batch.max_events and batch.max_bytes, but no more
+// than a batchesPerShare'th of a partition's share of the buffer. A batch
+// is sent when it is full, and the buffer pauses the partitions when it
+// is; with many partitions and batches larger than their shares (64
+// partitions, 1000 events of 700 bytes each), the partitions filled the
+// buffer with batches none of which was full, and the sink waited for
+// batch.max_wait.
+//
+// The batch's bytes are its documents', while the buffer also counts
+// EventOverhead for each event: the events are capped at what their
+// overhead alone lets into the bytes, so that small events do not make a
+// batch larger than its share.
+func (r *route) batchLimits(claimed int) (events, bytes int) {
+	d := int64(batchesPerShare * max(1, claimed))
+	share := r.maxBytes() / d
+	e := min(int64(r.cfg.Batch.MaxEvents), int64(r.cfg.Buffer.MaxEvents)/d, share/EventOverhead)
+	return int(max(1, e)), int(max(1, min(int64(r.cfg.Batch.MaxBytes), share)))
+}
+
 // maxBytes is the byte bound the route pauses at (see pauseMark).
 func (r *route) maxBytes() int64 {
 	if b := r.pauseBytes.Load(); b > 0 {
