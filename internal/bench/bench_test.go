@@ -281,3 +281,37 @@ func TestFilterPathIsTheSinks(t *testing.T) {
 		t.Fatalf("the load generator asks for filter_path %q, the sink for %q", esFilterPath, elasticsearch.FilterPath)
 	}
 }
+
+// TestBestES: a bridge row takes the faster of its two runs, as its
+// bounds take the better of theirs, and says both; with Quick, one run.
+func TestBestES(t *testing.T) {
+	spec := immediateReceiver
+	for _, tc := range []struct {
+		name        string
+		quick       bool
+		first, then float64 // seconds for 1000 events
+		want        float64 // events/s
+		note        bool
+	}{
+		{"second faster", false, 2, 1, 1000, true},
+		{"first faster", false, 1, 4, 1000, true},
+		{"quick: the first only", true, 2, 1, 500, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &suite{o: Options{Quick: tc.quick}, results: map[string]Result{
+				"es/t/" + spec.key():  {Events: 1000, Seconds: tc.first},
+				"es2/t/" + spec.key(): {Events: 1000, Seconds: tc.then},
+			}}
+			got, err := s.bestES(context.Background(), "t", 4, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Rate() != tc.want {
+				t.Errorf("rate %g, want %g", got.Rate(), tc.want)
+			}
+			if has := strings.Contains(got.Note, "the better taken"); has != tc.note {
+				t.Errorf("note %q: names both runs = %v, want %v", got.Note, has, tc.note)
+			}
+		})
+	}
+}

@@ -298,12 +298,13 @@ func scenarioSections(sz sizes, o Options) []scenarioSection {
 			"in bodies of %d unique `_id`s (the sink's default batch) over %d connections. Consuming and\n"+
 			"receiving share the cores, so H is the rate if the bridge cost nothing of its own. a and r are each measured\n"+
 			"just before and just after the bridge, and the larger is taken: other work on the machine can only push a\n"+
-			"measurement below the ceiling.\n\n",
+			"measurement below the ceiling. For the same reason the bridge runs twice, and the faster run is the row's\n"+
+			"(its note gives both).\n\n",
 			TargetImmediate, groupDigits(float64(sz.events)), groupDigits(float64(sz.intakeEvents)), o.BulkEvents, o.Conns)},
 		{ScenarioRTT, fmt.Sprintf("### rtt: %s round trip (target ≥ %.2f of the rate at once)\n\n"+
 			"The same 4-partition topic into the Model answering %s after each request, default settings. The bound is\n"+
 			"the rate into the Model answering at once, the immediate row of the same run. A round trip costs the\n"+
-			"bridge no CPU, so the ratio shows how much the pipeline waits.\n\n", sz.rtt, TargetRTT, sz.rtt)},
+			"bridge no CPU, so the ratio shows how much the pipeline waits. Both rates are the faster of two runs.\n\n", sz.rtt, TargetRTT, sz.rtt)},
 		{ScenarioCapacity, fmt.Sprintf("### capacity: a SIEM at its capacity (targets delivered ≥ %.2f of capacity, 429s ≤ %.2f of delivered)\n\n"+
 			"The Model takes %s documents a second from a token bucket holding one burst (%s documents, full at\n"+
 			"the start); items above it are answered 429 es_rejected_execution_exception inside a 200 response with\n"+

@@ -194,13 +194,43 @@ func (s *suite) consume(ctx context.Context, topic string, partitions, round int
 // es measures the bridge from topic into the receiver of spec, with the
 // scenarios' extra settings.
 func (s *suite) es(ctx context.Context, topic string, partitions int, spec receiverSpec) (Result, error) {
-	return s.memo("es/"+topic+"/"+spec.key(), func() (Result, error) {
+	return s.esRound(ctx, topic, partitions, spec, 1)
+}
+
+// bestES is es measured twice (once with Quick), the faster run taken,
+// with both rates in its note: the bounds it is compared with are the
+// better of two measurements too, and work the machine runs besides can
+// only make a measurement lower. One run against the better of two
+// understated the ratio.
+func (s *suite) bestES(ctx context.Context, topic string, partitions int, spec receiverSpec) (Result, error) {
+	r1, err := s.esRound(ctx, topic, partitions, spec, 1)
+	if err != nil || s.o.Quick {
+		return r1, err
+	}
+	r2, err := s.esRound(ctx, topic, partitions, spec, 2)
+	if err != nil {
+		return Result{}, err
+	}
+	best := r1
+	if r2.Rate() > r1.Rate() {
+		best = r2
+	}
+	best.Note = joinNote(fmt.Sprintf("bridge runs %s and %s events/s, the better taken", groupDigits(r1.Rate()), groupDigits(r2.Rate())), best.Note)
+	return best, nil
+}
+
+func (s *suite) esRound(ctx context.Context, topic string, partitions int, spec receiverSpec, round int) (Result, error) {
+	key, profile := "es/"+topic+"/"+spec.key(), "es-"+topic+"-"+spec.key()
+	if round > 1 {
+		key, profile = fmt.Sprintf("es%d/%s/%s", round, topic, spec.key()), fmt.Sprintf("es%d-%s-%s", round, topic, spec.key())
+	}
+	return s.memo(key, func() (Result, error) {
 		rcv, err := s.receiverFor(ctx, spec)
 		if err != nil {
 			return Result{}, err
 		}
 		res, err := s.measure(ctx, runSpec{mode: ModeES, topic: topic, events: int(s.topics[topic]), partitions: partitions,
-			recv: rcv, extra: s.sz.extra, timeout: s.sz.childTimeout, profile: s.profile("es-" + topic + "-" + spec.key())})
+			recv: rcv, extra: s.sz.extra, timeout: s.sz.childTimeout, profile: s.profile(profile)})
 		if err != nil {
 			return Result{}, err
 		}
@@ -257,7 +287,7 @@ func (s *suite) immediate(ctx context.Context, scenario string, partitions ...in
 		if err != nil {
 			return err
 		}
-		c, err := s.es(ctx, topic, p, immediateReceiver)
+		c, err := s.bestES(ctx, topic, p, immediateReceiver)
 		if err != nil {
 			return err
 		}
@@ -301,11 +331,11 @@ func (s *suite) rttScenario(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	now, err := s.es(ctx, topic, p, immediateReceiver)
+	now, err := s.bestES(ctx, topic, p, immediateReceiver)
 	if err != nil {
 		return err
 	}
-	far, err := s.es(ctx, topic, p, s.farReceiver())
+	far, err := s.bestES(ctx, topic, p, s.farReceiver())
 	if err != nil {
 		return err
 	}
