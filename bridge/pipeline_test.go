@@ -207,21 +207,7 @@ func TestInFlightBytesBound(t *testing.T) {
 	prod.Close()
 	// Batches of 16 KiB (16 events); a buffer of 128 KiB lets 32 KiB —
 	// two batches — be in flight, where the pipelines would take 8.
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
-kafka:
-  brokers: [%q]
-routes:
-  - name: r
-    topics: [events]
-    sink: {type: null}
-    batch: {max_events: 50, max_bytes: 16KiB, max_wait: 20ms}
-    buffer: {max_events: 20000, max_bytes: 128KiB}
-    commit_interval: 100ms
-shutdown_timeout: 5s
-`, cluster.Brokers()[0])))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := bufferConfig(t, cluster.Brokers(), "{max_events: 50, max_bytes: 16KiB, max_wait: 20ms}", "{max_events: 20000, max_bytes: 128KiB}")
 	sink := newSlowSink(20*time.Millisecond, 20*time.Millisecond)
 	_, stop := startLifecycleBridge(t, cfg, sink)
 	defer stop()
@@ -413,6 +399,19 @@ func TestManyPartitionsSmallBuffer(t *testing.T) {
 	produce(t, cluster.Brokers(), partitions, perPartition)
 	// Events of ~60 bytes + 192 of overhead: a 512 KiB buffer holds about
 	// 2000 events, 130 a partition — a batch of 1000 would never fill.
+	cfg := bufferConfig(t, cluster.Brokers(), "{max_events: 1000, max_bytes: 256KiB, max_wait: 1m}", "{max_events: 100000, max_bytes: 512KiB}")
+	sink := newSlowSink(time.Millisecond, time.Millisecond)
+	_, stop := startLifecycleBridge(t, cfg, sink)
+	defer stop()
+	// The last partial batch of each partition waits for max_wait; all
+	// the others go at once.
+	waitUntil(t, 30*time.Second, "nine in ten events delivered before batch.max_wait", func() bool { return sink.count() >= partitions*perPartition*9/10 })
+}
+
+// bufferConfig is a route of "events" into the null sink with the given
+// batch and buffer settings (YAML flow mappings).
+func bufferConfig(t *testing.T, brokers []string, batch, buffer string) *config.Config {
+	t.Helper()
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`
 kafka:
   brokers: [%q]
@@ -420,18 +419,13 @@ routes:
   - name: r
     topics: [events]
     sink: {type: null}
-    batch: {max_events: 1000, max_bytes: 256KiB, max_wait: 1m}
-    buffer: {max_events: 100000, max_bytes: 512KiB}
+    batch: %s
+    buffer: %s
     commit_interval: 100ms
 shutdown_timeout: 5s
-`, cluster.Brokers()[0])))
+`, brokers[0], batch, buffer)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := newSlowSink(time.Millisecond, time.Millisecond)
-	_, stop := startLifecycleBridge(t, cfg, sink)
-	defer stop()
-	// The last partial batch of each partition waits for max_wait; all
-	// the others go at once.
-	waitUntil(t, 30*time.Second, "nine in ten events delivered before batch.max_wait", func() bool { return sink.count() >= partitions*perPartition*9/10 })
+	return cfg
 }
