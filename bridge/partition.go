@@ -3,6 +3,7 @@ package bridge
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -28,9 +29,17 @@ type handler struct {
 func (h *handler) Setup(sess sarama.ConsumerGroupSession) error {
 	h.r.joined.Store(true)
 	h.r.log.Info("joined group", "group", h.r.groupID(), "generation", sess.GenerationID(), "claims", sess.Claims())
-	if e, b := h.r.batchLimits(claimedPartitions(sess)); e < h.r.cfg.Batch.MaxEvents || b < int(h.r.cfg.Batch.MaxBytes) {
-		h.r.log.Info("batches cut smaller than configured: two must fit in each partition's share of the buffer",
-			"max_events", e, "max_bytes", b, "partitions", claimedPartitions(sess))
+	// Bytes below batch.max_bytes are the rule from a few partitions on
+	// and bind only for large events: said at debug level; fewer events
+	// than batch.max_events at info.
+	n := claimedPartitions(sess)
+	if e, b := h.r.batchLimits(n); e < h.r.cfg.Batch.MaxEvents || b < int(h.r.cfg.Batch.MaxBytes) {
+		level := slog.LevelDebug
+		if e < h.r.cfg.Batch.MaxEvents {
+			level = slog.LevelInfo
+		}
+		h.r.log.Log(context.Background(), level, "batches cut smaller than configured: two must fit in each partition's share of the buffer",
+			"max_events", e, "max_bytes", b, "partitions", n)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stopTick, h.tickDone = cancel, make(chan struct{})
