@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,14 +13,45 @@ import (
 	"testing"
 	"time"
 
+	"github.com/siembridge/siembridge/bridge"
 	"github.com/siembridge/siembridge/internal/fake/esfake"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 	"github.com/siembridge/siembridge/internal/gen"
 )
 
+// sendSeconds counts, per second since start, the events of the requests
+// the bridge sent in it (when each request went out).
+type sendSeconds struct {
+	bridge.NopHooks
+	start time.Time
+	mu    sync.Mutex
+	count []int
+}
+
+func (h *sendSeconds) OnRequest(_ string, events, _ int, latency time.Duration, _ error) {
+	sec := max(0, int(time.Since(h.start.Add(latency))/time.Second))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for len(h.count) <= sec {
+		h.count = append(h.count, 0)
+	}
+	h.count[sec] += events
+}
+
+func (h *sendSeconds) seconds() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.count)
+}
+
 // TestRateLimitAccuracy: limit 2000 events/s with 30000 events waiting. No
-// whole second at the sink exceeds limit + burst, and the mean over the
-// run is within 5 % of the limit.
+// whole second of sending exceeds limit + burst, and the mean at the sink
+// over the run is within 5 % of the limit. The seconds are counted when
+// the bridge sent each request: the sink counts when it gets to one, and
+// on 2 busy cores under -race it once got to two seconds' requests in one
+// (1237, 2263, 4396, 1497 events: 7896 over seconds 6–8, within the
+// bucket's 2000 × 3 + 500 only when seconds 3–5, which it had been slow
+// in, are counted too).
 func TestRateLimitAccuracy(t *testing.T) {
 	const (
 		topic = "events"
@@ -31,16 +63,19 @@ func TestRateLimitAccuracy(t *testing.T) {
 	es := startES(t, esfake.Options{})
 	produceSeq(t, cluster.Brokers(), topic, 3, 1, n, nil)
 	cfg := parseConfig(t, routeYAML(cluster.Brokers(), topic, es.URL(), "events-dlq", fmt.Sprintf(`    rate: {events_per_second: %d}`, limit)))
-	b, stop := runBridge(t, cfg)
+	sent := &sendSeconds{start: time.Now()}
+	b, stop := runBridge(t, cfg, bridge.WithHooks(sent))
 	waitFor(t, 60*time.Second, "all events delivered", func() bool { return b.Stats().Routes[0].Delivered >= n })
 	stop()
 
+	for i, c := range sent.seconds() {
+		if c > limit+burst {
+			t.Errorf("second %d: %d events sent, limit + burst is %d (per second: %v)", i, c, limit+burst, sent.seconds())
+		}
+	}
 	hist := es.PerSecond()
 	first, last := -1, -1
 	for i, c := range hist {
-		if c > limit+burst {
-			t.Errorf("second %d: %d events at the sink, limit + burst is %d", i, c, limit+burst)
-		}
 		if c > 0 {
 			if first < 0 {
 				first = i
@@ -61,7 +96,7 @@ func TestRateLimitAccuracy(t *testing.T) {
 	if math.Abs(mean-limit)/limit > 0.05 {
 		t.Errorf("mean %.0f events/s over %d whole seconds, want %d ± 5%% (per second: %v)", mean, secs, limit, hist[first:last+1])
 	}
-	t.Logf("mean %.0f events/s over %d whole seconds; per second %v", mean, secs, hist[first:last+1])
+	t.Logf("mean %.0f events/s over %d whole seconds; per second %v at the sink, %v sent", mean, secs, hist[first:last+1], sent.seconds())
 }
 
 // TestOutageAndCatchUp: while a producer writes r events/s, the sink
