@@ -438,13 +438,16 @@ func (s *suite) measure(ctx context.Context, spec runSpec) (Result, error) {
 	if bBefore, err = s.broker.usage(); err != nil {
 		return Result{}, err
 	}
-	if spec.recv != nil && spec.profile != "" {
+	// The receiver works only in the Elasticsearch runs; the others pass
+	// it for its totals.
+	profileReceiver := spec.recv != nil && spec.profile != "" && spec.mode == ModeES
+	if profileReceiver {
 		if err := spec.recv.command(ctx, "/cpuprofile?path="+neturl.QueryEscape(spec.profile+".receiver")); err != nil {
 			return Result{}, err
 		}
 	}
 	res, err := s.o.runChild(ctx, spec, s.brokerAddr)
-	if spec.recv != nil && spec.profile != "" {
+	if profileReceiver {
 		err = errors.Join(err, spec.recv.command(ctx, "/cpuprofile?path="))
 	}
 	if err != nil {
