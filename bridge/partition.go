@@ -304,6 +304,9 @@ func (c *claimRun) land(f *flight) {
 	for n < len(c.flying) && c.flying[n].done {
 		n++
 	}
+	// Shifted down, not resliced: the array's old slots would keep
+	// finished flights, their events and copy blocks, in memory beyond
+	// what the buffer counts.
 	c.flying = slices.Delete(c.flying, 0, n)
 	if len(c.flying) == 0 {
 		p.oldest.Store(0)
@@ -313,10 +316,7 @@ func (c *claimRun) land(f *flight) {
 	c.tracker.ReleaseRange(b.Events[0].Offset, b.Events[len(b.Events)-1].Offset)
 	c.remember(f)
 	// A finished flight may wait in flying behind an earlier one; it lets
-	// go of its events now, as the buffer does below. flying is shifted
-	// down, not resliced: the array's old slots would keep finished
-	// flights, and with them their events and copy blocks, in memory
-	// beyond what the buffer counts.
+	// go of its events now, as the buffer does below.
 	f.b = nil
 	next := p.deferral.Cap(c.tracker.Committable())
 	p.deferral.Forget(next)
