@@ -200,3 +200,32 @@ func TestBenchConfigExtra(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestTopicEvents: a count-based topic holds at least tailWindows times
+// the tail its window leaves out, so that the tail weighs the same at
+// every partition count.
+func TestTopicEvents(t *testing.T) {
+	full, quick := sizesFor(false), sizesFor(true)
+	for _, tc := range []struct {
+		sz         sizes
+		partitions int
+		want       int64
+	}{
+		{full, 4, 300_000},
+		{full, 6, 300_000},
+		{full, 15, 300_000},
+		{full, 16, 320_000},
+		{full, 64, 1_280_000},
+		{quick, 64, 1200},
+	} {
+		got := tc.sz.topicEvents(tc.partitions)
+		if got != tc.want {
+			t.Errorf("topicEvents(%d) with %d events, %d tail windows = %d, want %d", tc.partitions, tc.sz.events, tc.sz.tailWindows, got, tc.want)
+		}
+		if tc.sz.tailWindows > 0 {
+			if tail := int64(tc.partitions) * tailPerPartition; got < int64(tc.sz.tailWindows)*tail {
+				t.Errorf("%d partitions: %d events hold the tail of %d only %.1f times", tc.partitions, got, tail, float64(got)/float64(tail))
+			}
+		}
+	}
+}
