@@ -294,8 +294,8 @@ func scenarioSections(sz sizes, o Options) []scenarioSection {
 		{ScenarioImmediate, fmt.Sprintf("### immediate: a receiver answering at once (target rate / H ≥ %.2f)\n\n"+
 			"The bridge reads a topic of %s events spread evenly over 4 partitions, and one of %s over 16, into the Model\n"+
 			"answering at once. The bound is H = 1/(1/a + 1/r) for each topic: a is a bare sarama consumer group reading the same\n"+
-			"topic (what consuming alone costs at that partition count), r the Model's intake alone, %s documents posted\n"+
-			"in bodies of %d unique `_id`s (the sink's default batch) over %d connections. Consuming and\n"+
+			"topic (what consuming alone costs at that partition count), r the Model's intake alone, as many documents as\n"+
+			"the topic holds (at least %s; the Model keeps every `_id`), posted in bodies of %d unique `_id`s (the sink's default batch) over %d connections. Consuming and\n"+
 			"receiving share the cores, so H is the rate if the bridge cost nothing of its own. a and r are each measured\n"+
 			"just before and just after the bridge, and the larger is taken: other work on the machine can only push a\n"+
 			"measurement below the ceiling. For the same reason the bridge runs twice, and the faster run is the row's\n"+
