@@ -142,7 +142,13 @@ key:
 	goto value
 }
 
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace. Compact JSON has none, so the common case is one
+// comparison (every whitespace byte is below '!').
 func skipSpace(b []byte, i int) int {
+	if i < len(b) && b[i] > ' ' {
+		return i
+	}
 	for i < len(b) {
 		switch b[i] {
 		case ' ', '\t', '\n', '\r':
@@ -277,6 +283,11 @@ func scanLiteral(b []byte, i int, lit string) (int, bool) {
 func keyIs(raw []byte, s string) bool {
 	if string(raw) == s {
 		return true
+	}
+	if len(raw) <= len(s) {
+		// An escape is longer than the character it stands for: a raw
+		// key no longer than s that differs from it cannot unescape to it.
+		return false
 	}
 	for _, c := range raw {
 		if c == '\\' {
