@@ -86,7 +86,7 @@ type sizes struct {
 	events int // in each topic of the count-based scenarios, but see topicEvents
 	// tailWindows: a count-based topic holds at least this many times
 	// the tail its window leaves out (0: no floor).
-	tailWindows  int
+	tailWindows int
 	// intakeEvents are posted to measure the receiver's intake (r), or
 	// as many as the row's topic holds when it holds more: the Model
 	// keeps every _id, and a set of 1 280 000 costs more per insert than
