@@ -29,13 +29,14 @@ const (
 	// minRequestFetch is the floor of the request-level limit.
 	minRequestFetch = 1 << 20
 	// channelFetchRecord sizes the channels to the fetches: a partition's
-	// channel holds one partition fetch of 2 KiB records (two and a half
-	// of the bench's 736-byte events), so that sarama's feeder can hand
-	// over most of a response at once and the next fetch goes out while
-	// the reader is still decoding. With channels of half a fetch of 4 KiB
-	// records (64 at 512 KiB) the reader waited for every fetch: the null
-	// sink row of the bench, which checks every event's JSON, went from
-	// 0.53-0.59 of the bare consumer to 0.64-0.67 (four alternating pairs).
+	// channel holds one partition fetch of 2 KiB records (256 at 512 KiB;
+	// a third of a fetch of the bench's 736-byte events), so that sarama's
+	// feeder hands a response over in a few bursts and the next fetch goes
+	// out while the reader is still decoding. With channels of half a
+	// fetch of 4 KiB records (64 at 512 KiB) the feeder went at the
+	// reader's pace and the next fetch waited for it: the bench's null
+	// sink row, which checks every event's JSON, went from 0.53-0.59 of
+	// the bare consumer to 0.60-0.67 (six alternating pairs).
 	channelFetchRecord = 2 << 10
 	// channelBoundRecord and channelShare bound the channels' memory
 	// where the fetches alone would not: all channels together, full of
