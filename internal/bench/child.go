@@ -188,12 +188,25 @@ func childReceiver(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	return nil
 }
 
+// cpuProfile is the file of the receiver's CPU profile while one runs.
+var cpuProfile struct {
+	sync.Mutex
+	f *os.File
+}
+
 // serveCPUProfile starts a CPU profile of the receiver into the file the
-// query's path names, or stops the one running when path is empty.
+// query's path names, or stops the one running (and closes its file) when
+// path is empty.
 func serveCPUProfile(w http.ResponseWriter, r *http.Request) {
+	cpuProfile.Lock()
+	defer cpuProfile.Unlock()
 	path := r.URL.Query().Get("path")
 	if path == "" {
-		pprof.StopCPUProfile()
+		if cpuProfile.f != nil {
+			pprof.StopCPUProfile()
+			cpuProfile.f.Close()
+			cpuProfile.f = nil
+		}
 		writeJSONResponse(w, struct{}{})
 		return
 	}
@@ -207,6 +220,7 @@ func serveCPUProfile(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
+	cpuProfile.f = f
 	writeJSONResponse(w, struct{}{})
 }
 
