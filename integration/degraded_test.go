@@ -9,6 +9,7 @@ import (
 
 	"github.com/siembridge/siembridge/internal/fake/esfake"
 	"github.com/siembridge/siembridge/internal/fake/kafkatest"
+	"github.com/siembridge/siembridge/internal/gen"
 )
 
 // TestItemLevelSinkProblemsAreHeldNotDeadLettered: for a while the cluster
@@ -81,5 +82,78 @@ func TestItemLevelSinkProblemsAreHeldNotDeadLettered(t *testing.T) {
 			}
 			assertCommittedAtEnd(t, cluster.Brokers(), "siembridge-elastic", topic)
 		})
+	}
+}
+
+// TestSingleItemForbidden: the API key may not write a few single events
+// (403 security_exception on their items only, as for a document routed
+// to an index outside the key's privileges) amid a stream, with batches
+// pipelined. Everything else is delivered meanwhile, nothing goes to the
+// dead-letter topic, no partition commits past its first forbidden event,
+// and once the key is fixed the forbidden events arrive, each once.
+func TestSingleItemForbidden(t *testing.T) {
+	const (
+		topic      = "events"
+		partitions = 3
+		n          = 3000
+	)
+	forbidden := func(seq int64) bool { return seq%700 == 0 } // 700 and 2800 on partition 1, 1400 on 2, 2100 on 0
+	firstHeld := map[int32]int64{}                            // partition: offset of its first forbidden event
+	nForbidden := 0
+	for s := int64(n); s >= 1; s-- {
+		if forbidden(s) {
+			nForbidden++
+			firstHeld[int32(s%partitions)] = (s - 1) / partitions // produceSeq: seq s is at offset (s-1)/3
+		}
+	}
+	cluster := startCluster(t, partitions, topic, "events-dlq")
+	var fixed atomic.Bool
+	es := startES(t, esfake.Options{RejectIf: func(doc []byte) (int, string, string) {
+		if s, ok := gen.Seq(doc); ok && forbidden(s) && !fixed.Load() {
+			return 403, "security_exception", "action [indices:data/write/bulk[s]] is unauthorized for API key id [k1] of user [siem] on indices [restricted-2026.11.30]"
+		}
+		return 0, "", ""
+	}})
+	produceSeq(t, cluster.Brokers(), topic, partitions, 1, n, nil)
+	b, stop := runBridge(t, parseConfig(t, routeYAML(cluster.Brokers(), topic, es.URL(), "events-dlq", "    max_in_flight_per_partition: 8")))
+
+	waitFor(t, 30*time.Second, "every permitted event delivered", func() bool { return es.Count() >= n-nForbidden })
+	time.Sleep(time.Second) // retries of the forbidden items go on; commits happen
+	rs := b.Stats().Routes[0]
+	if rs.DeadLettered != 0 {
+		t.Fatalf("%d events dead-lettered for a permission error", rs.DeadLettered)
+	}
+	if rs.SinkState != "degraded" || !strings.Contains(rs.SinkReason, "security_exception") {
+		t.Errorf("sink state %q, reason %q: want degraded, naming security_exception", rs.SinkState, rs.SinkReason)
+	}
+	if got := es.Count(); got != n-nForbidden {
+		t.Errorf("%d events in the sink while %d are forbidden, want %d", got, nForbidden, n-nForbidden)
+	}
+	committed, err := kafkatest.Committed(cluster.Brokers(), "siembridge-elastic", topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, off := range firstHeld {
+		if committed[p] > off {
+			t.Errorf("partition %d committed %d, past its forbidden event at offset %d", p, committed[p], off)
+		}
+	}
+
+	fixed.Store(true)
+	waitFor(t, 30*time.Second, "the forbidden events delivered once permitted", func() bool { return es.Count() >= n })
+	assertCommittedAtEnd(t, cluster.Brokers(), "siembridge-elastic", topic)
+	stop()
+	got := seqs(t, es)
+	for s := int64(1); s <= n; s++ {
+		if got[s] != 1 {
+			t.Errorf("seq %d is in the sink %d times, want once", s, got[s])
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if dl, err := kafkatest.ReadAll(ctx, cluster.Brokers(), "events-dlq"); err != nil {
+		t.Fatal(err)
+	} else if len(dl) != 0 {
+		t.Errorf("dead-letter topic holds %d records, want 0", len(dl))
 	}
 }
