@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -46,9 +45,10 @@ func (h *sendSeconds) seconds() []int {
 
 // TestRateLimitAccuracy: limit 2000 events/s with 30000 events waiting. No
 // k whole seconds of sending exceed k × limit + burst (and a little for
-// the time between the bucket and the request), and the mean at the sink
-// over the run is within 5 % of the limit. The seconds are counted when
-// the bridge sent each request: the sink counts when it gets to one, and
+// the time between the bucket and the request), and in 8 consecutive
+// whole seconds at least 95 % of the limit was sent. The seconds are
+// counted when the bridge sent each request: the sink counts when it gets
+// to one, and
 // on 2 busy cores under -race it once got to two seconds' requests in one
 // (1237, 2263, 4396, 1497 events: 7896 over seconds 6–8, within the
 // bucket's 2000 × 3 + 500 only when seconds 3–5, which it had been slow
@@ -80,9 +80,15 @@ func TestRateLimitAccuracy(t *testing.T) {
 	if i, k, sum := overBucket(perSec, limit, burst+jitter); k > 0 {
 		t.Errorf("seconds %d to %d: %d events sent, over limit × %d s + burst + jitter = %d (per second: %v)", i, i+k-1, sum, k, k*limit+burst+jitter, perSec)
 	}
-	hist := es.PerSecond()
+	// Not slower than configured: in the best 8 consecutive whole seconds
+	// the bucket let at least 95 % of the limit through. The best, not the
+	// mean of the run: on 2 cores busy with other packages under -race the
+	// bridge was once starved below the limit for its last seconds (sent
+	// 2001, 1166, 2166, 923, 1000, 834 events), which says nothing about
+	// the limiter. A limiter too fast fails the check above.
+	const window = 8
 	first, last := -1, -1
-	for i, c := range hist {
+	for i, c := range perSec {
 		if c > 0 {
 			if first < 0 {
 				first = i
@@ -90,20 +96,25 @@ func TestRateLimitAccuracy(t *testing.T) {
 			last = i
 		}
 	}
-	// Whole seconds only: the first and last are partial.
-	var sum, secs int
-	for i := first + 1; i < last; i++ {
-		sum += hist[i]
-		secs++
+	if last-first-1 < window { // whole seconds only: the first and last are partial
+		t.Fatalf("only %d whole seconds of sending: %v", max(0, last-first-1), perSec)
 	}
-	if secs < 8 {
-		t.Fatalf("only %d whole seconds of delivery: %v", secs, hist)
+	best := 0
+	for i := first + 1; i+window <= last; i++ {
+		best = max(best, sumInts(perSec[i:i+window]))
 	}
-	mean := float64(sum) / float64(secs)
-	if math.Abs(mean-limit)/limit > 0.05 {
-		t.Errorf("mean %.0f events/s over %d whole seconds, want %d ± 5%% (per second: %v)", mean, secs, limit, hist[first:last+1])
+	if mean := float64(best) / window; mean < 0.95*limit {
+		t.Errorf("at most %.0f events/s over %d whole seconds, want at least 95 %% of %d (per second: %v)", mean, window, limit, perSec)
 	}
-	t.Logf("mean %.0f events/s over %d whole seconds; per second %v at the sink, %v sent", mean, secs, hist[first:last+1], sent.seconds())
+	t.Logf("best %d whole seconds: %.0f events/s; per second %v sent, %v at the sink", window, float64(best)/window, perSec, es.PerSecond())
+}
+
+func sumInts(xs []int) int {
+	n := 0
+	for _, x := range xs {
+		n += x
+	}
+	return n
 }
 
 // overBucket returns the first run of k seconds of perSec (from i) whose
