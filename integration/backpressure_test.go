@@ -48,11 +48,10 @@ func (h *sendSeconds) seconds() []int {
 // the time between the bucket and the request), and in 8 consecutive
 // whole seconds at least 95 % of the limit was sent. The seconds are
 // counted when the bridge sent each request: the sink counts when it gets
-// to one, and
-// on 2 busy cores under -race it once got to two seconds' requests in one
-// (1237, 2263, 4396, 1497 events: 7896 over seconds 6–8, within the
-// bucket's 2000 × 3 + 500 only when seconds 3–5, which it had been slow
-// in, are counted too).
+// to one, and on 2 busy cores under -race it once got to two seconds'
+// requests in one (1237, 2263, 4396, 1497 events: 7896 over seconds 6–8,
+// within the bucket's 2000 × 3 + 500 only when seconds 3–5, which it had
+// been slow in, are counted too).
 func TestRateLimitAccuracy(t *testing.T) {
 	const (
 		topic = "events"
