@@ -1,13 +1,11 @@
 package integration
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/siembridge/siembridge/internal/fake/esfake"
-	"github.com/siembridge/siembridge/internal/fake/kafkatest"
 )
 
 // TestElasticLeastPrivilegeDataStream runs the bridge into a 9.x cluster
@@ -57,11 +55,5 @@ func TestElasticLeastPrivilegeDataStream(t *testing.T) {
 			t.Fatalf("seq %d is in the sink %d times, want once", s, got[s])
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if dl, err := kafkatest.ReadAll(ctx, cluster.Brokers(), "events-dlq"); err != nil {
-		t.Fatal(err)
-	} else if len(dl) != 0 {
-		t.Errorf("dead-letter topic holds %d records, want 0", len(dl))
-	}
+	assertNoDeadLetters(t, cluster.Brokers(), "events-dlq")
 }

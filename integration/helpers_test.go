@@ -179,6 +179,18 @@ func seqs(t testing.TB, es *esfake.Server) map[int64]int {
 	return out
 }
 
+// assertNoDeadLetters checks that the dead-letter topic dlq is empty.
+func assertNoDeadLetters(t testing.TB, brokers []string, dlq string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if dl, err := kafkatest.ReadAll(ctx, brokers, dlq); err != nil {
+		t.Fatal(err)
+	} else if len(dl) != 0 {
+		t.Errorf("dead-letter topic holds %d records, want 0", len(dl))
+	}
+}
+
 // assertCommittedAtEnd checks that the group committed the log end of every
 // partition.
 func assertCommittedAtEnd(t testing.TB, brokers []string, group, topic string) {
