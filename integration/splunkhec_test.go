@@ -88,11 +88,11 @@ func TestSplunkHECOutage(t *testing.T) {
 			t.Logf("hec %d events (%s); route: delivered %d, retried %d, sink %s, rate %.0f/s",
 				hec.Len(), hec.Mode(), rs.Delivered, rs.Retried, rs.SinkState, rs.EffectiveRate)
 		}
-		// Distinct first: hecSeqs copies and parses every event, and
-		// doing that every 50 ms while duplicates fill HEC would take
-		// the CPU the bridge and HEC need.
 		// HEC can hold an event whose ack the bridge is still waiting
-		// for or could not confirm: wait for the bridge to count it.
+		// for or could not confirm: the bridge must count every event
+		// delivered too. The cheap checks first: hecSeqs copies and
+		// parses every event, and doing that every 50 ms while
+		// duplicates fill HEC would take the CPU the bridge and HEC need.
 		return b.Stats().Routes[0].Delivered >= n && hec.Distinct() >= n && len(hecSeqs(t, hec)) == n
 	})
 	rs := b.Stats().Routes[0]

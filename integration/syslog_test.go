@@ -92,8 +92,8 @@ shutdown_timeout: 10s
 	}
 	var missing int
 	// The bridge must have finished with every record too: a record the
-	// receiver got just before it closed can still be waiting for its
-	// re-send when the last copy arrives.
+	// receiver got just before it closed may still wait in the bridge for
+	// its re-send when the receiver already holds every record.
 	waitFor(t, 90*time.Second, "every record at the receiver and done in the bridge", func() bool {
 		if rs := b.Stats().Routes[0]; rs.Delivered+rs.DeadLettered < n {
 			return false
