@@ -152,6 +152,8 @@ func TestKillAndRestart(t *testing.T) {
 			t.Fatalf("seq %d is in the sink %d times, want once", s, got[s])
 		}
 	}
+	// And the shutdown did not commit anything lower.
+	assertCommittedAtEnd(t, cluster.Brokers(), "siembridge-elastic", topic)
 	t.Logf("killed with %d of %d delivered; %d re-sent events absorbed by deterministic IDs", before, n, es.Duplicates())
 }
 
